@@ -1,0 +1,1 @@
+"""textback's command line: thin click commands over `gateway`."""

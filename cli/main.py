@@ -1,0 +1,156 @@
+"""The `textback` command: click group, error mapping (one place), and the daemon commands.
+
+Only click and our light modules are imported at the top: `textback --help` must stay cheap on a Pi.
+Exit codes (DESIGN.md): 0 ok, 1 runtime failure (modem gone), 2 usage or config error.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from gateway.errors import TextbackError
+
+
+class Group(click.Group):
+    """Maps our errors to a message and an exit code: no traceback for a user mistake."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TextbackError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), envvar="TEXTBACK_CONFIG",
+    help="Config file (default: $TEXTBACK_CONFIG or ~/.config/textback/textback.toml).")
+db_option = click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False), envvar="TEXTBACK_DB",
+    help="Lead database (default: the one the config names; $TEXTBACK_DB).")
+
+
+def load_config(config_path: str | None):
+    from gateway import config
+
+    return config.load(Path(config_path) if config_path else config.default_path())
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="textback")
+def cli() -> None:
+    """textback: text back the callers you could not answer, and work them as leads."""
+
+
+@cli.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite files that exist already.")
+def init(folder: str | None, force: bool) -> None:
+    """Write a commented starter config and the default templates to edit."""
+    from gateway import config
+    from gateway.starter import write_starter
+
+    target = Path(folder) if folder else config.default_path().parent
+    for path in write_starter(target, force=force):
+        click.echo(f"wrote {path}")
+    click.echo(f"Next: edit {target / 'textback.toml'}, then run: textback config check")
+
+
+@cli.group(cls=Group)
+def config() -> None:
+    """Check the configuration."""
+
+
+@config.command("check")
+@config_option
+def config_check(config_path: str | None) -> None:
+    """Validate the config file and the templates it names; exit 0 when good, 2 when not."""
+    from gateway import config as config_mod
+
+    cfg = load_config(config_path)
+    warnings = config_mod.check(cfg)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{cfg.path}: ok" + (f" ({len(warnings)} warning(s))" if warnings else ""))
+
+
+@cli.command()
+@config_option
+@db_option
+def run(config_path: str | None, db_path: str | None) -> None:
+    """Run the daemon in the foreground (Ctrl-C or SIGTERM stops it)."""
+    from cli import running
+
+    running.run_daemon(load_config(config_path), db_path)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@config_option
+@db_option
+def replay(scenario: str, config_path: str | None, db_path: str | None) -> None:
+    """Play SCENARIO.json through the real pipeline on a virtual clock; print JSON lines."""
+    from gateway.replay import run_replay
+
+    run_replay(scenario, config_path=config_path, db_path=db_path, write=sys.stdout.write)
+    sys.stdout.flush()
+
+
+@cli.command()
+@click.option("--speed", type=click.FloatRange(0.5, 20), default=2.0, show_default=True,
+              help="How much faster than real time the demo plays.")
+@db_option
+def demo(speed: float, db_path: str | None) -> None:
+    """Watch the daemon text back missed calls on a simulated modem (no hardware)."""
+    from cli import running
+
+    running.run_demo(speed=speed, db_path=db_path)
+
+
+@cli.command()
+@config_option
+@db_option
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for programs.")
+def leads(config_path: str | None, db_path: str | None, limit: int, as_json: bool) -> None:
+    """List leads, newest activity first."""
+    from cli import show
+
+    store = open_store(config_path, db_path)
+    rows = store.leads(limit=limit)
+    show.leads(rows, as_json=as_json)
+
+
+@cli.command()
+@config_option
+@db_option
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for programs.")
+def calls(config_path: str | None, db_path: str | None, limit: int, as_json: bool) -> None:
+    """Recent calls: outcome, and whether a text went out (or why not)."""
+    from cli import show
+
+    store = open_store(config_path, db_path)
+    show.calls(store.calls(limit=limit), as_json=as_json)
+
+
+def open_store(config_path: str | None, db_path: str | None):
+    from gateway.errors import UsageError
+    from gateway.store import Store
+
+    path = Path(db_path) if db_path else load_config(config_path).database
+    if not path.exists():
+        raise UsageError(f"no lead database at {path}",
+                         hint="run the daemon first (textback run), or pass --db FILE")
+    return Store(path)
+
+
+def main() -> None:
+    cli(prog_name="textback")
+
+
+if __name__ == "__main__":
+    main()

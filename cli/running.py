@@ -1,0 +1,113 @@
+"""What `textback run` and `textback demo` do around the daemon: ports, signals, logging, display."""
+from __future__ import annotations
+
+import logging
+import signal
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger("textback")
+
+DEMO_TAIL = 12.0  # scenario seconds after the demo's last step: the last text goes out, then we stop
+
+
+class Stop(Exception):
+    """Raised from the signal handler so that a blocking wait ends at once."""
+
+
+def _on_signal(signum, frame):
+    raise Stop(signal.Signals(signum).name)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def serial_opener(port: str, baudrate: int):
+    def opener():
+        import serial
+
+        from gateway.errors import ModemGone
+
+        try:
+            return serial.Serial(port, baudrate, timeout=0)
+        except (serial.SerialException, OSError) as exc:
+            raise ModemGone(f"cannot open the modem port {port}: {exc}",
+                            hint="is the modem plugged in? check [modem] port in the config "
+                                 "(ls /dev/serial/by-id/)") from exc
+    return opener
+
+
+def run_daemon(cfg, db_path: str | None) -> None:
+    from gateway.clock import WallClock
+    from gateway.daemon import Daemon
+    from gateway.replay import demo_scenario_path, open_sim_port, sim_for
+    from gateway.store import Store
+
+    setup_logging(cfg.log_level)
+    store = Store(Path(db_path) if db_path else cfg.database)
+    clock = WallClock()
+    sim = None
+    if cfg.modem.port == "sim":
+        from gateway import scenario
+
+        scen = scenario.load(cfg.modem.scenario or demo_scenario_path())
+        sim = sim_for(scen)
+        started = clock.now()
+        sim.start(lambda: clock.now() - started)
+        opener = open_sim_port(sim)
+    else:
+        opener = serial_opener(cfg.modem.port, cfg.modem.baudrate)
+    daemon = Daemon(cfg, store, clock, opener)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        daemon.run()
+    except Stop as stop:
+        log.info("stopping (%s)", stop)
+    finally:
+        store.close()
+        if sim:
+            sim.stop()
+            sim.close()
+
+
+def run_demo(*, speed: float, db_path: str | None) -> None:
+    from rich.console import Console
+
+    from cli import show
+    from gateway import config as config_mod
+    from gateway import scenario
+    from gateway.clock import WallClock
+    from gateway.daemon import Daemon
+    from gateway.replay import demo_scenario_path, open_sim_port, sim_for
+    from gateway.starter import write_starter
+    from gateway.store import Store
+
+    console = Console(highlight=False)
+    scen = scenario.load(demo_scenario_path())
+    start = scen.start.timestamp()
+    with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp:
+        write_starter(Path(tmp))
+        cfg = config_mod.load(Path(tmp) / "textback.toml")
+        store = Store(Path(db_path) if db_path else Path(tmp) / "demo.db")
+        sim = sim_for(scen)
+        clock = WallClock.starting_at(start, speed=speed)
+        console.print(show.demo_banner(cfg, scen, speed))
+        sink = show.DemoSink(console, cfg.business.timezone, cfg.business.region)
+        daemon = Daemon(cfg, store, clock, open_sim_port(sim), sink=sink, family=scen.family or "auto")
+        signal.signal(signal.SIGTERM, _on_signal)
+        sim.start(lambda: clock.now() - start)
+        try:
+            counters = daemon.run(until=start + scen.steps[-1].at + DEMO_TAIL)
+        except Stop:
+            console.print("stopped")
+            return
+        finally:
+            sim.stop()
+            sim.close()
+        console.print()
+        show.leads(store.leads(limit=20), console=console, title="Leads after the demo")
+        console.print(show.demo_summary(counters))
+        store.close()

@@ -1,0 +1,88 @@
+"""The only module that reads the time or blocks waiting for the port.
+
+The daemon loop asks a clock two things: `now()` and `wait(fd, deadline)` ("block until the port has
+bytes or `deadline` passes"). Live runs use the wall clock; the demo uses the wall clock shifted to the
+scenario's start (so an after-hours call happens after hours); replays and tests use `VirtualClock`,
+which never sleeps: when the daemon would block, it lets the simulated modem answer, then jumps to the
+next thing due.
+"""
+from __future__ import annotations
+
+import select
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+    def wait(self, fd: int, deadline: float | None) -> bool: ...
+
+
+def _select(fd: int, timeout: float | None) -> bool:
+    try:
+        readable, _, _ = select.select([fd], [], [fd], timeout)
+    except (OSError, ValueError):
+        return True  # the port is gone: let the read raise the real error
+    return bool(readable)
+
+
+class WallClock:
+    """Epoch seconds from the system clock.
+
+    `starting_at` shifts it to a chosen moment and may run it faster: the demo plays a Friday afternoon
+    at double speed so that its after-hours call happens after hours and it ends within a minute.
+    """
+
+    def __init__(self, origin: float | None = None, speed: float = 1.0) -> None:
+        self._real0 = time.time()
+        self._origin = self._real0 if origin is None else origin
+        self.speed = speed
+
+    @classmethod
+    def starting_at(cls, epoch: float, speed: float = 1.0) -> "WallClock":
+        return cls(origin=epoch, speed=speed)
+
+    def now(self) -> float:
+        return self._origin + (time.time() - self._real0) * self.speed
+
+    def wait(self, fd: int, deadline: float | None) -> bool:
+        timeout = None if deadline is None else max(0.0, (deadline - self.now()) / self.speed)
+        return _select(fd, timeout)
+
+
+class VirtualClock:
+    """Virtual time driven by the simulated modem's scenario: no real waiting.
+
+    `sim` needs `pump()`, `next_step_time()` (scenario seconds or None) and `deliver_due(t)`.
+    """
+
+    def __init__(self, start: float, sim, *, warmup: float = 0.0) -> None:
+        self.start = start
+        # Scenario seconds, kept apart from `start` so step times stay exact (no epoch rounding).
+        # A warm-up before 0 lets the daemon initialise the modem before the scenario's first line.
+        self._elapsed = -warmup
+        self.sim = sim
+
+    def now(self) -> float:
+        return self.start + self._elapsed
+
+    def elapsed(self) -> float:
+        return self._elapsed
+
+    def wait(self, fd: int, deadline: float | None) -> bool:
+        while True:
+            self.sim.deliver_due(self._elapsed)  # the sim's own call state follows our time
+            self.sim.pump()  # answers whatever the host wrote: replies take no virtual time
+            if _select(fd, 0):
+                return True
+            step = self.sim.next_step_time()
+            target = None if step is None else max(self._elapsed, step)
+            limit = None if deadline is None else deadline - self.start
+            if limit is not None and (target is None or limit <= target):
+                self._elapsed = max(self._elapsed, limit)
+                self.sim.deliver_due(self._elapsed)
+                return False
+            if target is None:
+                return False  # nothing will ever arrive: the caller's loop decides to stop
+            self._elapsed = target
+            self.sim.deliver_due(self._elapsed)

@@ -1,0 +1,359 @@
+"""The config file (DESIGN.md "Contract: configuration"): one TOML file, frozen dataclasses.
+
+Every mistake is a ConfigError naming the file, the dotted key (`hours.mon`,
+`policy.blocklist[2]`) and the fix. Relative paths resolve against the config file's folder.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+REQUIRED = object()
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Key:
+    kind: str                   # a name in KINDS
+    default: object = REQUIRED
+
+
+# What TOML type each kind accepts, and how to say so (bool is an int in Python: not a number).
+KINDS = {
+    "text": (lambda v: isinstance(v, str), "text in quotes", 'key = "value"'),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number",
+            "key = 400 (no quotes)"),
+    "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number",
+               "key = 24 (no quotes)"),
+    "bool": (lambda v: isinstance(v, bool), "true or false", "key = true (no quotes)"),
+    "list": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+             "a list of numbers in quotes", 'key = ["+15125550142"]'),
+}
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "business": {"name": Key("text"), "owner": Key("text"), "phone": Key("text", ""),
+                 "owner_phone": Key("text", ""), "timezone": Key("text"),
+                 "region": Key("text", "US")},
+    "hours": {day: Key("text", "closed") for day in DAYS},
+    "modem": {"port": Key("text"), "baudrate": Key("int", 115200), "family": Key("text", "auto"),
+              "pin": Key("text", ""), "scenario": Key("text", "")},
+    "policy": {"cooldown_hours": Key("number", 24), "delay_seconds": Key("number", 0),
+               "daily_cap": Key("int", 400), "blocklist": Key("list", []),
+               "contacts": Key("list", []), "text_rejected": Key("bool", True),
+               "text_unknown": Key("bool", True)},
+    "templates": {"dir": Key("text", "templates")},
+    "store": {"database": Key("text", "textback.db")},
+    "log": {"level": Key("text", "INFO")},
+}
+
+# "07:00-17:00"; an end of 24:00 means until midnight.
+HOURS_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+END_OF_DAY = time.max
+# 3GPP TS 22.030 clause 6.6.2 / TS 31.102: a PIN is 4 to 8 digits.
+PIN_RE = re.compile(r"\d{4,8}")
+
+
+@dataclass(frozen=True)
+class Business:
+    name: str
+    owner: str
+    phone: str | None        # E.164
+    owner_phone: str | None  # E.164
+    timezone: ZoneInfo
+    region: str              # ISO 3166 alpha-2, upper case
+
+
+@dataclass(frozen=True)
+class ModemSettings:
+    port: str                # a device path, or "sim"
+    baudrate: int
+    family: str              # "auto" or a name in gateway.families.FAMILIES
+    pin: str
+    scenario: Path | None    # port = "sim" only; None = the built-in demo
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    cooldown: float          # seconds
+    delay: float             # seconds
+    daily_cap: int
+    blocklist: frozenset[str]  # E.164
+    contacts: frozenset[str]   # E.164
+    text_rejected: bool
+    text_unknown: bool
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    business: Business
+    hours: dict[int, tuple[time, time] | None]  # 0 = Monday; None = closed
+    modem: ModemSettings
+    policy: PolicySettings
+    templates_dir: Path
+    database: Path
+    log_level: str
+
+
+def default_path() -> Path:
+    """$TEXTBACK_CONFIG, else $XDG_CONFIG_HOME/textback/textback.toml (~/.config by default)."""
+    if os.environ.get("TEXTBACK_CONFIG"):
+        return Path(os.environ["TEXTBACK_CONFIG"]).expanduser()
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    # XDG Base Directory spec: a relative $XDG_CONFIG_HOME is invalid and must be ignored.
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".config"
+    return base / "textback" / "textback.toml"
+
+
+def _suggest(word: str, known) -> str | None:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def _read(path: Path) -> dict:
+    where = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=where,
+                          hint=f"create one with: textback init {path.parent}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file ({exc.strerror})", path=where,
+                          hint="check the path and its permissions") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", path=where,
+                          hint="save the file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=where,
+                          hint='fix the syntax at that line: key = "text", key = 24, '
+                               'key = ["a", "b"], [section]') from None
+
+
+def _checked(raw: dict, where: str) -> dict[str, dict[str, object]]:
+    """Sections and keys known, types right, required keys present; defaults filled in."""
+    for section, body in raw.items():
+        if section not in SCHEMA:
+            hint = _suggest(section, SCHEMA) or f"sections are: {', '.join(SCHEMA)}"
+            raise ConfigError(f"unknown section [{section}]", path=where, key=section, hint=hint)
+        if not isinstance(body, dict):
+            raise ConfigError("expected a [section] of keys", path=where, key=section,
+                              hint=f"write [{section}] on its own line, then its keys")
+    values: dict[str, dict[str, object]] = {}
+    for section, keys in SCHEMA.items():
+        body = raw.get(section, {})
+        for key in body:
+            if key not in keys:
+                hint = _suggest(key, keys) or f"keys in [{section}]: {', '.join(keys)}"
+                raise ConfigError(f"unknown key {key!r}", path=where, key=f"{section}.{key}",
+                                  hint=hint)
+        values[section] = {}
+        for key, spec in keys.items():
+            dotted = f"{section}.{key}"
+            if key not in body:
+                if spec.default is REQUIRED:
+                    raise ConfigError("missing required key", path=where, key=dotted,
+                                      hint=f"add it under [{section}]: {KINDS[spec.kind][2]}")
+                values[section][key] = spec.default
+                continue
+            accepts, what, example = KINDS[spec.kind]
+            if not accepts(body[key]):
+                raise ConfigError(f"expected {what}, got {body[key]!r}", path=where, key=dotted,
+                                  hint=f"write it as {example.replace('key', key, 1)}")
+            values[section][key] = body[key]
+    return values
+
+
+def _zone(name: str, where: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        from zoneinfo import available_timezones
+
+        hint = _suggest(name, available_timezones()) or 'an IANA name such as "America/Chicago"'
+        raise ConfigError(f"unknown time zone {name!r}", path=where, key="business.timezone",
+                          hint=hint) from None
+
+
+def _region(name: str, where: str) -> str:
+    import phonenumbers
+
+    region = name.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"unknown region {name!r}", path=where, key="business.region",
+                          hint='a two-letter ISO 3166 country code such as "US", "GB", "CA"')
+    return region
+
+
+def _phone(raw: str, region: str, where: str, key: str) -> str:
+    from .numbers import normalize
+
+    number = normalize(raw, None, region)
+    if number is None:
+        raise ConfigError(f"not a phone number: {raw!r}", path=where, key=key,
+                          hint=f'write it in full, like "+15125550142" (or national for {region})')
+    return number
+
+
+def _hours(day: str, text: str, where: str) -> tuple[time, time] | None:
+    if text.strip().lower() == "closed":
+        return None
+    key = f"hours.{day}"
+    match = HOURS_RE.fullmatch(text.strip())
+    if not match:
+        raise ConfigError(f"bad opening hours {text!r}", path=where, key=key,
+                          hint=f'write {day} = "07:00-17:00" or {day} = "closed"')
+    h1, m1, h2, m2 = map(int, match.groups())
+    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+        raise ConfigError(f"no such time in {text!r}", path=where, key=key,
+                          hint="hours 00-23 (24:00 for midnight at the end), minutes 00-59")
+    start = time(h1, m1)
+    end = END_OF_DAY if h2 == 24 else time(h2, m2)
+    if end <= start:
+        raise ConfigError(f"opening hours end before they start: {text!r}", path=where, key=key,
+                          hint="one range within the day, like \"07:00-17:00\"; "
+                               "hours past midnight are not supported")
+    return (start, end)
+
+
+def _non_negative(value, where: str, key: str):
+    if value < 0:
+        raise ConfigError(f"must not be negative, got {value}", path=where, key=key,
+                          hint="use 0 or more")
+    return value
+
+
+def _family(name: str, where: str) -> str:
+    if name == "auto":
+        return name
+    from .families import FAMILIES
+
+    if name not in FAMILIES:
+        hint = _suggest(name, FAMILIES) or f"use \"auto\" or one of: {', '.join(sorted(FAMILIES))}"
+        raise ConfigError(f"unknown modem family {name!r}", path=where, key="modem.family",
+                          hint=hint)
+    return name
+
+
+def _modem(m: dict, folder: Path, where: str) -> ModemSettings:
+    if not m["port"].strip():
+        raise ConfigError("empty modem port", path=where, key="modem.port",
+                          hint='a device such as "/dev/ttyUSB2", or "sim" for the simulator')
+    if m["baudrate"] <= 0:
+        raise ConfigError(f"baud rate must be positive, got {m['baudrate']}", path=where,
+                          key="modem.baudrate", hint="most modems use 115200")
+    if m["pin"] and not PIN_RE.fullmatch(m["pin"]):
+        raise ConfigError("a SIM PIN is 4 to 8 digits", path=where, key="modem.pin",
+                          hint='write it in quotes, like pin = "1234", or pin = "" for none')
+    scenario = None
+    if m["scenario"]:
+        if m["port"] != "sim":
+            raise ConfigError("a scenario is only played when port = \"sim\"", path=where,
+                              key="modem.scenario", hint='remove it, or set port = "sim"')
+        scenario = (folder / Path(m["scenario"]).expanduser()).resolve()
+        if not scenario.is_file():
+            raise ConfigError(f"scenario file not found: {scenario}", path=where,
+                              key="modem.scenario", hint='check the path, or "" for the demo')
+    return ModemSettings(port=m["port"], baudrate=m["baudrate"],
+                         family=_family(m["family"], where), pin=m["pin"], scenario=scenario)
+
+
+def _numbers(section: str, key: str, raw: list[str], region: str, where: str) -> frozenset[str]:
+    return frozenset(_phone(item, region, where, f"{section}.{key}[{i}]")
+                     for i, item in enumerate(raw))
+
+
+def load(path: Path) -> Config:
+    """Read and check the config file; raise ConfigError at the first mistake."""
+    path = Path(path).expanduser().absolute()
+    where = str(path)
+    v = _checked(_read(path), where)
+    folder = path.parent
+    b, p = v["business"], v["policy"]
+    for key in ("name", "owner"):
+        if not b[key].strip():
+            raise ConfigError("must not be empty", path=where, key=f"business.{key}",
+                              hint="the templates use it: $company, $owner")
+    region = _region(b["region"], where)
+    # Checked in the file's order, so that the first mistake reported is the first in the file.
+    business = Business(
+        name=b["name"].strip(), owner=b["owner"].strip(),
+        phone=_phone(b["phone"], region, where, "business.phone") if b["phone"] else None,
+        owner_phone=(_phone(b["owner_phone"], region, where, "business.owner_phone")
+                     if b["owner_phone"] else None),
+        timezone=_zone(b["timezone"], where), region=region)
+    hours = {i: _hours(day, v["hours"][day], where) for i, day in enumerate(DAYS)}
+    modem = _modem(v["modem"], folder, where)
+    policy = PolicySettings(
+        cooldown=float(_non_negative(p["cooldown_hours"], where, "policy.cooldown_hours")) * 3600,
+        delay=float(_non_negative(p["delay_seconds"], where, "policy.delay_seconds")),
+        daily_cap=_non_negative(p["daily_cap"], where, "policy.daily_cap"),
+        blocklist=_numbers("policy", "blocklist", p["blocklist"], region, where),
+        contacts=_numbers("policy", "contacts", p["contacts"], region, where),
+        text_rejected=p["text_rejected"], text_unknown=p["text_unknown"])
+    level = v["log"]["level"].upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"unknown log level {v['log']['level']!r}", path=where, key="log.level",
+                          hint=f"one of {', '.join(LOG_LEVELS)}")
+    return Config(
+        path=path, business=business, hours=hours, modem=modem, policy=policy,
+        templates_dir=(folder / Path(v["templates"]["dir"]).expanduser()).resolve(),
+        database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
+        log_level=level)
+
+
+# Characters that force UCS-2 and the GSM-7 one to use instead.
+GSM7_STAND_INS = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+                  "\u2014": "-", "\u2026": "...", "\u00a0": "a plain space"}
+
+
+def check(config: Config) -> list[str]:
+    """Warnings a working config may still deserve; TemplateError for templates that cannot work."""
+    import unicodedata
+
+    from . import render
+    from .numbers import display
+
+    warnings = []
+    templates = render.load_templates(config.templates_dir)
+    b = config.business
+    sample = {"company": b.name, "owner": b.owner, "first_name": "", "status": "",
+              "business_phone": display(b.phone, b.region), "caller": _sample_caller(b.region)}
+    for name, text in sorted(templates.items()):
+        segs = render.segments(render.render(text, sample))
+        for ch in segs.ucs2_chars:
+            label = unicodedata.name(ch, f"U+{ord(ch):04X}")
+            instead = GSM7_STAND_INS.get(ch)
+            warnings.append(
+                f"{name}.txt: {ch!r} ({label}) forces UCS-2, so a text holds 70 characters "
+                f"instead of 160" + (f"; use {instead} instead" if instead else ""))
+        if segs.parts > 1:
+            unit = "septets" if segs.encoding == "GSM-7" else "UTF-16 units"
+            warnings.append(f"{name}.txt: with your business details it is sent as {segs.parts} "
+                            f"texts ({segs.units} {unit}); shorten it to fit in one")
+    if config.modem.pin and config.path.exists() and config.path.stat().st_mode & 0o077:
+        warnings.append(f"{config.path} holds the SIM PIN and others can read it: "
+                        f"chmod 600 {config.path}")
+    return warnings
+
+
+def _sample_caller(region: str) -> str:
+    import phonenumbers
+
+    from .numbers import display
+
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        return ""
+    return display(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164),
+                   region)

@@ -1,0 +1,133 @@
+"""Phone numbers: E.164 for storage and dedupe, national format for people, masks for logs.
+
+Built on `phonenumbers` (the phonenumberslite package), imported inside each function so that
+`textback --help` never pays for its metadata.
+"""
+from __future__ import annotations
+
+import re
+
+# 3GPP TS 27.007 clause 7.18 (+CLIP) / 7.6: <type> 145 = international number (the "+" is implied
+# even when the modem leaves it out); 129 = unknown/national, 128 = unknown.
+TYPE_INTERNATIONAL = 145
+
+# What a dialable number may hold besides digits. Anything else ("Unknown", "Private", "PAYPHONE",
+# vanity letters that phonenumbers would happily turn into digits) means: no number to text.
+_DIALABLE = re.compile(r"\+?[0-9 ()./-]+")
+
+# Short codes are national and short: US/CA common short codes are 5-6 digits, N11 services 3
+# (CTIA Short Code Handbook; FCC N11 codes). Longer than this is never treated as a short code.
+SHORT_CODE_MAX_DIGITS = 6
+
+# How many trailing digits `mask` keeps: enough to tell two callers apart in one log, far too few
+# to identify anybody (1 in 100).
+MASK_KEEP_LAST = 2
+MASK_CHAR = "•"
+
+
+def _digits(raw: str) -> str:
+    return "".join(ch for ch in raw if ch.isdigit())
+
+
+def _parse(text: str, region: str):
+    import phonenumbers
+
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _possible(number) -> bool:
+    import phonenumbers
+
+    # Possible, not valid: new ranges and the 555-01xx fiction range must still get a reply.
+    # Local-only lengths (a US 7-digit "555-0142") are refused: no area code, nobody to text.
+    return (number is not None and phonenumbers.is_possible_number_with_reason(number)
+            == phonenumbers.ValidationResult.IS_POSSIBLE)
+
+
+def _e164(number) -> str:
+    import phonenumbers
+
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize(raw: str | None, type_: int | None = None, region: str = "US") -> str | None:
+    """The caller's number in E.164 ("+15125550142"), or None when there is none to text.
+
+    None for: withheld/empty, words ("Unknown", "Private"), letters, impossible lengths.
+    `type_` is the 27.007 number type: 145 means international even without the "+", so
+    "5125550142"/129 and "+15125550142"/145 (and "15125550142"/145) give the same answer
+    (modem-behaviour.md, trap 11). A national reading that is impossible is retried as
+    international, for modems that drop the "+" and report 129.
+    """
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not text or not _DIALABLE.fullmatch(text) or not _digits(text):
+        return None
+    digits = _digits(text)
+    if text.startswith("+") or type_ == TYPE_INTERNATIONAL:
+        candidates = ["+" + digits]
+    else:
+        candidates = [text, "+" + digits]
+    for candidate in candidates:
+        number = _parse(candidate, region)
+        if _possible(number):
+            return _e164(number)
+    return None
+
+
+def is_short_code(raw: str, region: str) -> bool:
+    """True for national short codes ("72404", "311", "911" in the US): they never get a text."""
+    if not raw:
+        return False
+    text = raw.strip()
+    if text.startswith("+") or not _DIALABLE.fullmatch(text):
+        return False
+    digits = _digits(text)
+    if not 3 <= len(digits) <= SHORT_CODE_MAX_DIGITS:
+        return False
+    import phonenumbers
+
+    number = _parse(digits, region)
+    return number is not None and phonenumbers.is_possible_short_number_for_region(number, region)
+
+
+def mask(number: str | None) -> str:
+    """A number fit for DEBUG logs: country code and the last 2 digits, every other digit hidden.
+
+    "+15125550142" -> "+1••••••••42"; "+447700900123" -> "+44••••••••23"; None -> "withheld".
+    The country code says where a call came from, two digits tell callers apart in one log, and
+    neither identifies a person. Anything not in E.164 keeps only its last 2 digits.
+    """
+    if not number:
+        return "withheld"
+    digits = _digits(number)
+    keep_head = ""
+    if number.startswith("+"):
+        parsed = _parse(number, "ZZ")
+        if parsed is not None:
+            keep_head = "+" + str(parsed.country_code)
+            digits = digits[len(keep_head) - 1:]
+    hidden = max(len(digits) - MASK_KEEP_LAST, 0)
+    return keep_head + MASK_CHAR * hidden + digits[hidden:]
+
+
+def display(e164: str | None, region: str) -> str:
+    """A number for people: national format at home ("(512) 555-0142"), international abroad.
+
+    "" for None; the text unchanged when it is not a number phonenumbers can read.
+    """
+    if not e164:
+        return ""
+    import phonenumbers
+
+    number = _parse(e164, region)
+    if number is None:
+        return e164
+    home = phonenumbers.country_code_for_region(region)
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == home
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, style)

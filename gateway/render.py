@@ -1,0 +1,151 @@
+"""Message templates: load, validate, render with `string.Template`, and count SMS segments.
+
+A template is a UTF-8 text file in the templates folder, named for when it is sent
+(`missed_call.txt`). Fields are `$company` or `${company}`; `$$` is a literal dollar.
+"""
+from __future__ import annotations
+
+import difflib
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TemplateError
+
+# What a template may use (the daemon fills each; "" when unknown).
+FIELDS = frozenset({
+    "company",         # business.name
+    "owner",           # business.owner
+    "business_phone",  # business.phone, display format
+    "first_name",      # the lead's first name, "" when unknown
+    "caller",          # the caller's number, display format
+    "status",          # the owner's status line, "" when none
+})
+
+# The templates the daemon sends; each must exist in the templates folder.
+TEMPLATE_NAMES = ("missed_call", "after_hours", "follow_up")
+
+# 3GPP TS 23.038 clause 6.2.1, default alphabet: index = septet value. 0x1B is the escape to the
+# extension table and is not a character of its own. (gsmmodem.pdu.GSM7_BASIC has "`" at 0x5F
+# where the spec has "§", and its extension table has "ÿ" for form feed, so we keep our own.)
+GSM7_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅå"
+    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
+    " !\"#¤%&'()*+,-./"
+    "0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNO"
+    "PQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmno"
+    "pqrstuvwxyzäöñüà"
+)
+# 3GPP TS 23.038 clause 6.2.1.1, extension table: each costs 2 septets (escape + code).
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM7_COST = {ch: 1 for ch in GSM7_BASIC if ch != "\x1b"} | {ch: 2 for ch in GSM7_EXTENSION}
+
+# 3GPP TS 23.040 clause 9.2.3.24.1: a concatenated part carries a 6-byte user data header
+# (UDHL + 5-byte IE), leaving 153 of 160 septets (GSM-7) or 67 of 70 UTF-16 units (UCS-2).
+LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+
+
+@dataclass(frozen=True)
+class Segments:
+    encoding: str                # "GSM-7" or "UCS-2"
+    parts: int                   # SMS messages the text is sent as (1 for an empty text)
+    units: int                   # septets (GSM-7) or UTF-16 code units (UCS-2), no headers
+    ucs2_chars: tuple[str, ...]  # characters outside GSM-7, each once, in order of appearance
+
+
+def _cost_ucs2(ch: str) -> int:
+    return 2 if ord(ch) > 0xFFFF else 1  # outside the BMP: a surrogate pair
+
+
+def _count_parts(costs: list[int], single: int, multi: int) -> int:
+    """Parts needed when a character (escape pair, surrogate pair) is never split across two."""
+    if sum(costs) <= single:
+        return 1
+    parts, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            parts, used = parts + 1, 0
+        used += cost
+    return parts
+
+
+def segments(text: str) -> Segments:
+    """How `text` goes over the air: encoding, number of parts, units, and what forces UCS-2."""
+    outside = tuple(dict.fromkeys(ch for ch in text if ch not in _GSM7_COST))
+    encoding = "UCS-2" if outside else "GSM-7"
+    costs = [_cost_ucs2(ch) if outside else _GSM7_COST[ch] for ch in text]
+    single, multi = LIMITS[encoding]
+    return Segments(encoding, _count_parts(costs, single, multi), sum(costs), outside)
+
+
+def _where(text: str, index: int) -> str:
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def validate(name: str, text: str, path: Path | str | None = None) -> None:
+    """Raise TemplateError for an unknown field ("$compnay": suggest "$company") or a bad "$"."""
+    where = str(path) if path else f"template {name}"
+    for match in string.Template.pattern.finditer(text):
+        if match.group("invalid") is not None:
+            start = match.start()  # the "$" itself; the "invalid" group is what follows it
+            raise TemplateError(
+                f"a lone '$' at {_where(text, start)}", path=where, key=name,
+                hint="write $$ for a dollar sign, or a field name such as $company")
+        field = match.group("named") or match.group("braced")
+        if field is not None and field not in FIELDS:
+            close = difflib.get_close_matches(field, sorted(FIELDS), n=1)
+            hint = (f"did you mean ${close[0]}?" if close else "") + \
+                f" Fields: {', '.join('$' + f for f in sorted(FIELDS))}"
+            raise TemplateError(f"unknown field ${field} at {_where(text, match.start())}",
+                                path=where, key=name, hint=hint.strip())
+
+
+def load_templates(folder: Path) -> dict[str, str]:
+    """Every *.txt in `folder` by name (file stem), validated, with one trailing newline removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TemplateError("templates folder not found", path=str(folder),
+                            hint="set [templates] dir in the config, or run: textback init")
+    templates = {}
+    for path in sorted(folder.glob("*.txt")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise TemplateError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                path=str(path), hint="save the file as UTF-8") from exc
+        text = text.removesuffix("\n").removesuffix("\r")
+        validate(path.stem, text, path)
+        templates[path.stem] = text
+    missing = [name for name in TEMPLATE_NAMES if name not in templates]
+    if missing:
+        raise TemplateError(f"missing template {missing[0]}.txt", path=str(folder),
+                            hint="copy it from the defaults (textback init FOLDER writes them)")
+    return templates
+
+
+def render(text: str, fields: dict[str, str]) -> str:
+    """Fill the template; a field the template uses but `fields` lacks is a TemplateError."""
+    try:
+        return string.Template(text).substitute(fields)
+    except KeyError as exc:
+        raise TemplateError(f"no value for field ${exc.args[0]}",
+                            hint=f"fields: {', '.join(sorted(fields))}") from None
+    except ValueError as exc:
+        raise TemplateError(f"bad template: {exc}", hint="write $$ for a dollar sign") from None
+
+
+def default_templates_dir() -> Path:
+    """The shipped defaults: installed `gateway.default_templates`, else the repo's templates/."""
+    from importlib import resources
+
+    try:
+        folder = Path(str(resources.files("gateway.default_templates")))
+    except ModuleNotFoundError:
+        folder = Path(__file__).parent.parent / "templates"
+    if not (folder / f"{TEMPLATE_NAMES[0]}.txt").is_file():
+        folder = Path(__file__).parent.parent / "templates"
+    return folder

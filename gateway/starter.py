@@ -1,0 +1,94 @@
+"""`textback init`: a commented starter config and the default templates, ready to edit.
+
+The business values are the demo's (Acme Plumbing, Austin TX), so `textback demo` and
+`textback replay` run on exactly what `textback init` writes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ConfigError
+
+CONFIG_NAME = "textback.toml"
+TEMPLATES_DIR = "templates"
+
+STARTER_TOML = '''\
+# textback configuration. Check it with: textback config check
+
+[business]
+name = "Acme Plumbing"          # your business name, as texts say it ($company)
+owner = "Mike"                  # who callers deal with, first name is fine ($owner)
+phone = "+15125550100"          # the business number (the SIM's); "" if you would rather not say
+owner_phone = "+15125550199"    # your own cell, for alerts; "" for none
+timezone = "America/Chicago"    # IANA time zone name, for opening hours and the daily cap
+region = "US"                   # country for numbers written without +country code (ISO 3166)
+
+[hours]                         # "HH:MM-HH:MM" or "closed"; a missing day is closed
+mon = "07:00-17:00"
+tue = "07:00-17:00"
+wed = "07:00-17:00"
+thu = "07:00-17:00"
+fri = "07:00-17:00"
+sat = "08:00-12:00"
+sun = "closed"
+
+[modem]
+port = "sim"                    # the modem's port (/dev/ttyUSB2, /dev/textback-modem) or "sim"
+baudrate = 115200               # serial speed; 115200 suits nearly every USB modem
+family = "auto"                 # modem family; "auto" detects it
+pin = ""                        # SIM PIN, if the SIM asks for one (then: chmod 600 this file)
+scenario = ""                   # port = "sim" only: a replay scenario to play; "" = the demo
+
+[policy]
+cooldown_hours = 24             # a caller is texted at most once per this many hours
+delay_seconds = 0               # wait this long after a missed call before texting
+daily_cap = 400                 # at most this many texts a day (consumer plans cap near 500)
+blocklist = []                  # numbers never texted, like ["+15125550123"]
+contacts = []                   # friends and suppliers: never texted
+text_rejected = true            # text callers whose call you declined
+text_unknown = true             # text callers whose call ended unclearly
+
+[templates]
+dir = "templates"               # folder of message templates, next to this file
+
+[store]
+database = "textback.db"        # the lead database, next to this file
+
+[log]
+level = "INFO"                  # DEBUG, INFO, WARNING or ERROR
+'''
+
+
+def write_starter(folder: Path, *, force: bool = False) -> list[Path]:
+    """Write folder/textback.toml (mode 0600) and folder/templates/*.txt; return what was written.
+
+    Nothing is written when a target exists and `force` is false: ConfigError names the file.
+    """
+    from .render import default_templates_dir
+
+    folder = Path(folder).expanduser()
+    defaults = sorted(default_templates_dir().glob("*.txt"))
+    targets = [(folder / CONFIG_NAME, STARTER_TOML)]
+    targets += [(folder / TEMPLATES_DIR / src.name, src.read_text(encoding="utf-8"))
+                for src in defaults]
+    if not force:
+        for path, _ in targets:
+            if path.exists():
+                raise ConfigError("file exists already", path=str(path),
+                                  hint="edit it, or pass --force to overwrite it")
+    (folder / TEMPLATES_DIR).mkdir(parents=True, exist_ok=True)
+    written = []
+    for path, text in targets:
+        _write(path, text, private=path.name == CONFIG_NAME)
+        written.append(path)
+    return written
+
+
+def _write(path: Path, text: str, *, private: bool) -> None:
+    # The config may hold a SIM PIN: create it 0600 rather than chmod after the fact.
+    mode = 0o600 if private else 0o644
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(path, mode)  # O_CREAT's mode is ignored for a file that existed (--force)

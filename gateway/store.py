@@ -1,0 +1,401 @@
+"""The lead database: calls, leads, messages, the outbox and opt-outs, in one SQLite file.
+
+The file opens as-is in Datasette: plain tables, foreign keys, times as ISO-8601 UTC text
+("2026-11-28T16:00:00.123Z"). The Python API takes and returns epoch float seconds (millisecond
+precision); `leads()` and `calls()` return rows as stored (ISO text), ready for display or JSON.
+No SQL leaves this module.
+
+Crash safety of the outbox (at-least-once): `mark_sending` commits before the modem sees a byte. A
+row still "sending" when a Store opens means the process died between handing the text to the modem
+and recording the result; the text may or may not have gone. `due()` offers it again, once per open,
+and counts it in state "resent_after_crash": a contractor would rather a caller got a rare duplicate
+than no text at all.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import stat
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import StoreError
+from .events import ANSWERED, CallEnded
+from .policy import Facts
+
+log = logging.getLogger(__name__)
+
+LEAD_STATUSES = ("new", "texted", "replied", "booked", "lost", "opted_out")
+CALL_ACTIONS = ("queued", "skipped", "sent", "failed", "recorded")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+# Outgoing kinds that count as an automatic text-back (cooldown); the daemon uses the template name.
+TEXT_BACK_KINDS = ("text_back", "missed_call", "after_hours")
+# Outgoing kinds that count against the daily cap: everything the daemon sends on its own.
+AUTOMATIC_KINDS = TEXT_BACK_KINDS + ("follow_up",)
+BUSY_TIMEOUT = 5.0  # seconds a write waits for another connection (the CLI reading) to let go
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One text the outbox says is due."""
+
+    id: int
+    message_id: int
+    call_id: int | None
+    number: str
+    body: str
+    kind: str
+    attempts: int   # attempts made so far (mark_sending adds one)
+    status: str     # "queued", or "sending" for a text offered again after a crash
+
+
+def iso(t: float) -> str:
+    """Epoch seconds -> "2026-11-28T16:00:00.123Z" (sorts as text in time order)."""
+    ms = round(t * 1000)
+    return datetime.fromtimestamp(ms // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") \
+        + f".{ms % 1000:03d}Z"
+
+
+def epoch(text: str | None) -> float | None:
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _migrations():
+    from sqlite_utils import Migrations
+
+    migrations = Migrations("textback")
+
+    # Named and ordered; never edit one that has shipped: add a new one.
+    @migrations(name="001_initial")
+    def initial(db) -> None:
+        def enum(column, values):
+            return f"CHECK ({column} IN ({', '.join(repr(v) for v in values)}))"
+
+        db.execute(f"""CREATE TABLE leads (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            name TEXT,
+            status TEXT NOT NULL DEFAULT 'new' {enum('status', LEAD_STATUSES)},
+            created_at TEXT NOT NULL,
+            last_activity_at TEXT NOT NULL,
+            missed_calls INTEGER NOT NULL DEFAULT 0,
+            unread INTEGER NOT NULL DEFAULT 0)""")
+        db.execute(f"""CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            number TEXT,
+            raw_number TEXT,
+            withheld INTEGER NOT NULL DEFAULT 0,
+            outcome TEXT NOT NULL,
+            how TEXT,
+            started_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL,
+            rings INTEGER NOT NULL DEFAULT 0,
+            lead_id INTEGER REFERENCES leads(id),
+            action TEXT NOT NULL DEFAULT 'recorded' {enum('action', CALL_ACTIONS)},
+            reason TEXT,
+            recovered INTEGER NOT NULL DEFAULT 0)""")
+        db.execute("""CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            lead_id INTEGER NOT NULL REFERENCES leads(id),
+            call_id INTEGER REFERENCES calls(id),
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            number TEXT NOT NULL,
+            body TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            created_at TEXT NOT NULL)""")
+        db.execute(f"""CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id),
+            dedupe_key TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL DEFAULT 'queued' {enum('status', OUTBOX_STATUSES)},
+            attempts INTEGER NOT NULL DEFAULT 0,
+            send_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            modem_ref INTEGER,
+            sent_at TEXT,
+            queued_at TEXT NOT NULL)""")
+        db.execute("""CREATE TABLE opt_outs (
+            number TEXT PRIMARY KEY,
+            opted_out_at TEXT NOT NULL,
+            message_id INTEGER REFERENCES messages(id))""")
+        db.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT)")
+        # leads(): newest activity first; calls(): newest first; due()/next_due_at(): the queue;
+        # facts(): texts to one number since a time; the preview: a lead's latest message.
+        db.execute("CREATE INDEX leads_by_activity ON leads (last_activity_at)")
+        db.execute("CREATE INDEX calls_by_end ON calls (ended_at)")
+        db.execute("CREATE INDEX calls_by_lead ON calls (lead_id)")
+        db.execute("CREATE INDEX outbox_by_due ON outbox (status, next_attempt_at)")
+        db.execute("CREATE INDEX messages_by_number ON messages (number, direction, created_at)")
+        db.execute("CREATE INDEX messages_by_lead ON messages (lead_id, created_at)")
+        db.execute("CREATE INDEX messages_by_call ON messages (call_id)")
+
+    return migrations
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        hint = "another program holds the database (is a second textback running?); stop it, then retry"
+    elif "readonly" in text or "read-only" in text:
+        hint = f"make {path} and its folder writable by the user running textback"
+    elif "not a database" in text or "malformed" in text:
+        hint = "this file is not a textback database; point --db or store.database elsewhere"
+    elif "disk" in text or "full" in text:
+        hint = "free some disk space"
+    else:
+        hint = None
+    return StoreError(f"lead database {path}: {text}", hint=hint)
+
+
+def _create_private(path: Path) -> None:
+    """Create the file 0600 before SQLite does (it holds customers' numbers), or tighten it."""
+    try:
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, mode=0o700)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        if not path.exists():   # a file where a folder on the way should be
+            raise StoreError(f"cannot create the lead database {path}: a file is in the way",
+                             hint="pass --db FILE with a path in an existing folder") from None
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            log.warning("lead database %s was readable by others (mode %o); setting 0600", path, mode)
+            os.chmod(path, 0o600)
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create the lead database {path}: {exc.strerror}",
+                         hint="check the folder exists and is writable, or pass --db FILE") from exc
+    os.fchmod(fd, 0o600)  # the umask may have taken bits away, never added them; be exact anyway
+    os.close(fd)
+
+
+class Store:
+    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT):
+        """Open (creating and migrating) the database; StoreError if locked, read-only or not a db."""
+        from sqlite_utils import Database
+
+        self.path = Path(path)
+        _create_private(self.path)
+        try:
+            self.db = Database(sqlite3.connect(self.path, timeout=busy_timeout))
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from exc
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            # WAL: the CLI can read while the daemon writes (sqlite.org/wal.html).
+            self.db.execute("PRAGMA journal_mode = WAL")
+            # FULL, not NORMAL: in WAL mode NORMAL skips the fsync at each commit, so a power cut
+            # can lose the last commits (sqlite.org/pragma.html#pragma_synchronous). A committed
+            # "text queued" or "sending" must survive the Pi losing power, or we text twice or never.
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            _migrations().apply(self.db)
+            # Rows left "sending" by a process that died mid-send: offered again by due().
+            self._orphans = {row[0] for row in self.db.execute(
+                "SELECT id FROM outbox WHERE status = 'sending'").fetchall()}
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise _explain(exc, self.path) from exc
+        if self._orphans:
+            log.warning("%d text(s) were being sent when textback stopped; they will be sent again",
+                        len(self._orphans))
+        self._recounted: set[int] = set()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _write(self):
+        """One transaction, committed before returning; SQLite errors become StoreError."""
+        try:
+            with self.db.atomic():
+                yield self.db
+        except sqlite3.Error as exc:
+            raise _explain(exc, self.path) from exc
+
+    def _one(self, sql: str, params=()):
+        return self.db.execute(sql, params).fetchone()
+
+    # -- calls and leads ---------------------------------------------------------------------
+    def _touch_lead(self, number: str, now: float, *, missed: int = 0) -> int:
+        self.db.execute(
+            "INSERT INTO leads (number, status, created_at, last_activity_at, missed_calls) "
+            "VALUES (?, 'new', ?, ?, ?) ON CONFLICT (number) DO UPDATE SET "
+            "last_activity_at = max(last_activity_at, excluded.last_activity_at), "
+            "missed_calls = missed_calls + excluded.missed_calls",
+            (number, iso(now), iso(now), missed))
+        return self._one("SELECT id FROM leads WHERE number = ?", (number,))[0]
+
+    def record_call(self, ended: CallEnded, number: str | None, *, key: str, now: float,
+                    recovered: bool = False) -> tuple[int, bool]:
+        """(call id, created). The same key again returns the existing row and writes nothing.
+
+        A call that was not answered, from a usable number, creates or updates its lead."""
+        with self._write():
+            row = self._one("SELECT id FROM calls WHERE key = ?", (key,))
+            if row:
+                return row[0], False
+            if number is not None and ended.outcome != ANSWERED:
+                lead_id = self._touch_lead(number, now, missed=1)
+            elif number is not None:
+                found = self._one("SELECT id FROM leads WHERE number = ?", (number,))
+                lead_id = found[0] if found else None
+            else:
+                lead_id = None
+            call_id = self.db["calls"].insert({
+                "key": key, "number": number, "raw_number": ended.number,
+                "withheld": int(ended.withheld), "outcome": ended.outcome, "how": ended.how,
+                "started_at": iso(ended.started), "ended_at": iso(ended.ended),
+                "rings": ended.rings, "lead_id": lead_id, "action": "recorded",
+                "recovered": int(recovered),
+            }).last_pk
+        return call_id, True
+
+    def set_call_action(self, call_id: int, action: str, reason: str | None = None) -> None:
+        if action not in CALL_ACTIONS:
+            raise ValueError(f"unknown call action {action!r}; one of {', '.join(CALL_ACTIONS)}")
+        with self._write():
+            self.db.execute("UPDATE calls SET action = ?, reason = ? WHERE id = ?",
+                            (action, reason, call_id))
+
+    def record_opt_out(self, number: str, *, now: float, message_id: int | None = None) -> None:
+        """The caller asked for no more texts (STOP): remembered for good, lead marked opted_out."""
+        with self._write():
+            self.db.execute("INSERT OR IGNORE INTO opt_outs (number, opted_out_at, message_id) "
+                            "VALUES (?, ?, ?)", (number, iso(now), message_id))
+            self._touch_lead(number, now)
+            self.db.execute("UPDATE leads SET status = 'opted_out' WHERE number = ?", (number,))
+
+    def facts(self, number: str, *, now: float, day_start: float) -> Facts:
+        """What policy.decide needs about `number`. Failed texts count for neither cooldown nor cap."""
+        opted = self._one("SELECT 1 FROM opt_outs WHERE number = ?", (number,)) is not None
+        marks = lambda kinds: ", ".join("?" * len(kinds))  # noqa: E731
+        last = self._one(
+            "SELECT max(m.created_at) FROM messages m JOIN outbox o ON o.message_id = m.id "
+            f"WHERE m.number = ? AND m.direction = 'out' AND m.kind IN ({marks(TEXT_BACK_KINDS)}) "
+            "AND o.status != 'failed' AND m.created_at <= ?",
+            (number, *TEXT_BACK_KINDS, iso(now)))[0]
+        today = self._one(
+            "SELECT count(*) FROM messages m JOIN outbox o ON o.message_id = m.id "
+            f"WHERE m.direction = 'out' AND m.kind IN ({marks(AUTOMATIC_KINDS)}) "
+            "AND o.status != 'failed' AND m.created_at >= ? AND m.created_at <= ?",
+            (*AUTOMATIC_KINDS, iso(day_start), iso(now)))[0]
+        return Facts(opted_out=opted, last_text_at=epoch(last), sent_today=today)
+
+    # -- the outbox ----------------------------------------------------------------------------
+    def queue_text(self, *, number: str, body: str, kind: str, dedupe_key: str, send_at: float,
+                   now: float, call_id: int | None = None) -> int | None:
+        """Message + outbox row in one transaction; the outbox id, or None if dedupe_key exists."""
+        with self._write():
+            if self._one("SELECT 1 FROM outbox WHERE dedupe_key = ?", (dedupe_key,)):
+                return None
+            lead_id = self._touch_lead(number, now)
+            self.db.execute("UPDATE leads SET status = 'texted' WHERE id = ? AND status = 'new'",
+                            (lead_id,))
+            message_id = self.db["messages"].insert({
+                "lead_id": lead_id, "call_id": call_id, "direction": "out", "number": number,
+                "body": body, "kind": kind, "created_at": iso(now)}).last_pk
+            outbox_id = self.db["outbox"].insert({
+                "message_id": message_id, "dedupe_key": dedupe_key, "status": "queued",
+                "attempts": 0, "send_at": iso(send_at), "next_attempt_at": iso(send_at),
+                "queued_at": iso(now)}).last_pk
+            if call_id is not None:
+                self.db.execute("UPDATE calls SET action = 'queued', reason = NULL WHERE id = ?",
+                                (call_id,))
+        return outbox_id
+
+    def due(self, now: float, limit: int = 20) -> list[Outgoing]:
+        """Queued texts whose time has come, oldest first, after any left "sending" by a crash."""
+        orphans = sorted(self._orphans)
+        rows = self.db.execute(
+            "SELECT o.id, o.message_id, m.call_id, m.number, m.body, m.kind, o.attempts, o.status "
+            "FROM outbox o JOIN messages m ON m.id = o.message_id "
+            f"WHERE (o.status = 'sending' AND o.id IN ({', '.join('?' * len(orphans))})) "
+            "OR (o.status = 'queued' AND o.next_attempt_at <= ?) "
+            "ORDER BY o.status = 'queued', o.next_attempt_at, o.id LIMIT ?",
+            (*orphans, iso(now), limit)).fetchall()
+        out = [Outgoing(*row) for row in rows]
+        fresh = [o.id for o in out if o.status == "sending" and o.id not in self._recounted]
+        if fresh:
+            self._recounted.update(fresh)
+            with self._write():
+                self.db.execute(
+                    "INSERT INTO state (key, value) VALUES ('resent_after_crash', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
+                    (str(len(fresh)), len(fresh)))
+        return out
+
+    def next_due_at(self) -> float | None:
+        """When the next queued text is due (epoch s), or None when nothing waits."""
+        if self._orphans:
+            row = self._one("SELECT min(next_attempt_at) FROM outbox WHERE status = 'sending' "
+                            f"AND id IN ({', '.join('?' * len(self._orphans))})",
+                            tuple(self._orphans))
+            if row[0] is not None:
+                return epoch(row[0])
+        return epoch(self._one(
+            "SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'")[0])
+
+    def _outbox_update(self, outbox_id: int, sql: str, params: tuple) -> int | None:
+        """Run an UPDATE on one outbox row; the call id it belongs to. StoreError if no such row."""
+        cur = self.db.execute(f"UPDATE outbox SET {sql} WHERE id = ?", (*params, outbox_id))
+        if cur.rowcount != 1:
+            raise StoreError(f"no outbox row {outbox_id} in {self.path}")
+        self._orphans.discard(outbox_id)
+        return self._one("SELECT m.call_id FROM outbox o JOIN messages m ON m.id = o.message_id "
+                         "WHERE o.id = ?", (outbox_id,))[0]
+
+    def mark_sending(self, outbox_id: int, now: float) -> None:
+        """Committed BEFORE the modem is touched: a crash from here on means "maybe sent"."""
+        with self._write():
+            self._outbox_update(outbox_id, "status = 'sending', attempts = attempts + 1", ())
+
+    def mark_sent(self, outbox_id: int, ref: int | None, now: float) -> None:
+        with self._write():
+            call_id = self._outbox_update(outbox_id, "status = 'sent', modem_ref = ?, sent_at = ?",
+                                          (ref, iso(now)))
+            if call_id is not None:
+                self.db.execute("UPDATE calls SET action = 'sent', reason = NULL WHERE id = ?",
+                                (call_id,))
+
+    def mark_retry(self, outbox_id: int, error: str, next_attempt_at: float, now: float) -> None:
+        with self._write():
+            self._outbox_update(outbox_id, "status = 'queued', last_error = ?, next_attempt_at = ?",
+                                (error, iso(next_attempt_at)))
+
+    def mark_failed(self, outbox_id: int, error: str, now: float) -> None:
+        with self._write():
+            call_id = self._outbox_update(outbox_id, "status = 'failed', last_error = ?", (error,))
+            if call_id is not None:
+                self.db.execute("UPDATE calls SET action = 'failed', reason = ? WHERE id = ?",
+                                (error, call_id))
+
+    # -- for people ----------------------------------------------------------------------------
+    def leads(self, *, limit: int = 50) -> list[dict]:
+        """Newest activity first; `preview` is the body of the lead's latest message (in or out)."""
+        return list(self.db.query(
+            "SELECT l.*, (SELECT body FROM messages m WHERE m.lead_id = l.id "
+            "ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS preview "
+            "FROM leads l ORDER BY l.last_activity_at DESC, l.id DESC LIMIT ?", [limit]))
+
+    def calls(self, *, limit: int = 50) -> list[dict]:
+        """Newest first; withheld and recovered as booleans."""
+        rows = self.db.query("SELECT * FROM calls ORDER BY ended_at DESC, id DESC LIMIT ?", [limit])
+        return [{**row, "withheld": bool(row["withheld"]), "recovered": bool(row["recovered"])}
+                for row in rows]
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._write():
+            self.db.execute("INSERT INTO state (key, value) VALUES (?, ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def get_state(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM state WHERE key = ?", (key,))
+        return row[0] if row else None

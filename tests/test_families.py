@@ -1,0 +1,101 @@
+"""Modem families: detection from +CGMI/+CGMM, and the table's consistency with the tracker and the sim."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway import families, simfamilies
+from gateway.calls import READERS
+from gateway.families import FAMILIES, GENERIC, detect, get
+
+
+@pytest.mark.parametrize("cgmi, cgmm, name", [
+    # the simulator's exact answers (DESIGN: one per family)
+    ("Generic", "GSM MODEM", "generic"),
+    ("SIMCOM_Ltd", "SIMCOM_SIM800L", "sim800"),
+    ("SIMCOM INCORPORATED", "SIMCOM_SIM7600G-H", "sim7600"),
+    ("Quectel", "EC25", "ec25"),
+    ("huawei", "MU709s-2", "huawei"),
+    ("u-blox", "LARA-R211", "ublox"),
+    ("ZTE CORPORATION", "MF626", "zte"),
+    ("WAVECOM MODEM", "MULTIBAND  900E  1800", "wavecom"),
+    # real-world variants
+    ("SIMCOM_Ltd", "SIMCOM_SIM900", "sim800"),
+    ("SIMCOM_Ltd", "SIMCOM_SIM868", "sim800"),
+    ("SIMCOM INCORPORATED", "SIMCOM_SIM7000E", "sim7600"),
+    ("SIMCOM INCORPORATED", "A7670E-LASE", "sim7600"),
+    ("SIMCOM INCORPORATED", "A7682E", "sim7600"),
+    ("Quectel", "EG25", "ec25"),
+    ("QUECTEL", "EC21", "ec25"),
+    ("", "EG25", "ec25"),
+    ("Huawei Technologies Co., Ltd.", "E173", "huawei"),
+    ("u-blox", "SARA-U201", "ublox"),
+    ("", "LARA-R6801", "ublox"),
+    ("ZTE INCORPORATED", "MF190", "zte"),
+    ("Telit", "HE910", "generic"),
+    ("", "", "generic"),
+    ("SIMCOM_Ltd", "", "generic"),        # a SIMCom whose model we cannot place: poll, like generic
+])
+def test_detect(cgmi, cgmm, name):
+    assert detect(cgmi, cgmm).name == name
+
+
+@pytest.mark.parametrize("name", sorted(simfamilies.FAMILIES))
+def test_detect_recognises_every_simulated_family(name):
+    sim = simfamilies.FAMILIES[name]
+    assert detect(sim.manufacturer, sim.model) is FAMILIES[name]
+
+
+def test_families_are_the_simulators():
+    assert sorted(FAMILIES) == sorted(simfamilies.FAMILIES)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_is_a_delta_on_generic(name):
+    family = get(name)
+    assert family.name == name
+    assert family.urcs[:len(GENERIC.urcs)] == GENERIC.urcs
+    assert all(prefix in READERS for prefix in family.urcs), "every URC prefix needs a reader"
+    assert family.ring_interval >= 5.0        # the fastest documented voice cadence (Huawei, Telit)
+    assert all(cmd.startswith("AT") for cmd in family.init)
+
+
+@pytest.mark.parametrize("name, init, ring_interval, reliable_end, extra_urcs", [
+    ("generic", (), 6.0, False, ()),
+    ("sim800", ("AT+CLCC=1",), 6.0, True, ()),
+    ("sim7600", ("AT+CLCC=1",), 7.0, True, ("VOICE CALL:", "MISSED_CALL:")),
+    ("ec25", ('AT+QINDCFG="ccinfo",1',), 6.0, False, ('+QIND: "ccinfo"',)),
+    ("huawei", (), 5.0, True, ("^CEND:", "^CONN:")),
+    ("ublox", ("AT+UCALLSTAT=1",), 6.0, False, ("+UCALLSTAT:",)),
+    ("zte", (), 6.0, False, ("HANGUP:",)),
+    ("wavecom", ("AT+WIND=32",), 6.0, False, ("+WIND:",)),
+])
+def test_family_table(name, init, ring_interval, reliable_end, extra_urcs):
+    family = get(name)
+    assert (family.init, family.ring_interval, family.reliable_end, family.urcs) == \
+        (init, ring_interval, reliable_end, GENERIC.urcs + extra_urcs)
+
+
+@pytest.mark.parametrize("name", ["", "auto", "SIM800", "quectel", "sim900"])
+def test_get_unknown_raises_keyerror(name):
+    with pytest.raises(KeyError):
+        get(name)
+
+
+def test_simulated_family_commands_exist_in_the_sim():
+    """Each init command is one the simulator answers, so `make demo` exercises it."""
+    for name, family in FAMILIES.items():
+        sim = simfamilies.FAMILIES[name]
+        for cmd in family.init:
+            key, head, _, _ = simfamilies.parse_command(cmd)
+            assert key in sim.answers or head in sim.settings, (name, cmd)
+
+
+def test_tracker_modules_import_nothing_heavy():
+    """`textback --help` must not pay for sqlite_utils, rich, gsmmodem or phonenumbers (STYLE, Imports)."""
+    code = ("import sys, gateway.atparse, gateway.families, gateway.calls; "
+            "print(sorted(m for m in ('sqlite_utils', 'rich', 'gsmmodem', 'phonenumbers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(families.__file__).parent.parent)
+    assert out.stdout == "[]\n"

@@ -1,0 +1,135 @@
+"""Replays: the whole pipeline (sim over a pty, session, tracker, policy, store, outbox) per scenario.
+
+Each scenario in tests/scenarios is a modem transcript; the expected decisions are written out in full.
+The same scenarios are replayed again a byte at a time and with other line ends: the decisions must
+not change.
+"""
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from gateway.replay import run_replay
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+MISSED = ("Sorry we missed your call - this is Mike at Acme Plumbing. What do you need done? "
+          "Reply here and we'll get right back to you.")
+AFTER = ("Thanks for calling Acme Plumbing. We're closed right now - Mike will call you back first "
+         "thing in the morning. Reply here with what you need.")
+N = "+15125550142"
+
+
+def call(t, how, outcome="missed", number=N, rings=None):
+    return ("call", t, number, outcome, how) if rings is None else ("call", t, number, outcome, how, rings)
+
+
+def sent(t, text=MISSED, to=N):
+    return ("sms", t, to, "sent", text)
+
+
+def skipped(t, reason, to=N):
+    return ("sms", t, to, "skipped", reason)
+
+
+EXPECTED = {
+    "generic_missed": [call(9.5, "NO CARRIER"), sent(9.5)],
+    # No end line at all: 1 Hz AT+CLCC polls find the call gone (the sim drops it 1 s after the last RING).
+    "generic_ring_silence": [call(10.0, "+CLCC empty"), sent(10.0)],
+    "sim800_missed": [call(8.0, "+CLCC stat 6"), sent(8.0)],
+    # VOICE CALL: END, NO CARRIER, +CLCC 6 and MISSED_CALL: one call, one text.
+    "sim7600_missed": [call(11.0, "VOICE CALL: END"), sent(11.0)],
+    "ec25_missed": [call(10.0, "+QIND ccinfo stat 6"), sent(10.0)],
+    "huawei_missed": [call(8.0, "^CEND"), sent(8.0)],
+    "huawei_answered": [call(40.0, "^CEND", outcome="answered"), skipped(40.0, "answered")],
+    "ublox_missed": [call(9.0, "+UCALLSTAT stat 6"), sent(9.0)],
+    "zte_missed": [call(8.0, "HANGUP"), sent(8.0)],
+    "wavecom_missed": [call(8.0, "+WIND: 6"), sent(8.0)],
+    "withheld_shapes": [call(4.0, "NO CARRIER", number=None), skipped(4.0, "withheld", to=None),
+                        call(24.0, "NO CARRIER", number=None), skipped(24.0, "withheld", to=None),
+                        call(44.0, "NO CARRIER", number=None), skipped(44.0, "withheld", to=None)],
+    "satype128_valid": [call(4.0, "NO CARRIER", number="+481239823991"), sent(4.0, to="+481239823991")],
+    "answered_clcc": [call(60.0, "+CLCC stat 6", outcome="answered"), skipped(60.0, "answered")],
+    "interleaved": [call(8.0, "NO CARRIER", rings=3), sent(8.0)],
+    # +CMS ERROR: 500 twice: retried after 5 s, then 15 s more, then sent.
+    "cms_retry": [call(5.0, "NO CARRIER"), sent(25.0)],
+    "cms_permanent": [call(5.0, "NO CARRIER"), ("sms", 5.0, N, "failed", MISSED)],
+    # The second call gives the number in national form with type 129: the same person.
+    "repeat_caller": [call(5.0, "NO CARRIER"), sent(5.0),
+                      call(605.0, "NO CARRIER"), skipped(605.0, "cooldown (texted 10 min ago)")],
+    "after_hours": [call(5.0, "NO CARRIER"), sent(5.0, text=AFTER)],
+    "short_code": [call(5.0, "NO CARRIER", number="72404"), skipped(5.0, "short code", to="72404")],
+    "garbage": [call(6.0, "NO CARRIER"), sent(6.0)],
+}
+
+
+def decisions(lines):
+    out = []
+    for record in lines:
+        if record["event"] == "call":
+            item = ("call", record["t"], record["number"], record["outcome"], record["how"])
+            out.append(item + (record["rings"],) if record["rings"] == 3 else item)
+        elif record["event"] == "sms":
+            detail = record["text"] if record["status"] in ("sent", "failed") else record["reason"]
+            out.append(("sms", record["t"], record["to"], record["status"], detail))
+    return out
+
+
+def replay(path, **kwargs):
+    chunks = []
+    run_replay(path, write=chunks.append, **kwargs)
+    return [json.loads(line) for line in "".join(chunks).splitlines()]
+
+
+def test_every_scenario_has_an_expectation():
+    assert sorted(p.stem for p in SCENARIOS.glob("*.json")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_replay_decisions(name):
+    assert decisions(replay(SCENARIOS / f"{name}.json")) == EXPECTED[name]
+
+
+@pytest.mark.parametrize("variant", [{"chunk": 1}, {"line_end": "\r"}, {"line_end": "\r\r\n"},
+                                     {"chunk": 3, "line_end": "\r\r\n"}])
+@pytest.mark.parametrize("name", ["sim800_missed", "huawei_missed", "cms_retry", "withheld_shapes"])
+def test_framing_changes_nothing(name, variant, tmp_path):
+    scenario = json.loads((SCENARIOS / f"{name}.json").read_text())
+    path = tmp_path / "variant.json"
+    path.write_text(json.dumps({**scenario, **variant}))
+    assert decisions(replay(path)) == EXPECTED[name]
+
+
+def test_the_db_keeps_what_the_replay_decided(tmp_path):
+    from gateway.store import Store
+
+    db = tmp_path / "leads.db"
+    replay(SCENARIOS / "repeat_caller.json", db_path=db)
+    store = Store(db)
+    try:
+        (lead,) = store.leads()
+        calls = store.calls()
+    finally:
+        store.close()
+    assert (lead["number"], lead["status"], lead["missed_calls"]) == (N, "texted", 2)
+    assert sorted((c["action"], c["reason"]) for c in calls) == [
+        ("sent", None), ("skipped", "cooldown (texted 10 min ago)")]
+
+
+def test_cli_replay_prints_one_json_object_per_line(tmp_path):
+    result = CliRunner().invoke(cli, ["replay", str(SCENARIOS / "generic_missed.json")])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["event"] for r in records] == ["modem", "ringing", "ringing", "call", "queued", "sms"]
+    assert records[3] == {"t": 9.5, "event": "call", "number": N, "outcome": "missed",
+                          "how": "NO CARRIER", "rings": 2, "withheld": False}
+
+
+def test_cli_replay_bad_scenario_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"start": "2026-11-28T10:00:00-06:00", "steps": [{"at": -1, "rx": "RING"}]}')
+    result = CliRunner().invoke(cli, ["replay", str(bad)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {bad}: steps[0].at:")
+    assert "Traceback" not in result.output
