@@ -75,8 +75,8 @@ def measure(calls: int, gap: float) -> list[float]:
         clock = WallClock()
         start = clock.now()
         daemon = Daemon(cfg, store, clock, open_sim_port(sim), family="sim800")
-        daemon.connect()
         sim.start(lambda: clock.now() - start)
+        daemon.connect()
         daemon.run(until=start + 1.0 + calls * gap + 2.0)
         sim.stop()
         sent = len(sim.sent)
@@ -90,7 +90,7 @@ def measure(calls: int, gap: float) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=40)
-    parser.add_argument("--gap", type=float, default=1.0, help="seconds between calls")
+    parser.add_argument("--gap", type=float, default=2.0, help="seconds between calls")
     args = parser.parse_args()
     ms = sorted(measure(args.calls, args.gap))
     median, worst = statistics.median(ms), ms[-1]

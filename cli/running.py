@@ -11,12 +11,18 @@ log = logging.getLogger("textback")
 DEMO_TAIL = 12.0  # scenario seconds after the demo's last step: the last text goes out, then we stop
 
 
-class Stop(Exception):
-    """Raised from the signal handler so that a blocking wait ends at once."""
+def stop_on_signals(daemon, clock) -> None:
+    """SIGTERM / Ctrl-C: finish the step in hand (a send is never cut in half), then leave the loop.
 
+    The handler only sets a flag and wakes the clock's wait; raising from it could land inside a
+    logging call or a store commit.
+    """
+    def handler(signum, frame):
+        daemon.stop(signal.Signals(signum).name)
+        clock.interrupt()
 
-def _on_signal(signum, frame):
-    raise Stop(signal.Signals(signum).name)
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def setup_logging(level: str) -> None:
@@ -60,12 +66,10 @@ def run_daemon(cfg, db_path: str | None) -> None:
     else:
         opener = serial_opener(cfg.modem.port, cfg.modem.baudrate)
     daemon = Daemon(cfg, store, clock, opener)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    stop_on_signals(daemon, clock)
     try:
         daemon.run()
-    except Stop as stop:
-        log.info("stopping (%s)", stop)
+        log.info("stopped (%s)", daemon.stop_reason)
     finally:
         store.close()
         if sim:
@@ -97,16 +101,15 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
         console.print(show.demo_banner(cfg, scen, speed))
         sink = show.DemoSink(console, cfg.business.timezone, cfg.business.region)
         daemon = Daemon(cfg, store, clock, open_sim_port(sim), sink=sink, family=scen.family or "auto")
-        signal.signal(signal.SIGTERM, _on_signal)
+        stop_on_signals(daemon, clock)
         sim.start(lambda: clock.now() - start)
         try:
             counters = daemon.run(until=start + scen.steps[-1].at + DEMO_TAIL)
-        except Stop:
-            console.print("stopped")
-            return
         finally:
             sim.stop()
             sim.close()
+        if daemon.stop_reason:
+            console.print(f"stopped ({daemon.stop_reason})")
         console.print()
         show.leads(store.leads(limit=20), console=console, title="Leads after the demo")
         console.print(show.demo_summary(counters))

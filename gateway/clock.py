@@ -8,6 +8,7 @@ next thing due.
 """
 from __future__ import annotations
 
+import os
 import select
 import time
 from typing import Protocol
@@ -16,14 +17,24 @@ from typing import Protocol
 class Clock(Protocol):
     def now(self) -> float: ...
     def wait(self, fd: int, deadline: float | None) -> bool: ...
+    def sleep(self, deadline: float) -> None: ...
 
 
-def _select(fd: int, timeout: float | None) -> bool:
+def _select(fd: int, timeout: float | None, wake: int | None = None) -> bool:
+    watch = [fd] if wake is None else [fd, wake]
     try:
-        readable, _, _ = select.select([fd], [], [fd], timeout)
+        readable, _, broken = select.select(watch, [], [fd], timeout)
     except (OSError, ValueError):
         return True  # the port is gone: let the read raise the real error
-    return bool(readable)
+    if wake is not None and wake in readable:
+        while True:  # empty the pipe; the caller's loop looks at why it was woken
+            try:
+                if not os.read(wake, 64):
+                    break
+            except BlockingIOError:
+                break
+        return fd in readable or fd in broken
+    return bool(readable or broken)
 
 
 class WallClock:
@@ -37,6 +48,10 @@ class WallClock:
         self._real0 = time.time()
         self._origin = self._real0 if origin is None else origin
         self.speed = speed
+        # A self-pipe: `interrupt()` (safe from a signal handler) ends a wait at once.
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
 
     @classmethod
     def starting_at(cls, epoch: float, speed: float = 1.0) -> "WallClock":
@@ -47,7 +62,17 @@ class WallClock:
 
     def wait(self, fd: int, deadline: float | None) -> bool:
         timeout = None if deadline is None else max(0.0, (deadline - self.now()) / self.speed)
-        return _select(fd, timeout)
+        return _select(fd, timeout, self._wake_r)
+
+    def sleep(self, deadline: float) -> None:
+        """Wait with no port to watch (the modem is gone); `interrupt()` ends it early."""
+        _select(self._wake_r, max(0.0, (deadline - self.now()) / self.speed))
+
+    def interrupt(self) -> None:
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:
+            pass  # the pipe is full: a wake-up is pending anyway
 
 
 class VirtualClock:
@@ -86,3 +111,17 @@ class VirtualClock:
                 return False  # nothing will ever arrive: the caller's loop decides to stop
             self._elapsed = target
             self.sim.deliver_due(self._elapsed)
+
+    def sleep(self, deadline: float) -> None:
+        """No port to watch: the scenario still plays on (lines sent to nobody are lost, as in life)."""
+        limit = deadline - self.start
+        last = None
+        while True:
+            step = self.sim.next_step_time()
+            if step is None or step > limit or step == last:
+                break
+            last = step
+            self._elapsed = max(self._elapsed, step)
+            self.sim.deliver_due(self._elapsed)
+        self._elapsed = max(self._elapsed, limit)
+        self.sim.deliver_due(self._elapsed)

@@ -6,6 +6,7 @@ until the next deadline or the next byte from the modem.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Callable
@@ -17,6 +18,9 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[dict], None]
 HEARTBEAT_EVERY = 30.0  # seconds between heartbeats in the store (textback status reads it)
+# Seconds between attempts to reopen a lost modem: quick at first (a USB re-plug or a modem reboot
+# takes 10-30 s, modem-behaviour.md "Boot timing"), then once a minute.
+RECONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Daemon:
         self.tracker = None
         self.info = None
         self.stopping = False
+        self.stop_reason: str | None = None
         self._next_heartbeat = 0.0
 
     # -- wiring ----------------------------------------------------------------------------------
@@ -73,9 +78,28 @@ class Daemon:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self, until: float | None = None) -> Counters:
-        """Run until `until` (epoch seconds on our clock), or until `stop()`."""
-        if self.session is None:
-            self.connect()
+        """Run until `until` (epoch seconds on our clock), or until `stop()`.
+
+        A modem that goes away (unplugged, rebooting, silent) is reopened with back-off; the outbox
+        keeps what waited, and it goes out once the modem is back. A SIM that refuses (PIN, no SIM)
+        is not retried: that needs a person, and retrying a PIN would lock the SIM.
+        """
+        failures = 0
+        while not self.stopping and (until is None or self.clock.now() < until):
+            try:
+                if self.session is None:
+                    self.connect()
+                    failures = 0
+                self.serve(until)
+            except (ModemGone, CommandTimeout) as exc:
+                wait = RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF) - 1)]
+                failures += 1
+                self.disconnect(exc, wait)
+                wake = self.clock.now() + wait
+                self.clock.sleep(wake if until is None else min(wake, until))
+        return self.counters
+
+    def serve(self, until: float | None) -> None:
         while not self.stopping:
             now = self.clock.now()
             if until is not None and now >= until:
@@ -85,10 +109,21 @@ class Daemon:
                                      until, self._next_heartbeat) if d is not None]
             self.session.poll(min(deadlines) if deadlines else None)
         self.drain()
-        return self.counters
 
-    def stop(self) -> None:
+    def disconnect(self, exc: Exception, wait: float) -> None:
+        """One clear line, then let go of the port so that it can be opened afresh."""
+        log.warning("modem lost (%s); trying again in %g s", getattr(exc, "message", exc), wait)
+        self.emit("modem_lost", error=getattr(exc, "message", str(exc)), retry_in=wait)
+        if self.session is not None:
+            with contextlib.suppress(Exception):
+                self.drain()  # lines that arrived before the loss still count
+            with contextlib.suppress(Exception):
+                self.session.port.close()
+        self.session = None
+
+    def stop(self, reason: str = "stop") -> None:
         self.stopping = True
+        self.stop_reason = reason
 
     def step(self, now: float) -> None:
         self.drain()

@@ -1,0 +1,128 @@
+"""The CLI as a person meets it: whole outputs and exit codes (CliRunner), and `textback run` as a real
+process stopped with SIGTERM."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli.main import cli
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def invoke(*args, env=None):
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_init_then_check(tmp_path):
+    result = invoke("init", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"wrote {tmp_path / 'textback.toml'}\n"
+        f"wrote {tmp_path / 'templates' / 'after_hours.txt'}\n"
+        f"wrote {tmp_path / 'templates' / 'follow_up.txt'}\n"
+        f"wrote {tmp_path / 'templates' / 'missed_call.txt'}\n"
+        f"Next: edit {tmp_path / 'textback.toml'}, then run: textback config check\n")
+    assert (tmp_path / "textback.toml").stat().st_mode & 0o777 == 0o600
+    result = invoke("config", "check", "--config", str(tmp_path / "textback.toml"))
+    assert (result.exit_code, result.output) == (0, f"{tmp_path / 'textback.toml'}: ok\n")
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    invoke("init", str(tmp_path))
+    result = invoke("init", str(tmp_path))
+    assert result.exit_code == 2
+    assert "--force" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_config_check_names_file_key_and_fix(tmp_path):
+    invoke("init", str(tmp_path))
+    config = tmp_path / "textback.toml"
+    config.write_text(config.read_text().replace('mon = "07:00-17:00"', 'mon = "07:00-25:00"'))
+    result = invoke("config", "check", "--config", str(config))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {config}: hours.mon:")
+    assert "Traceback" not in result.output
+
+
+def test_config_check_unknown_template_field(tmp_path):
+    invoke("init", str(tmp_path))
+    (tmp_path / "templates" / "missed_call.txt").write_text("Hi from $compnay\n")
+    result = invoke("config", "check", "--config", str(tmp_path / "textback.toml"))
+    assert result.exit_code == 2
+    assert "missed_call.txt" in result.output and "$compnay" in result.output
+    assert "$company" in result.output  # the suggestion
+
+
+def test_config_check_warns_on_ucs2(tmp_path):
+    invoke("init", str(tmp_path))
+    (tmp_path / "templates" / "missed_call.txt").write_text("Sorry we missed you \u2014 $owner\n")
+    result = invoke("config", "check", "--config", str(tmp_path / "textback.toml"))
+    assert result.exit_code == 0
+    assert "EM DASH" in result.output and "forces UCS-2" in result.output
+
+
+def test_config_from_environment(tmp_path):
+    result = invoke("config", "check", env={"TEXTBACK_CONFIG": str(tmp_path / "missing.toml")})
+    assert result.exit_code == 2
+    assert str(tmp_path / "missing.toml") in result.output
+
+
+def test_leads_without_a_database_is_a_usage_error(tmp_path):
+    result = invoke("leads", "--db", str(tmp_path / "none.db"))
+    assert result.exit_code == 2
+    assert result.output == (f"error: no lead database at {tmp_path / 'none.db'}\n"
+                             "  -> run the daemon first (textback run), or pass --db FILE\n")
+
+
+def test_leads_and_calls_json_after_a_replay(tmp_path):
+    db = tmp_path / "leads.db"
+    assert invoke("replay", str(SCENARIOS / "repeat_caller.json"), "--db", str(db)).exit_code == 0
+    leads = json.loads(invoke("leads", "--db", str(db), "--json").output)
+    assert [(lead["number"], lead["status"], lead["missed_calls"]) for lead in leads] == [
+        ("+15125550142", "texted", 2)]
+    calls = json.loads(invoke("calls", "--db", str(db), "--json").output)
+    assert [(c["outcome"], c["action"]) for c in calls] == [("missed", "skipped"), ("missed", "sent")]
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys; from cli.main import cli; "
+            "heavy = [m for m in ('rich', 'sqlite_utils', 'gsmmodem', 'serial', 'phonenumbers') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_run_texts_back_then_stops_cleanly_on_sigterm(tmp_path):
+    invoke("init", str(tmp_path))
+    config = tmp_path / "textback.toml"
+    scenario = tmp_path / "one_call.json"
+    scenario.write_text(json.dumps({
+        "start": "2026-11-24T10:00:00-06:00", "family": "sim800",
+        "steps": [{"at": 0.5, "rx": "RING"}, {"at": 0.55, "rx": '+CLIP: "+15125550142",145,"",0,"",0'},
+                  {"at": 1.5, "rx": "NO CARRIER"}]}))
+    config.write_text(config.read_text().replace('scenario = ""', f'scenario = "{scenario}"'))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--config", str(config)],
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parent.parent)
+    seen = []
+    try:
+        for line in proc.stderr:  # blocks on the daemon's own log: no sleeping
+            seen.append(line)
+            if "text sent" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    log = "".join(seen) + (rest or "")
+    assert proc.returncode == 0, log
+    assert "stopped (SIGTERM)" in log
+    assert "+1512" not in log and "555" not in log  # no phone numbers at INFO
+    result = invoke("leads", "--db", str(tmp_path / "textback.db"), "--json")
+    assert [lead["number"] for lead in json.loads(result.output)] == ["+15125550142"]

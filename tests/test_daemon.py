@@ -1,0 +1,100 @@
+"""The daemon loop against the pty simulator: faults on the serial line lose nothing, double nothing."""
+from pathlib import Path
+
+import serial
+
+from gateway import config as config_mod
+from gateway.clock import VirtualClock
+from gateway.daemon import Daemon
+from gateway.scenario import Reply, Step
+from gateway.sim import SimModem
+from gateway.starter import write_starter
+from gateway.store import Store
+
+START = 1_795_536_000.0  # Tuesday 2026-11-24 10:00 in Austin: business hours
+N = "+15125550142"
+CALL = [Step(0.0, "RING"), Step(0.05, f'+CLIP: "{N}",145,"",0,"",0'), Step(5.0, "NO CARRIER")]
+
+
+class Replug:
+    """The USB modem is pulled at `at` (scenario seconds) and a fresh one answers after that."""
+
+    def __init__(self, first: SimModem, second: SimModem, at: float):
+        self.first, self.second, self.at = first, second, at
+        self.current = first
+
+    def pump(self):
+        self.current.pump()
+
+    def next_step_time(self):
+        step = self.current.next_step_time()
+        if self.current is self.first:
+            return self.at if step is None else min(step, self.at)
+        return step
+
+    def deliver_due(self, t):
+        if self.current is self.first and t >= self.at:
+            self.first.unplug()
+            self.current = self.second
+        self.current.deliver_due(t)
+
+
+def daemon_for(tmp_path: Path, clock, opener) -> tuple[Daemon, Store]:
+    write_starter(tmp_path)
+    cfg = config_mod.load(tmp_path / "textback.toml")
+    store = Store(tmp_path / "t.db")
+    return Daemon(cfg, store, clock, opener), store
+
+
+def test_unplugged_mid_send_the_text_goes_out_once_after_replug(tmp_path):
+    # The first modem takes the PDU and never answers; it is pulled 2 s later.
+    first = SimModem("sim800", steps=CALL, replies=[Reply("AT+CMGS", ())])
+    second = SimModem("sim800")
+    plug = Replug(first, second, at=7.0)
+    clock = VirtualClock(START, plug, warmup=1.0)
+    opened = []
+
+    def opener():
+        opened.append(plug.current.port_name)
+        return serial.Serial(plug.current.port_name, 115200, timeout=0)
+
+    events = []
+    daemon, store = daemon_for(tmp_path, clock, opener)
+    daemon.sink = events.append
+    try:
+        daemon.run(until=START + 60)
+        calls = store.calls()
+    finally:
+        store.close()
+        first.close()
+        second.close()
+    assert opened == [first.port_name, second.port_name]
+    assert [(s.number, s.ref) for s in second.sent] == [(N, 1)]
+    assert first.sent == []
+    assert [e["event"] for e in events if e["event"] in ("modem_lost", "sms")] == ["modem_lost", "sms"]
+    assert [(c["outcome"], c["action"]) for c in calls] == [("missed", "sent")]
+
+
+def test_a_restart_resumes_the_queue_without_doubling(tmp_path):
+    # First run: the call is seen and its text queued, but every send fails (+CMS ERROR: 500) until
+    # the daemon stops. Second run (a new Store on the same file, a new modem): the text goes out once.
+    first = SimModem("sim800", steps=CALL, replies=[Reply("AT+CMGS", ("+CMS ERROR: 500",))])
+    daemon, store = daemon_for(tmp_path, VirtualClock(START, first, warmup=1.0),
+                               lambda: serial.Serial(first.port_name, 115200, timeout=0))
+    daemon.run(until=START + 8)
+    store.close()
+    first.close()
+
+    second = SimModem("sim800")
+    cfg = config_mod.load(tmp_path / "textback.toml")
+    store = Store(tmp_path / "t.db")
+    daemon = Daemon(cfg, store, VirtualClock(START + 8, second),
+                    lambda: serial.Serial(second.port_name, 115200, timeout=0))
+    try:
+        daemon.run(until=START + 400)
+        calls = store.calls()
+    finally:
+        store.close()
+        second.close()
+    assert [s.number for s in second.sent] == [N]
+    assert [(c["outcome"], c["action"]) for c in calls] == [("missed", "sent")]
