@@ -5,38 +5,12 @@ Exit codes (DESIGN.md): 0 ok, 1 runtime failure (modem gone), 2 usage or config 
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from gateway.errors import TextbackError
-
-
-class Group(click.Group):
-    """Maps our errors to a message and an exit code: no traceback for a user mistake."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except TextbackError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-
-
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), envvar="TEXTBACK_CONFIG",
-    help="Config file (default: $TEXTBACK_CONFIG or ~/.config/textback/textback.toml).")
-db_option = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False), envvar="TEXTBACK_DB",
-    help="Lead database (default: the one the config names; $TEXTBACK_DB).")
-
-
-def load_config(config_path: str | None):
-    from gateway import config
-
-    return config.load(Path(config_path) if config_path else config.default_path())
+from cli.common import Group, config_option, db_option, load_config
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -110,42 +84,13 @@ def demo(speed: float, db_path: str | None) -> None:
     running.run_demo(speed=speed, db_path=db_path)
 
 
-@cli.command()
-@config_option
-@db_option
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON array, for programs.")
-def leads(config_path: str | None, db_path: str | None, limit: int, as_json: bool) -> None:
-    """List leads, newest activity first."""
-    from cli import show
+def _register() -> None:
+    from cli import owner
 
-    store = open_store(config_path, db_path)
-    rows = store.leads(limit=limit)
-    show.leads(rows, as_json=as_json)
+    owner.register(cli)
 
 
-@cli.command()
-@config_option
-@db_option
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON array, for programs.")
-def calls(config_path: str | None, db_path: str | None, limit: int, as_json: bool) -> None:
-    """Recent calls: outcome, and whether a text went out (or why not)."""
-    from cli import show
-
-    store = open_store(config_path, db_path)
-    show.calls(store.calls(limit=limit), as_json=as_json)
-
-
-def open_store(config_path: str | None, db_path: str | None):
-    from gateway.errors import UsageError
-    from gateway.store import Store
-
-    path = Path(db_path) if db_path else load_config(config_path).database
-    if not path.exists():
-        raise UsageError(f"no lead database at {path}",
-                         hint="run the daemon first (textback run), or pass --db FILE")
-    return Store(path)
+_register()
 
 
 def main() -> None:
