@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway import config as config_mod  # noqa: E402
+from gateway.atlink import AtLink  # noqa: E402
 from gateway.clock import WallClock  # noqa: E402
 from gateway.daemon import Daemon  # noqa: E402
 from gateway.replay import open_sim_port  # noqa: E402
@@ -74,7 +75,7 @@ def measure(calls: int, gap: float) -> list[float]:
         store = Store(Path(tmp) / "bench.db")
         clock = WallClock()
         start = clock.now()
-        daemon = Daemon(cfg, store, clock, open_sim_port(sim), family="sim800")
+        daemon = Daemon(cfg, store, clock, AtLink(open_sim_port(sim), clock, family="sim800"))
         sim.start(lambda: clock.now() - start)
         daemon.connect()
         daemon.run(until=start + 1.0 + calls * gap + 2.0)

@@ -46,6 +46,7 @@ def serial_opener(port: str, baudrate: int):
 
 
 def run_daemon(cfg, db_path: str | None) -> None:
+    from gateway.atlink import AtLink
     from gateway.clock import WallClock
     from gateway.daemon import Daemon
     from gateway.replay import demo_scenario_path, open_sim_port, sim_for
@@ -65,7 +66,8 @@ def run_daemon(cfg, db_path: str | None) -> None:
         opener = open_sim_port(sim)
     else:
         opener = serial_opener(cfg.modem.port, cfg.modem.baudrate)
-    daemon = Daemon(cfg, store, clock, opener)
+    link = AtLink(opener, clock, family=cfg.modem.family, pin=cfg.modem.pin)
+    daemon = Daemon(cfg, store, clock, link)
     stop_on_signals(daemon, clock)
     try:
         daemon.run()
@@ -83,6 +85,7 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
     from cli import show
     from gateway import config as config_mod
     from gateway import scenario
+    from gateway.atlink import AtLink
     from gateway.clock import WallClock
     from gateway.daemon import Daemon
     from gateway.replay import demo_scenario_path, open_sim_port, sim_for
@@ -100,7 +103,8 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
         clock = WallClock.starting_at(start, speed=speed)
         console.print(show.demo_banner(cfg, scen, speed))
         sink = show.DemoSink(console, cfg.business.timezone, cfg.business.region)
-        daemon = Daemon(cfg, store, clock, open_sim_port(sim), sink=sink, family=scen.family or "auto")
+        link = AtLink(open_sim_port(sim), clock, family=scen.family or "auto")
+        daemon = Daemon(cfg, store, clock, link, sink=sink)
         stop_on_signals(daemon, clock)
         sim.start(lambda: clock.now() - start)
         try:

@@ -50,6 +50,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
                "daily_cap": Key("int", 400), "blocklist": Key("list", []),
                "contacts": Key("list", []), "text_rejected": Key("bool", True),
                "text_unknown": Key("bool", True)},
+    "owner": {"alerts": Key("bool", True), "follow_up": Key("bool", True),
+              "follow_up_after_hours": Key("number", 0), "digest": Key("bool", False),
+              "digest_at": Key("text", "07:30")},
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
@@ -93,6 +96,15 @@ class PolicySettings:
 
 
 @dataclass(frozen=True)
+class OwnerSettings:
+    alerts: bool             # forward each reply (and repeat calls) to business.owner_phone
+    follow_up: bool          # one follow-up to a lead who never answered
+    follow_up_after: float | None  # seconds after the text-back; None = next business morning
+    digest: bool             # the morning digest to business.owner_phone
+    digest_at: time
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     business: Business
@@ -102,6 +114,7 @@ class Config:
     templates_dir: Path
     database: Path
     log_level: str
+    owner: OwnerSettings
 
 
 def default_path() -> Path:
@@ -309,7 +322,21 @@ def load(path: Path) -> Config:
         path=path, business=business, hours=hours, modem=modem, policy=policy,
         templates_dir=(folder / Path(v["templates"]["dir"]).expanduser()).resolve(),
         database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
-        log_level=level)
+        log_level=level, owner=_owner(v["owner"], business, where))
+
+
+def _owner(o: dict, business: Business, where: str) -> OwnerSettings:
+    after = float(_non_negative(o["follow_up_after_hours"], where, "owner.follow_up_after_hours"))
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", o["digest_at"].strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ConfigError(f"not a time of day: {o['digest_at']!r}", path=where,
+                          key="owner.digest_at", hint='write it like "07:30"')
+    if o["digest"] and not business.owner_phone:
+        raise ConfigError("the digest needs your cell number", path=where, key="owner.digest",
+                          hint='set business.owner_phone, or digest = false')
+    return OwnerSettings(alerts=o["alerts"], follow_up=o["follow_up"],
+                         follow_up_after=after * 3600 if after else None, digest=o["digest"],
+                         digest_at=time(int(match[1]), int(match[2])))
 
 
 # Characters that force UCS-2 and the GSM-7 one to use instead.

@@ -41,10 +41,20 @@ class CallEnded:
 
 @dataclass(frozen=True)
 class SmsReceived:
-    """A text arrived (decoded); `index` is the modem storage slot when it was stored there."""
+    """A whole text arrived (decoded, parts joined). The link deletes it from the phone or SIM only
+    when the daemon says it is recorded (`Link.release(handle)`)."""
 
-    number: str
+    number: str              # the sender as the network gave it
     text: str
-    at: float
-    storage: str | None = None
-    index: int | None = None
+    at: float                # when we received it (our clock)
+    sent_at: float | None    # the SMSC timestamp
+    handle: tuple = ()       # the link's own reference (SIM indexes, gateway message id)
+    incomplete: bool = False  # parts never came; `text` holds what did
+
+
+@dataclass(frozen=True)
+class SendFailed(Exception):
+    """A text the network or gateway refused: `retry` says whether trying again can help."""
+
+    reason: str
+    retry: bool

@@ -71,6 +71,9 @@ class Complete:
     count: int = 1            # parts the message was sent as
     missing: tuple[int, ...] = ()  # seq numbers that never came
     incomplete: bool = False
+    # The concatenation reference, so the link can tell which stored parts to delete; not part of
+    # what the message is (two equal texts are equal whatever their reference).
+    reference: int | None = field(default=None, compare=False)
 
 
 def decode(pdu_hex: str) -> Received:
@@ -171,7 +174,7 @@ class Reassembly:
         missing = tuple(s for s in range(1, count + 1) if s not in pending.parts)
         return Complete(number, "".join(pending.parts[s].text for s in seqs),
                         min(stamps, default=None), pending.first_seen, count, missing,
-                        incomplete=bool(missing))
+                        incomplete=bool(missing), reference=key[1])
 
     def _forget(self, now: float) -> None:
         for key in [k for k, (until, _) in self._done.items() if until <= now]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import replace
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -31,7 +32,9 @@ def default_config(config_path: str | Path | None) -> Iterator[object]:
         return
     with tempfile.TemporaryDirectory(prefix="textback-") as tmp:
         write_starter(Path(tmp))
-        yield config_mod.load(Path(tmp) / "textback.toml")
+        cfg = config_mod.load(Path(tmp) / "textback.toml")
+        # A transcript's replay is about calls and texts: no morning digest in the middle of it.
+        yield replace(cfg, owner=replace(cfg.owner, digest=False))
 
 
 def sim_for(scen):
@@ -63,6 +66,7 @@ def run_replay(scenario_path: str | Path, *, config_path=None, db_path=None,
                write: Callable[[str], None]) -> object:
     """Play a scenario through the real daemon on a virtual clock; returns the daemon's counters."""
     from . import scenario as scenario_mod
+    from .atlink import AtLink
     from .clock import VirtualClock
     from .daemon import Daemon
     from .store import Store
@@ -74,8 +78,8 @@ def run_replay(scenario_path: str | Path, *, config_path=None, db_path=None,
         store = Store(Path(db_path) if db_path else Path(tmp) / "replay.db")
         try:
             clock = VirtualClock(start, sim, warmup=WARMUP)
-            daemon = Daemon(cfg, store, clock, open_sim_port(sim), sink=json_sink(start, write),
-                            family=scen.family or "auto")
+            link = AtLink(open_sim_port(sim), clock, family=scen.family or "auto")
+            daemon = Daemon(cfg, store, clock, link, sink=json_sink(start, write))
             last = scen.steps[-1].at if scen.steps else 0.0
             return daemon.run(until=start + last + REPLAY_TAIL)
         finally:

@@ -49,6 +49,13 @@ contacts = []                   # friends and suppliers: never texted
 text_rejected = true            # text callers whose call you declined
 text_unknown = true             # text callers whose call ended unclearly
 
+[owner]                         # what textback tells you, on business.owner_phone
+alerts = true                   # forward each reply from a lead, tagged #12; answer "#12 your text"
+follow_up = true                # one follow-up to a lead who never answered (follow_up.txt)
+follow_up_after_hours = 0       # 0 = the next business morning; else this many hours later
+digest = true                   # a morning text: yesterday's missed calls and who waits for you
+digest_at = "07:30"             # when the digest goes out (business time zone)
+
 [templates]
 dir = "templates"               # folder of message templates, next to this file
 

@@ -136,6 +136,16 @@ def _migrations():
         db.execute("CREATE INDEX messages_by_lead ON messages (lead_id, created_at)")
         db.execute("CREATE INDEX messages_by_call ON messages (call_id)")
 
+    @migrations(name="002_inbound")
+    def inbound(db) -> None:
+        # A received text is recorded once: a restart between recording it and deleting it from the
+        # SIM (or the phone) reads it again, and the key says it is already in.
+        db.execute("ALTER TABLE messages ADD COLUMN dedupe_key TEXT")
+        # Texts to the owner's own phone (alerts, the digest) belong to no lead.
+        db["messages"].transform(not_null={"lead_id": False})
+        db.execute("CREATE UNIQUE INDEX messages_by_dedupe ON messages (dedupe_key) "
+                   "WHERE dedupe_key IS NOT NULL")
+
     return migrations
 
 
@@ -291,14 +301,17 @@ class Store:
 
     # -- the outbox ----------------------------------------------------------------------------
     def queue_text(self, *, number: str, body: str, kind: str, dedupe_key: str, send_at: float,
-                   now: float, call_id: int | None = None) -> int | None:
-        """Message + outbox row in one transaction; the outbox id, or None if dedupe_key exists."""
+                   now: float, call_id: int | None = None, to_lead: bool = True) -> int | None:
+        """Message + outbox row in one transaction; the outbox id, or None if dedupe_key exists.
+
+        `to_lead=False` for texts to the owner's own phone: they touch no lead."""
         with self._write():
             if self._one("SELECT 1 FROM outbox WHERE dedupe_key = ?", (dedupe_key,)):
                 return None
-            lead_id = self._touch_lead(number, now)
-            self.db.execute("UPDATE leads SET status = 'texted' WHERE id = ? AND status = 'new'",
-                            (lead_id,))
+            lead_id = self._touch_lead(number, now) if to_lead else None
+            if to_lead:
+                self.db.execute("UPDATE leads SET status = 'texted' WHERE id = ? "
+                                "AND status = 'new'", (lead_id,))
             message_id = self.db["messages"].insert({
                 "lead_id": lead_id, "call_id": call_id, "direction": "out", "number": number,
                 "body": body, "kind": kind, "created_at": iso(now)}).last_pk
@@ -399,3 +412,75 @@ class Store:
     def get_state(self, key: str) -> str | None:
         row = self._one("SELECT value FROM state WHERE key = ?", (key,))
         return row[0] if row else None
+
+    # -- texts received, and what the daemon asks about leads ----------------------------------
+    def record_inbound(self, *, number: str, body: str, now: float, dedupe_key: str,
+                       kind: str = "reply") -> tuple[int, int, bool]:
+        """(message id, lead id, created). A reply makes a lead "replied" unless it is further on."""
+        with self._write():
+            row = self._one("SELECT id, lead_id FROM messages WHERE dedupe_key = ?", (dedupe_key,))
+            if row:
+                return row[0], row[1], False
+            lead_id = self._touch_lead(number, now)
+            self.db.execute("UPDATE leads SET unread = unread + 1, status = CASE WHEN status IN "
+                            "('new', 'texted') THEN 'replied' ELSE status END WHERE id = ?",
+                            (lead_id,))
+            message_id = self.db["messages"].insert({
+                "lead_id": lead_id, "direction": "in", "number": number, "body": body,
+                "kind": kind, "created_at": iso(now), "dedupe_key": dedupe_key}).last_pk
+        return message_id, lead_id, True
+
+    def record_opt_in(self, number: str, *, now: float) -> None:
+        """START after STOP: texts may go to this number again."""
+        with self._write():
+            self.db.execute("DELETE FROM opt_outs WHERE number = ?", (number,))
+            self.db.execute("UPDATE leads SET status = 'replied' WHERE number = ? "
+                            "AND status = 'opted_out'", (number,))
+
+    def lead(self, lead_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM leads WHERE id = ?", [lead_id]))
+        return rows[0] if rows else None
+
+    def lead_by_number(self, number: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM leads WHERE number = ?", [number]))
+        return rows[0] if rows else None
+
+    def set_status(self, lead_id: int, status: str) -> None:
+        if status not in LEAD_STATUSES:
+            raise ValueError(f"unknown lead status {status!r}")
+        with self._write():
+            self.db.execute("UPDATE leads SET status = ? WHERE id = ?", (status, lead_id))
+
+    def missed_calls_since(self, number: str, since: float) -> tuple[int, float | None]:
+        """(calls not answered from `number` since `since`, when the first of them ended)."""
+        count, first = self._one("SELECT count(*), min(ended_at) FROM calls WHERE number = ? "
+                                 "AND outcome != 'answered' AND ended_at >= ?", (number, iso(since)))
+        return count, epoch(first)
+
+    def follow_up_candidates(self, since: float) -> list[tuple[int, str, float]]:
+        """(lead id, number, when the text-back was sent) for leads texted since `since` that
+        never answered, are not booked, lost or opted out, and have had no follow-up yet."""
+        marks = ", ".join("?" * len(TEXT_BACK_KINDS))
+        rows = self.db.execute(
+            "SELECT l.id, l.number, max(o.sent_at) FROM leads l "
+            "JOIN messages m ON m.lead_id = l.id JOIN outbox o ON o.message_id = m.id "
+            f"WHERE l.status = 'texted' AND m.kind IN ({marks}) AND o.status = 'sent' "
+            "AND o.sent_at >= ? AND NOT EXISTS (SELECT 1 FROM messages f WHERE f.lead_id = l.id "
+            "AND (f.kind = 'follow_up' OR f.direction = 'in')) GROUP BY l.id",
+            (*TEXT_BACK_KINDS, iso(since))).fetchall()
+        return [(lead_id, number, epoch(sent)) for lead_id, number, sent in rows]
+
+    def day_summary(self, start: float, end: float) -> dict:
+        """The digest's figures for [start, end): missed calls, leads texted, replies waiting
+        (unread leads), leads texted that never answered."""
+        span = (iso(start), iso(end))
+        missed = self._one("SELECT count(*) FROM calls WHERE outcome != 'answered' "
+                           "AND ended_at >= ? AND ended_at < ?", span)[0]
+        texted = self._one("SELECT count(DISTINCT m.lead_id) FROM messages m JOIN outbox o "
+                           "ON o.message_id = m.id WHERE o.status = 'sent' AND o.sent_at >= ? "
+                           "AND o.sent_at < ?", span)[0]
+        waiting = [(row[0], row[1] or row[2]) for row in self.db.execute(
+            "SELECT id, name, number FROM leads WHERE unread > 0 AND status NOT IN "
+            "('booked', 'lost', 'opted_out') ORDER BY last_activity_at DESC").fetchall()]
+        silent = self._one("SELECT count(*) FROM leads WHERE status = 'texted'")[0]
+        return {"missed": missed, "texted": texted, "waiting": waiting, "unanswered": silent}

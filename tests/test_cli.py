@@ -114,7 +114,7 @@ def test_run_texts_back_then_stops_cleanly_on_sigterm(tmp_path):
     try:
         for line in proc.stderr:  # blocks on the daemon's own log: no sleeping
             seen.append(line)
-            if "text sent" in line:
+            if "text sent (after_hours" in line or "text sent (missed_call" in line:
                 break
         proc.send_signal(signal.SIGTERM)
         _, rest = proc.communicate(timeout=20)
@@ -125,4 +125,4 @@ def test_run_texts_back_then_stops_cleanly_on_sigterm(tmp_path):
     assert "stopped (SIGTERM)" in log
     assert "+1512" not in log and "555" not in log  # no phone numbers at INFO
     result = invoke("leads", "--db", str(tmp_path / "textback.db"), "--json")
-    assert [lead["number"] for lead in json.loads(result.output)] == ["+15125550142"]
+    assert [lead["number"] for lead in json.loads(result.output)] == ["+15125550142"], log

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway import config
-from gateway.config import Business, Config, ModemSettings, PolicySettings
+from gateway.config import Business, Config, ModemSettings, OwnerSettings, PolicySettings
 from gateway.errors import ConfigError, TemplateError
 from gateway.render import default_templates_dir
 from gateway.starter import STARTER_TOML, write_starter
@@ -42,6 +42,12 @@ blocklist = ["+15125550123", "512-555-0124"]
 contacts = ["+44 7700 900123"]
 text_rejected = false
 text_unknown = false
+[owner]
+alerts = false
+follow_up = true
+follow_up_after_hours = 4
+digest = true
+digest_at = "06:45"
 [templates]
 dir = "my-templates"
 [store]
@@ -76,7 +82,9 @@ def test_full_config_round_trip(tmp_path):
                               contacts=frozenset({"+447700900123"}),
                               text_rejected=False, text_unknown=False),
         templates_dir=folder / "my-templates", database=tmp_path / "data" / "leads.db",
-        log_level="DEBUG")
+        log_level="DEBUG",
+        owner=OwnerSettings(alerts=False, follow_up=True, follow_up_after=4 * 3600.0, digest=True,
+                            digest_at=time(6, 45)))
 
 
 MINIMAL = '''\

@@ -4,6 +4,7 @@ from pathlib import Path
 import serial
 
 from gateway import config as config_mod
+from gateway.atlink import AtLink
 from gateway.clock import VirtualClock
 from gateway.daemon import Daemon
 from gateway.scenario import Reply, Step
@@ -39,11 +40,17 @@ class Replug:
         self.current.deliver_due(t)
 
 
+def config_for(folder: Path):
+    write_starter(folder)
+    (folder / "textback.toml").write_text(
+        (folder / "textback.toml").read_text().replace("digest = true", "digest = false"))
+    return config_mod.load(folder / "textback.toml")
+
+
 def daemon_for(tmp_path: Path, clock, opener) -> tuple[Daemon, Store]:
-    write_starter(tmp_path)
-    cfg = config_mod.load(tmp_path / "textback.toml")
+    cfg = config_for(tmp_path)
     store = Store(tmp_path / "t.db")
-    return Daemon(cfg, store, clock, opener), store
+    return Daemon(cfg, store, clock, AtLink(opener, clock)), store
 
 
 def test_unplugged_mid_send_the_text_goes_out_once_after_replug(tmp_path):
@@ -86,10 +93,11 @@ def test_a_restart_resumes_the_queue_without_doubling(tmp_path):
     first.close()
 
     second = SimModem("sim800")
-    cfg = config_mod.load(tmp_path / "textback.toml")
+    cfg = config_for(tmp_path / "again")
     store = Store(tmp_path / "t.db")
-    daemon = Daemon(cfg, store, VirtualClock(START + 8, second),
-                    lambda: serial.Serial(second.port_name, 115200, timeout=0))
+    clock = VirtualClock(START + 8, second)
+    daemon = Daemon(cfg, store, clock,
+                    AtLink(lambda: serial.Serial(second.port_name, 115200, timeout=0), clock))
     try:
         daemon.run(until=START + 400)
         calls = store.calls()

@@ -19,6 +19,7 @@ MISSED = ("Sorry we missed your call - this is Mike at Acme Plumbing. What do yo
 AFTER = ("Thanks for calling Acme Plumbing. We're closed right now - Mike will call you back first "
          "thing in the morning. Reply here with what you need.")
 N = "+15125550142"
+OWNER = "+15125550199"  # business.owner_phone in the starter config
 
 
 def call(t, how, outcome="missed", number=N, rings=None):
@@ -55,9 +56,11 @@ EXPECTED = {
     # +CMS ERROR: 500 twice: retried after 5 s, then 15 s more, then sent.
     "cms_retry": [call(5.0, "NO CARRIER"), sent(25.0)],
     "cms_permanent": [call(5.0, "NO CARRIER"), ("sms", 5.0, N, "failed", MISSED)],
-    # The second call gives the number in national form with type 129: the same person.
+    # The second call gives the number in national form with type 129: the same person. No second
+    # text to the caller; the owner hears that they called again.
     "repeat_caller": [call(5.0, "NO CARRIER"), sent(5.0),
-                      call(605.0, "NO CARRIER"), skipped(605.0, "cooldown (texted 10 min ago)")],
+                      call(605.0, "NO CARRIER"), skipped(605.0, "cooldown (texted 10 min ago)"),
+                      sent(605.0, "(512) 555-0142 called 2 times in 10 minutes (#1)", to=OWNER)],
     "after_hours": [call(5.0, "NO CARRIER"), sent(5.0, text=AFTER)],
     "short_code": [call(5.0, "NO CARRIER", number="72404"), skipped(5.0, "short code", to="72404")],
     "garbage": [call(6.0, "NO CARRIER"), sent(6.0)],

@@ -1,0 +1,181 @@
+"""The AT modem as a link: serial session + call tracker + stored texts, giving the daemon events.
+
+The daemon deals in events (calls ended, texts received) and sends; each link turns its transport
+into those. Here: URC lines go through the family's call tracker; `+CMTI` texts are read with
+AT+CMGR, decoded and reassembled, and deleted from the SIM only once the daemon has recorded them.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Callable
+
+from .errors import AtError, CommandTimeout
+from .events import CallEnded, CallRinging, SendFailed, SmsReceived
+from .modem import REBOOT_LINES, ModemInfo, Session
+
+log = logging.getLogger(__name__)
+
+_CMTI = re.compile(r'^\+CMTI:\s*"?(?P<mem>[A-Z]+)"?\s*,\s*(?P<index>\d+)')
+_CMGL = re.compile(r"^\+CMGL:\s*(?P<index>\d+)\s*,")
+_CMGR = re.compile(r"^\+CMGR:")
+
+
+class AtLink:
+    name = "modem"
+
+    def __init__(self, open_port: Callable[[], object], clock, *, family: str = "auto",
+                 pin: str = "") -> None:
+        self.open_port = open_port
+        self.clock = clock
+        self.family = family
+        self.pin = pin
+        self.session: Session | None = None
+        self.tracker = None
+        self.info: ModemInfo | None = None
+        self._reassembly = None
+        self._held: list[tuple[int, object]] = []  # (SIM index, inbox.Received) not yet deleted
+        self._to_read: list[int] = []               # SIM indexes announced by +CMTI, not read yet
+        self._reinit = False
+
+    # -- connection ------------------------------------------------------------------------------
+    def connect(self) -> ModemInfo:
+        from . import families
+        from .calls import CallTracker
+        from .inbox import Reassembly
+
+        port = self.open_port()
+        self.session = Session(port, self.clock)
+        self.info = self.session.initialise(family=self.family, pin=self.pin)
+        self.tracker = CallTracker(families.get(self.info.family))
+        self._reassembly = Reassembly()
+        self._held.clear()
+        self._to_read = self._stored_indexes()  # texts that came while we were away
+        return self.info
+
+    def close(self) -> None:
+        if self.session is not None:
+            try:
+                self.session.port.close()
+            except Exception:  # closing a port that is already gone
+                pass
+        self.session = None
+
+    def _stored_indexes(self) -> list[int]:
+        try:
+            lines = self.session.command("AT+CMGL=4", prefix="+CMGL:")  # 4 = all (27.005 3.4.2)
+        except (AtError, CommandTimeout):
+            return []
+        return [int(m["index"]) for m in map(_CMGL.match, lines) if m]
+
+    # -- events ----------------------------------------------------------------------------------
+    def events(self, now: float) -> list:
+        """Everything that happened since last asked: calls, whole texts, timeouts, in order."""
+        out: list = []
+        out += self._drain()
+        out += self.tracker.tick(now)
+        if self.tracker.poll_due(now):
+            try:
+                lines = self.session.command("AT+CLCC", prefix="+CLCC")
+            except (AtError, CommandTimeout):
+                lines = None
+            out += self._drain()
+            out += self.tracker.on_clcc(lines, self.clock.now())
+        if self._reinit:
+            self._reinit = False
+            log.warning("the modem restarted by itself; setting it up again")
+            self.session.initialise(family=self.info.family, pin=self.pin)
+            out += self._drain()
+        while self._to_read:
+            out += self._read_stored(self._to_read.pop(0))
+            out += self._drain()
+        out += [self._received(c) for c in self._reassembly.expire(self.clock.now())]
+        return out
+
+    def _drain(self) -> list:
+        out = []
+        urcs = self.session.urcs
+        while urcs:
+            at, line = urcs.popleft()
+            found = self.tracker.feed(line, at)
+            out += found
+            cmti = _CMTI.match(line)
+            if cmti:
+                self._to_read.append(int(cmti["index"]))
+            elif line in REBOOT_LINES and line != "+CPIN: READY":
+                # Caller ID and text indications are lost on a reboot (modem-behaviour.md).
+                self._reinit = True
+            elif not found and not self.tracker.known(line):
+                log.debug("ignored line %r", line[:60])
+        return out
+
+    def _read_stored(self, index: int) -> list:
+        from .inbox import BadPdu, decode
+
+        try:
+            lines = self.session.command(f"AT+CMGR={index}")
+        except (AtError, CommandTimeout) as exc:
+            log.warning("could not read stored text %d: %s", index, exc)
+            return []
+        pdus = [line for line in lines if not _CMGR.match(line)]
+        if not pdus:
+            return []
+        try:
+            received = decode(pdus[0])
+        except BadPdu as exc:
+            log.warning("text %d on the SIM cannot be decoded (%s); left there", index, exc.reason)
+            return []
+        self._held.append((index, received))
+        return [self._received(c) for c in self._reassembly.add(received, self.clock.now())]
+
+    def _received(self, complete) -> SmsReceived:
+        handle = tuple(index for index, rec in self._held if _belongs(rec, complete))
+        return SmsReceived(number=complete.number, text=complete.text, at=self.clock.now(),
+                           sent_at=complete.sent_at, handle=handle, incomplete=complete.incomplete)
+
+    def release(self, received: SmsReceived) -> None:
+        """The daemon has recorded this text: delete its parts from the SIM."""
+        for index in received.handle:
+            try:
+                self.session.command(f"AT+CMGD={index}")
+            except (AtError, CommandTimeout) as exc:
+                log.warning("could not delete text %d from the SIM: %s", index, exc)
+        self._held = [(i, r) for i, r in self._held if i not in received.handle]
+
+    # -- waiting and sending ---------------------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        found = [d for d in (self.tracker.next_deadline(), self._reassembly.next_deadline())
+                 if d is not None]
+        return min(found) if found else None
+
+    def wait(self, deadline: float | None) -> None:
+        if not self._to_read and not self._reinit:
+            self.session.poll(deadline)
+
+    def send_text(self, number: str, body: str, reference: int) -> int | None:
+        """Send in PDU mode (GSM-7 or UCS-2, concatenated if long); the first part's reference."""
+        from gsmmodem.pdu import encodeSmsSubmitPdu
+
+        from . import outbox
+
+        # The concatenation reference only has to differ between messages in flight (23.040
+        # 9.2.3.24.1).
+        pdus = encodeSmsSubmitPdu(number, body, reference=reference % 256, requestStatusReport=False)
+        first = None
+        try:
+            for pdu in pdus:
+                ref = self.session.send_pdu(pdu.tpduLength, pdu.data.hex().upper())
+                first = ref if first is None else first
+        except AtError as exc:
+            raise SendFailed(exc.line, outbox.classify_cms(exc.cms_code) == "retry") from exc
+        except CommandTimeout as exc:
+            raise SendFailed("no answer from the modem", True) from exc
+        return first
+
+
+def _belongs(received, complete) -> bool:
+    if received.number != complete.number:
+        return False
+    if received.part is None:
+        return complete.reference is None and received.text == complete.text
+    return received.part.reference == complete.reference and received.part.count == complete.count

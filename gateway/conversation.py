@@ -1,0 +1,270 @@
+"""What the daemon does with what happens: a call that ended, a text that came in, the day's chores.
+
+Everything here decides and queues; the daemon's loop sends. Texts go through the outbox like every
+text, so a restart never loses or doubles one (each has a dedupe key).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+from string import Template
+
+from . import events as ev
+
+log = logging.getLogger(__name__)
+
+TEXT_BACK_KINDS = ("missed_call", "after_hours")
+# Texts that may go to a number that opted out: only the confirmation of that opt-out.
+CONSENT_KINDS = ("opt_out_confirm",)
+# What the consent keywords get back (CTIA: confirm an opt-out once; HELP names the sender).
+REPLIES = {
+    "opt_out_confirm": "$company: you are unsubscribed and will get no more texts from us. "
+                       "Reply START to subscribe again.",
+    "opt_in_confirm": "$company: you are subscribed again. Reply STOP to opt out.",
+    "help_reply": "$company: we text back callers we missed. Call us on $business_phone. "
+                  "Reply STOP to opt out.",
+}
+DIGEST_WINDOW = timedelta(hours=3)
+REPEAT_WINDOW = 3600.0  # a second missed call within an hour is "calling again": tell the owner
+
+
+class Conversation:
+    def __init__(self, config, store, clock, emit, counters) -> None:
+        from . import policy, render
+
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.emit = emit
+        self.counters = counters
+        self.rules = policy.Rules(
+            timezone=config.business.timezone, hours=config.hours,
+            cooldown=config.policy.cooldown, delay=config.policy.delay,
+            daily_cap=config.policy.daily_cap, blocklist=config.policy.blocklist,
+            # The owner calling their own business line is not a lead.
+            contacts=config.policy.contacts | {config.business.owner_phone} - {None},
+            text_rejected=config.policy.text_rejected,
+            text_unknown=config.policy.text_unknown)
+        self.templates = render.load_templates(config.templates_dir)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def e164(self, raw: str | None, type_: int | None = None) -> str | None:
+        from .numbers import normalize
+
+        return normalize(raw, type_, self.config.business.region)
+
+    def fields(self, number: str | None, lead: dict | None = None) -> dict[str, str]:
+        from .numbers import display
+
+        business = self.config.business
+        name = (lead or {}).get("name") or ""
+        return {
+            "company": business.name, "owner": business.owner,
+            "business_phone": display(business.phone, business.region) if business.phone else "",
+            "first_name": name.split()[0] if name else "",
+            "caller": display(number, business.region) if number else "",
+            "status": self.owner_status(),
+        }
+
+    def owner_status(self) -> str:
+        until = self.store.get_state("owner_status_until")
+        if until and float(until) <= self.clock.now():
+            return ""
+        return self.store.get_state("owner_status") or ""
+
+    def queue(self, number: str, body: str, kind: str, key: str, *, call_id: int | None = None,
+              send_at: float | None = None) -> int | None:
+        now = self.clock.now()
+        queued = self.store.queue_text(number=number, body=body, kind=kind, dedupe_key=key,
+                                       send_at=now if send_at is None else send_at, now=now,
+                                       call_id=call_id,
+                                       to_lead=number != self.config.business.owner_phone)
+        if queued is not None:
+            log.info("queued a text (%s)", kind)
+            self.emit("queued", to=number, template=kind, send_at=now if send_at is None else send_at)
+        return queued
+
+    def tell_owner(self, body: str, key: str) -> None:
+        owner = self.config.business.owner_phone
+        if owner and self.config.owner.alerts:
+            self.queue(owner, body, "owner_alert", key)
+
+    # -- calls -----------------------------------------------------------------------------------
+    def call_ended(self, call: ev.CallEnded) -> None:
+        from . import outbox, policy
+        from .numbers import is_short_code
+
+        now = self.clock.now()
+        number = self.e164(call.number, call.number_type)
+        key = f"{call.started:.3f}|{number or call.number or 'withheld'}"
+        call_id, created = self.store.record_call(call, number, key=key, now=now)
+        self.counters.calls += 1
+        self.counters.missed += call.outcome == ev.MISSED
+        log.info("call ended: %s after %d ring(s), decided by %s", call.outcome, call.rings, call.how)
+        shown = number or call.number  # a short code has no E.164 form but is still a number
+        self.emit("call", at=call.ended, number=shown, outcome=call.outcome, how=call.how,
+                  rings=call.rings, withheld=call.withheld)
+        if not created:
+            return
+        short = bool(call.number) and is_short_code(call.number, self.config.business.region)
+        if number:
+            facts = self.store.facts(number, now=now,
+                                     day_start=policy.day_start(now, self.rules.timezone))
+        else:
+            facts = policy.Facts(opted_out=False, last_text_at=None, sent_today=0)
+        decision = policy.decide(call, number, short_code=short, now=now, rules=self.rules,
+                                 facts=facts)
+        if not decision.send:
+            reason = decision.reason or "skipped"
+            self.store.set_call_action(call_id, "skipped", reason)
+            self.counters.skipped += 1
+            label = reason.split(" (")[0]
+            self.counters.by_reason[label] = self.counters.by_reason.get(label, 0) + 1
+            log.info("no text-back: %s", label)
+            self.emit("sms", to=shown, text=None, status="skipped", reason=reason)
+            if label == "cooldown" and number:
+                self.repeat_caller(number, key)
+            return
+        lead = self.store.lead_by_number(number)
+        body = self.render(decision.template, number, lead)
+        self.queue(number, body, decision.template, outbox.dedupe_key("text_back", number, key),
+                   call_id=call_id, send_at=decision.send_at)
+
+    def repeat_caller(self, number: str, key: str) -> None:
+        """Calling again soon after a text-back means it is urgent: tell the owner, not the caller."""
+        from .numbers import display
+        from .owner import repeat_alert
+
+        now = self.clock.now()
+        calls, first = self.store.missed_calls_since(number, now - REPEAT_WINDOW)
+        if calls < 2 or first is None:
+            return
+        lead = self.store.lead_by_number(number) or {}
+        who = lead.get("name") or display(number, self.config.business.region)
+        self.tell_owner(repeat_alert(lead.get("id", 0), who, calls, max(1.0, (now - first) / 60)),
+                        f"repeat|{key}")
+
+    def render(self, template: str, number: str | None, lead: dict | None = None) -> str:
+        from . import render
+
+        return render.render(self.templates[template], self.fields(number, lead))
+
+    # -- texts received --------------------------------------------------------------------------
+    def text_received(self, sms: ev.SmsReceived) -> bool:
+        """Record it, then act on it. True when it is safely recorded (the link may delete it)."""
+        from .inbox import keyword
+
+        self.counters.received += 1
+        number = self.e164(sms.number) or sms.number
+        digest = hashlib.sha256(sms.text.encode()).hexdigest()[:16]
+        key = f"in|{number}|{sms.sent_at or sms.at:.0f}|{digest}"
+        if number == self.config.business.owner_phone:
+            self.owner_command(sms.text, key)
+            return True
+        now = self.clock.now()
+        message_id, lead_id, created = self.store.record_inbound(
+            number=number, body=sms.text, now=now, dedupe_key=key)
+        if not created:
+            return True  # read again after a restart: already handled
+        log.info("text received from lead #%d", lead_id)
+        self.emit("inbound", **{"from": number, "text": sms.text, "lead": lead_id})
+        word = keyword(sms.text)
+        lead = self.store.lead(lead_id)
+        if word == "stop":
+            self.store.record_opt_out(number, now=now, message_id=message_id)
+            self.queue(number, self.render_reply("opt_out_confirm"), "opt_out_confirm", f"stop|{key}")
+            self.emit("opt_out", number=number)
+        elif word == "start":
+            self.store.record_opt_in(number, now=now)
+            self.queue(number, self.render_reply("opt_in_confirm"), "opt_in_confirm", f"start|{key}")
+            self.emit("opt_in", number=number)
+        elif word == "help":
+            self.queue(number, self.render_reply("help_reply"), "help_reply", f"help|{key}")
+        else:
+            from .owner import alert
+
+            self.tell_owner(alert(lead_id, (lead or {}).get("name") or "", sms.text), f"alert|{key}")
+        return True
+
+    def render_reply(self, kind: str) -> str:
+        return Template(REPLIES[kind]).safe_substitute(self.fields(None))
+
+    def owner_command(self, text: str, key: str) -> None:
+        """A text from the owner's own phone: relay to a lead, set a status, or mark a lead."""
+        from . import owner
+
+        now = self.clock.now()
+        command = owner.parse(text)
+        me = self.config.business.owner_phone
+        if isinstance(command, owner.Relay):
+            lead = self.store.lead(command.lead_id)
+            if lead is None:
+                self.queue(me, f"No lead #{command.lead_id}. {owner.USAGE}", "owner_reply", f"re|{key}")
+            elif self.store.facts(lead["number"], now=now, day_start=now).opted_out:
+                self.queue(me, f"#{command.lead_id} opted out (STOP): not sent.", "owner_reply",
+                           f"re|{key}")
+            else:
+                self.queue(lead["number"], command.text, "relay", f"relay|{key}")
+                self.emit("relay", lead=command.lead_id)
+        elif isinstance(command, owner.SetStatus):
+            if self.store.lead(command.lead_id) is None:
+                self.queue(me, f"No lead #{command.lead_id}.", "owner_reply", f"re|{key}")
+            else:
+                self.store.set_status(command.lead_id, command.status)
+                self.emit("lead_status", lead=command.lead_id, status=command.status)
+        elif isinstance(command, owner.Status):
+            until = owner.status_expiry(now, command.until, self.config.business.timezone,
+                                        bare=command.bare)
+            self.store.set_state("owner_status", command.text)
+            self.store.set_state("owner_status_until", f"{until:.0f}")
+            self.emit("owner_status", status=command.text, until=until)
+        else:
+            self.queue(me, owner.USAGE, "owner_reply", f"re|{key}")
+
+    # -- sending checks and chores ---------------------------------------------------------------
+    def refusal(self, item) -> str | None:
+        """Why a due text must not go after all (checked at send time, after every change)."""
+        if item.kind in CONSENT_KINDS or item.number == self.config.business.owner_phone:
+            return None
+        now = self.clock.now()
+        if self.store.facts(item.number, now=now, day_start=now).opted_out:
+            return "opted out"
+        return None
+
+    def chores(self, now: float) -> None:
+        if self.config.owner.follow_up:
+            self.follow_ups(now)
+        if self.config.owner.digest and self.config.business.owner_phone:
+            self.digest(now)
+
+    def follow_ups(self, now: float) -> None:
+        from . import followup
+
+        rules = followup.rules_for(self.config, self.config.owner.follow_up_after)
+        if not followup.due_ok(now, rules):
+            return
+        for lead_id, number, texted_at in self.store.follow_up_candidates(now - 7 * 86400):
+            if followup.follow_up_at(texted_at, rules=rules) <= now:
+                lead = self.store.lead(lead_id)
+                self.queue(number, self.render("follow_up", number, lead), "follow_up",
+                           f"follow_up|{lead_id}|{texted_at:.0f}")
+
+    def digest(self, now: float) -> None:
+        from .owner import digest
+
+        tz = self.config.business.timezone
+        local = datetime.fromtimestamp(now, tz)
+        today = local.date().isoformat()
+        opens = datetime.combine(local.date(), self.config.owner.digest_at, tz)
+        # A morning text: if the box was off all morning, that day's digest is skipped, not sent
+        # at supper time.
+        if not opens <= local < opens + DIGEST_WINDOW or self.store.get_state("digest_day") == today:
+            return
+        midnight = datetime.combine(local.date(), datetime.min.time(), tz)
+        figures = self.store.day_summary((midnight - timedelta(days=1)).timestamp(),
+                                         midnight.timestamp())
+        body = digest(figures["missed"], figures["texted"], figures["waiting"],
+                      figures["unanswered"], day=(local - timedelta(days=1)).date())
+        self.queue(self.config.business.owner_phone, body, "digest", f"digest|{today}")
+        self.store.set_state("digest_day", today)
