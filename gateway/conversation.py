@@ -15,8 +15,9 @@ from . import events as ev
 log = logging.getLogger(__name__)
 
 TEXT_BACK_KINDS = ("missed_call", "after_hours")
-# Texts that may go to a number that opted out: only the confirmation of that opt-out.
-CONSENT_KINDS = ("opt_out_confirm",)
+# Texts that may go to a number that opted out: the confirmation of that opt-out, and the answer
+# to HELP (the person asked for it; CTIA's handbook wants HELP answered whatever the opt-in state).
+CONSENT_KINDS = ("opt_out_confirm", "help_reply")
 # What the consent keywords get back (CTIA: confirm an opt-out once; HELP names the sender).
 REPLIES = {
     "opt_out_confirm": "$company: you are unsubscribed and will get no more texts from us. "
@@ -182,9 +183,11 @@ class Conversation:
         elif word == "help":
             self.queue(number, self.render_reply("help_reply"), "help_reply", f"help|{key}")
         else:
+            from .numbers import display
             from .owner import alert
 
-            self.tell_owner(alert(lead_id, (lead or {}).get("name") or "", sms.text), f"alert|{key}")
+            who = (lead or {}).get("name") or display(number, self.config.business.region)
+            self.tell_owner(alert(lead_id, who, sms.text), f"alert|{key}")
         return True
 
     def render_reply(self, kind: str) -> str:
@@ -251,6 +254,7 @@ class Conversation:
                            f"follow_up|{lead_id}|{texted_at:.0f}")
 
     def digest(self, now: float) -> None:
+        from .numbers import display
         from .owner import digest
 
         tz = self.config.business.timezone
@@ -264,7 +268,10 @@ class Conversation:
         midnight = datetime.combine(local.date(), datetime.min.time(), tz)
         figures = self.store.day_summary((midnight - timedelta(days=1)).timestamp(),
                                          midnight.timestamp())
-        body = digest(figures["missed"], figures["texted"], figures["waiting"],
+        region = self.config.business.region
+        waiting = [(lead_id, display(who, region) if who.startswith("+") else who)
+                   for lead_id, who in figures["waiting"]]
+        body = digest(figures["missed"], figures["texted"], waiting,
                       figures["unanswered"], day=(local - timedelta(days=1)).date())
         self.queue(self.config.business.owner_phone, body, "digest", f"digest|{today}")
         self.store.set_state("digest_day", today)

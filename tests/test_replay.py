@@ -19,6 +19,12 @@ MISSED = ("Sorry we missed your call - this is Mike at Acme Plumbing. What do yo
 AFTER = ("Thanks for calling Acme Plumbing. We're closed right now - Mike will call you back first "
          "thing in the morning. Reply here with what you need.")
 N = "+15125550142"
+OLGA = ("Здравствуйте! Течёт бойлер в подвале, вода уже на полу. Можете приехать сегодня после обеда? "
+        "Спасибо, Ольга")
+STOPPED = ("Acme Plumbing: you are unsubscribed and will get no more texts from us. Reply START to "
+           "subscribe again.")
+HELP = "Acme Plumbing: we text back callers we missed. Call us on (512) 555-0100. Reply STOP to opt out."
+STARTED = "Acme Plumbing: you are subscribed again. Reply STOP to opt out."
 OWNER = "+15125550199"  # business.owner_phone in the starter config
 
 
@@ -64,6 +70,21 @@ EXPECTED = {
     "after_hours": [call(5.0, "NO CARRIER"), sent(5.0, text=AFTER)],
     "short_code": [call(5.0, "NO CARRIER", number="72404"), skipped(5.0, "short code", to="72404")],
     "garbage": [call(6.0, "NO CARRIER"), sent(6.0)],
+    "reply_and_relay": [
+        call(5.0, "NO CARRIER"), sent(5.0),
+        ("inbound", 30.0, N, "The water heater is leaking, can you come today?"),
+        sent(30.0, "#1 (512) 555-0142: The water heater is leaking, can you come today?", to=OWNER),
+        sent(60.0, "I can be there at 3")],
+    "reply_ucs2_multipart": [
+        call(5.0, "NO CARRIER"), sent(5.0), ("inbound", 30.0, N, OLGA),
+        sent(30.0, f"#1 (512) 555-0142: {OLGA}", to=OWNER)],
+    "stop_start_help": [
+        call(5.0, "NO CARRIER"), sent(5.0),
+        ("inbound", 30.0, N, "STOP"), sent(30.0, STOPPED),
+        sent(40.0, "#1 opted out (STOP): not sent.", to=OWNER),  # the owner's relay is refused
+        ("inbound", 50.0, N, "help"), sent(50.0, HELP),
+        ("inbound", 60.0, N, "Start"), sent(60.0, STARTED),
+        sent(70.0, "sorry, can I call you?")],
 }
 
 
@@ -73,6 +94,8 @@ def decisions(lines):
         if record["event"] == "call":
             item = ("call", record["t"], record["number"], record["outcome"], record["how"])
             out.append(item + (record["rings"],) if record["rings"] == 3 else item)
+        elif record["event"] == "inbound":
+            out.append(("inbound", record["t"], record["from"], record["text"]))
         elif record["event"] == "sms":
             detail = record["text"] if record["status"] in ("sent", "failed") else record["reason"]
             out.append(("sms", record["t"], record["to"], record["status"], detail))
