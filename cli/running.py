@@ -93,6 +93,8 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
     from gateway.store import Store
 
     console = Console(highlight=False)
+    # The demo shows every event itself; log lines would only repeat them, out of step.
+    logging.basicConfig(level=logging.ERROR)
     scen = scenario.load(demo_scenario_path())
     start = scen.start.timestamp()
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp:
