@@ -183,6 +183,7 @@ class CallTracker:
         self._ids = 0
         self._now = float("-inf")
         self._ended_at: float | None = None
+        self._ended_number: str | None = None
 
     # -- inputs ------------------------------------------------------------------------------------
     def feed(self, line: str, now: float) -> list[CallRinging | CallEnded]:
@@ -266,7 +267,8 @@ class CallTracker:
             return []
         call = self._call
         if call is None:
-            if self._ended_at is not None and now - self._ended_at < LEFTOVER:
+            if (self._ended_at is not None and now - self._ended_at < LEFTOVER
+                    and not self._other_caller(signal)):
                 return []
             return self._start(signal, now)
         if signal.kind in (RING, INCOMING):
@@ -285,6 +287,11 @@ class CallTracker:
             return self._end(UNKNOWN, signal.how, now)
         self.state = after
         return []
+
+    def _other_caller(self, signal: Signal) -> bool:
+        """A caller ID that is not the ended call's own: a new call, however soon."""
+        return bool(signal.number and self._ended_number
+                    and not same_caller(signal.number, self._ended_number))
 
     def _start(self, signal: Signal, now: float) -> list[CallRinging | CallEnded]:
         self._ids += 1
@@ -319,5 +326,6 @@ class CallTracker:
     def _end(self, outcome: str, how: str, at: float) -> list[CallEnded]:
         call = self._call
         self._call, self.state, self._ended_at = None, IDLE, at
+        self._ended_number = call.number
         return [CallEnded(call.id, call.number, call.number_type, call.withheld, outcome,
                           call.started, at, call.rings, how)]

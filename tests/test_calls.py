@@ -199,6 +199,11 @@ ORDERS = {
                    (9, "NO CARRIER")],
         [R(0), R(0.05, NUM, 145), E(MISSED, 0, 6.05, 2, "another caller"),
          R(6.05, NUM2, 145, call=2), E(MISSED, 6.05, 9, 0, "NO CARRIER", NUM2, call=2)]),
+    "a leftover RING just after the end is ignored, but a new caller ID starts a call": (
+        "sim800", [(0, "RING"), (0.05, CLIP), (5, "NO CARRIER"), (5.2, "RING"), (5.3, CLIP),
+                   (5.5, f'+CLIP: "{NUM2}",145,"",0,"",0'), (9, "NO CARRIER")],
+        [R(0), R(0.05, NUM, 145), E(MISSED, 0, 5, 1, "NO CARRIER"),
+         R(5.5, NUM2, 145, call=2), E(MISSED, 5.5, 9, 0, "NO CARRIER", NUM2, call=2)]),
     "other families' lines are not ours": (
         "generic", [(0, "RING"), (0.05, CLIP6), (3, "^CEND:1,0,104,16"), (3.1, "VOICE CALL: END"),
                     (4, "NO CARRIER")],

@@ -70,6 +70,9 @@ EXPECTED = {
     "after_hours": [call(5.0, "NO CARRIER"), sent(5.0, text=AFTER)],
     "short_code": [call(5.0, "NO CARRIER", number="72404"), skipped(5.0, "short code", to="72404")],
     "garbage": [call(6.0, "NO CARRIER"), sent(6.0)],
+    # RING and +CLIP of a second caller arrive inside the AT+CMGS response: still tracked.
+    "urc_during_send": [call(5.0, "NO CARRIER"), sent(5.0),
+                        call(12.0, "NO CARRIER", number="+15125550187"), sent(12.0, to="+15125550187")],
     "reply_and_relay": [
         call(5.0, "NO CARRIER"), sent(5.0),
         ("inbound", 30.0, N, "The water heater is leaking, can you come today?"),
