@@ -204,7 +204,7 @@ class Conversation:
             lead = self.store.lead(command.lead_id)
             if lead is None:
                 self.queue(me, f"No lead #{command.lead_id}. {owner.USAGE}", "owner_reply", f"re|{key}")
-            elif self.store.facts(lead["number"], now=now, day_start=now).opted_out:
+            elif self.store.is_opted_out(lead["number"]):
                 self.queue(me, f"#{command.lead_id} opted out (STOP): not sent.", "owner_reply",
                            f"re|{key}")
             else:
@@ -214,7 +214,8 @@ class Conversation:
             if self.store.lead(command.lead_id) is None:
                 self.queue(me, f"No lead #{command.lead_id}.", "owner_reply", f"re|{key}")
             else:
-                self.store.set_status(command.lead_id, command.status)
+                self.store.set_lead_status(command.lead_id, command.status, "by text from the owner",
+                                           now)
                 self.emit("lead_status", lead=command.lead_id, status=command.status)
         elif isinstance(command, owner.Status):
             until = owner.status_expiry(now, command.until, self.config.business.timezone,
@@ -230,8 +231,7 @@ class Conversation:
         """Why a due text must not go after all (checked at send time, after every change)."""
         if item.kind in CONSENT_KINDS or item.number == self.config.business.owner_phone:
             return None
-        now = self.clock.now()
-        if self.store.facts(item.number, now=now, day_start=now).opted_out:
+        if self.store.is_opted_out(item.number):
             return "opted out"
         return None
 

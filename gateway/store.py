@@ -146,6 +146,21 @@ def _migrations():
         db.execute("CREATE UNIQUE INDEX messages_by_dedupe ON messages (dedupe_key) "
                    "WHERE dedupe_key IS NOT NULL")
 
+    @migrations(name="003_lead_changes")
+    def lead_changes(db) -> None:
+        # What the owner did to a lead (status, name), with their note: the timeline shows it.
+        db.execute("""CREATE TABLE lead_changes (
+            id INTEGER PRIMARY KEY,
+            lead_id INTEGER NOT NULL REFERENCES leads(id),
+            field TEXT NOT NULL CHECK (field IN ('status', 'name')),
+            old TEXT,
+            new TEXT,
+            note TEXT,
+            changed_at TEXT NOT NULL)""")
+        db.execute("CREATE INDEX lead_changes_by_lead ON lead_changes (lead_id, changed_at)")
+        # `textback leads --status replied` on a big database: walk one status, newest first.
+        db.execute("CREATE INDEX leads_by_status ON leads (status, last_activity_at)")
+
     return migrations
 
 
@@ -445,12 +460,6 @@ class Store:
         rows = list(self.db.query("SELECT * FROM leads WHERE number = ?", [number]))
         return rows[0] if rows else None
 
-    def set_status(self, lead_id: int, status: str) -> None:
-        if status not in LEAD_STATUSES:
-            raise ValueError(f"unknown lead status {status!r}")
-        with self._write():
-            self.db.execute("UPDATE leads SET status = ? WHERE id = ?", (status, lead_id))
-
     def missed_calls_since(self, number: str, since: float) -> tuple[int, float | None]:
         """(calls not answered from `number` since `since`, when the first of them ended)."""
         count, first = self._one("SELECT count(*), min(ended_at) FROM calls WHERE number = ? "
@@ -484,3 +493,58 @@ class Store:
             "('booked', 'lost', 'opted_out') ORDER BY last_activity_at DESC").fetchall()]
         silent = self._one("SELECT count(*) FROM leads WHERE status = 'texted'")[0]
         return {"missed": missed, "texted": texted, "waiting": waiting, "unanswered": silent}
+
+    # -- the owner's verbs ---------------------------------------------------------------------
+    # find_lead: "12" is lead #12, not a phone number: no number worth texting is this short.
+    LEAD_ID_MAX_DIGITS = 6
+
+    def find_lead(self, ref: str, region: str = "US") -> dict:
+        """The lead `ref` names: "+15125550142", a national number ("(512) 555-0142"), "#12" or
+        "12". UsageError, saying what to type instead, for a malformed number or an unknown lead."""
+        from .errors import UsageError
+        from .numbers import normalize
+
+        text = ref.strip()
+        digits = text.removeprefix("#").strip()
+        if digits.isdigit() and (text.startswith("#") or len(digits) <= self.LEAD_ID_MAX_DIGITS):
+            lead = self.lead(int(digits))
+            if lead is None:
+                raise UsageError(f"no lead #{int(digits)}",
+                                 hint="see the lead numbers with: textback leads")
+            return lead
+        number = normalize(text, None, region)
+        if number is None:
+            raise UsageError(f"not a phone number or lead number: {ref!r}",
+                             hint='write it like "+15125550142", "(512) 555-0142" or "#12"')
+        lead = self.lead_by_number(number)
+        if lead is None:
+            raise UsageError(f"no lead with the number {number}",
+                             hint="see the leads with: textback leads --search DIGITS")
+        return lead
+
+    def _change(self, lead_id: int, field: str, new: str | None, note: str | None,
+                now: float) -> None:
+        old = self._one(f"SELECT {field} FROM leads WHERE id = ?", (lead_id,))
+        if old is None:
+            raise StoreError(f"no lead {lead_id} in {self.path}")
+        self.db.execute(f"UPDATE leads SET {field} = ? WHERE id = ?", (new, lead_id))
+        self.db["lead_changes"].insert({"lead_id": lead_id, "field": field, "old": old[0],
+                                        "new": new, "note": note, "changed_at": iso(now)})
+
+    def set_lead_status(self, lead_id: int, status: str, note: str | None, now: float) -> None:
+        """The owner's word on a lead (booked, lost, ...), recorded with the note for the timeline."""
+        if status not in LEAD_STATUSES:
+            raise ValueError(f"unknown lead status {status!r}")
+        with self._write():
+            self._change(lead_id, "status", status, note, now)
+
+    def set_lead_name(self, lead_id: int, name: str, now: float) -> None:
+        with self._write():
+            self._change(lead_id, "name", name, None, now)
+
+    def mark_read(self, lead_id: int) -> None:
+        with self._write():
+            self.db.execute("UPDATE leads SET unread = 0 WHERE id = ? AND unread != 0", (lead_id,))
+
+    def is_opted_out(self, number: str) -> bool:
+        return self._one("SELECT 1 FROM opt_outs WHERE number = ?", (number,)) is not None

@@ -77,7 +77,7 @@ EXPECTED = {
         call(5.0, "NO CARRIER"), sent(5.0),
         ("inbound", 30.0, N, "The water heater is leaking, can you come today?"),
         sent(30.0, "#1 (512) 555-0142: The water heater is leaking, can you come today?", to=OWNER),
-        sent(60.0, "I can be there at 3")],
+        sent(60.0, "I can be there at 3"), ("lead_status", 90.0, 1, "booked")],
     "reply_ucs2_multipart": [
         call(5.0, "NO CARRIER"), sent(5.0), ("inbound", 30.0, N, OLGA),
         sent(30.0, f"#1 (512) 555-0142: {OLGA}", to=OWNER)],
@@ -97,6 +97,8 @@ def decisions(lines):
         if record["event"] == "call":
             item = ("call", record["t"], record["number"], record["outcome"], record["how"])
             out.append(item + (record["rings"],) if record["rings"] == 3 else item)
+        elif record["event"] == "lead_status":
+            out.append(("lead_status", record["t"], record["lead"], record["status"]))
         elif record["event"] == "inbound":
             out.append(("inbound", record["t"], record["from"], record["text"]))
         elif record["event"] == "sms":

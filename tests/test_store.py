@@ -77,7 +77,8 @@ def test_migrations_apply_once(path):
     assert applied[:2] == [("textback", "001_initial"), ("textback", "002_inbound")]
     assert len(applied) == len(set(applied))  # opened twice, applied once
     assert sorted(r[0] for r in raw(path, "SELECT name FROM sqlite_master WHERE type = 'table'")) \
-        == ["_sqlite_migrations", "calls", "leads", "messages", "opt_outs", "outbox", "state"]
+        == ["_sqlite_migrations", "calls", "lead_changes", "leads", "messages", "opt_outs", "outbox",
+            "state"]
 
 
 def test_not_a_database(path):

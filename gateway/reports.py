@@ -1,0 +1,276 @@
+"""What the owner reads: leads filtered, one lead's timeline, calls, stats, the daemon's health, export.
+
+Read-side queries for people; each function takes a Store (writes stay in store.py, as verbs).
+Rows come back as stored (times ISO-8601 UTC text), ready for a table or for JSON.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from .store import Store
+
+# gateway.store (and sqlite_utils behind it) is imported inside the functions that need it:
+# `textback leads` reads through `glance` and must start as fast as a bare click command.
+
+# `--since 2d`: how many seconds each unit is.
+UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_AGO = re.compile(r"(\d+)\s*([mhdw])")
+
+# The daemon writes state "heartbeat" every 30 s (gateway/daemon.py HEARTBEAT_EVERY): three missed
+# beats mean it is not running.
+HEARTBEAT_STALE = 90.0
+# A text still queued this long after it was due means the sender is stuck (no modem, no signal).
+QUEUE_STUCK = 600.0
+# Failed texts this recent need the owner's eye (older ones were seen in yesterday's status).
+FAILED_WINDOW = 86400.0
+
+
+# Seconds a quick read waits for the daemon's write to finish (the Store waits as long).
+GLANCE_TIMEOUT = 5.0
+
+
+@contextmanager
+def glance(path: Path):
+    """A plain sqlite3 connection for a quick read, no sqlite_utils and no migration: what
+    `textback leads` needs to start fast. Any sqlite3.Error from it (an older schema, a locked or
+    foreign file) means: use the real Store instead, which migrates and explains."""
+    conn = sqlite3.connect(path, timeout=GLANCE_TIMEOUT)
+    try:
+        yield SimpleNamespace(path=Path(path), db=conn)
+    finally:
+        conn.close()
+
+
+def parse_since(text: str, now: float, tz: ZoneInfo) -> float:
+    """ "2d", "12h", "30m", "1w" before `now`, or a date "2026-11-01" (midnight, business time)."""
+    value = text.strip().lower()
+    match = _AGO.fullmatch(value)
+    if match:
+        return now - int(match.group(1)) * UNITS[match.group(2)]
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--since: cannot read {text!r}",
+                         hint="write 30m, 12h, 2d, 1w or a date like 2026-11-01") from None
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+def _like(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+def leads(store: Store, *, status: str | None = None, since: float | None = None,
+          search: str | None = None, limit: int = 50) -> list[dict]:
+    """Newest activity first, with `preview` (the latest message, in or out), filtered."""
+    where, params = [], []
+    if status is not None:
+        from .store import LEAD_STATUSES
+
+        if status not in LEAD_STATUSES:
+            raise UsageError(f"--status: no status {status!r}",
+                             hint=f"one of {', '.join(LEAD_STATUSES)}")
+        where.append("l.status = ?")
+        params.append(status)
+    if since is not None:
+        from .store import iso
+
+        where.append("l.last_activity_at >= ?")
+        params.append(iso(since))
+    if search:
+        # Digits typed as the owner sees them ("555-0142") match the stored E.164 "+15125550142".
+        digits = "".join(ch for ch in search if ch.isdigit())
+        number_like = _like(digits) if digits and re.fullmatch(r"[\d\s()+.-]+", search) \
+            else _like(search)
+        where.append("(l.name LIKE ? ESCAPE '\\' OR l.number LIKE ? ESCAPE '\\' OR EXISTS "
+                     "(SELECT 1 FROM messages s WHERE s.lead_id = l.id AND s.body LIKE ? ESCAPE '\\'))")
+        params += [_like(search), number_like, _like(search)]
+    sql = ("SELECT l.*, (SELECT body FROM messages m WHERE m.lead_id = l.id "
+           "ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS preview FROM leads l "
+           + (f"WHERE {' AND '.join(where)} " if where else "")
+           + "ORDER BY l.last_activity_at DESC, l.id DESC LIMIT ?")
+    return _rows(store, sql, (*params, limit))
+
+
+def _rows(store: Store, sql: str, params=()) -> list[dict]:
+    cursor = store.db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def calls(store: Store, *, since: float | None = None, limit: int = 50) -> list[dict]:
+    """Newest first; withheld and recovered as booleans; `action` says texted / skipped (`reason`)."""
+    from .store import iso
+
+    rows = _rows(store, "SELECT * FROM calls " + ("WHERE ended_at >= ? " if since is not None else "")
+                 + "ORDER BY ended_at DESC, id DESC LIMIT ?",
+                 (*([iso(since)] if since is not None else []), limit))
+    return [{**row, "withheld": bool(row["withheld"]), "recovered": bool(row["recovered"])}
+            for row in rows]
+
+
+# Events at the same instant read in the order they happen: the call, then the text it caused.
+_ORDER = {"call": 0, "text_out": 1, "text_in": 1, "opt_out": 2, "status": 3, "name": 3}
+
+
+def timeline(store: Store, lead_id: int) -> list[dict]:
+    """Everything that happened with one lead, oldest first: calls, texts out and in, the owner's
+    changes (status with note, name), the opt-out."""
+    events = [{"at": r["ended_at"], "event": "call", "outcome": r["outcome"], "how": r["how"],
+               "rings": r["rings"], "action": r["action"], "reason": r["reason"]}
+              for r in _rows(store, "SELECT * FROM calls WHERE lead_id = ?", (lead_id,))]
+    for r in _rows(store, "SELECT m.*, o.status AS sent_status, o.sent_at, o.last_error "
+                   "FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.lead_id = ?",
+                   (lead_id,)):
+        if r["direction"] == "in":
+            events.append({"at": r["created_at"], "event": "text_in", "kind": r["kind"],
+                           "body": r["body"]})
+        else:
+            events.append({"at": r["created_at"], "event": "text_out", "kind": r["kind"],
+                           "body": r["body"], "status": r["sent_status"], "sent_at": r["sent_at"],
+                           "error": r["last_error"]})
+    events += [{"at": r["changed_at"], "event": r["field"], "old": r["old"], "new": r["new"],
+                "note": r["note"]}
+               for r in _rows(store, "SELECT * FROM lead_changes WHERE lead_id = ?", (lead_id,))]
+    events += [{"at": r["opted_out_at"], "event": "opt_out"}
+               for r in _rows(store, "SELECT o.opted_out_at FROM opt_outs o JOIN leads l "
+                              "ON l.number = o.number WHERE l.id = ?", (lead_id,))]
+    return sorted(events, key=lambda e: (e["at"], _ORDER[e["event"]]))
+
+
+def stats(store: Store, *, now: float, days: int, tz: ZoneInfo) -> dict:
+    """The last `days` days (today included, business time): missed calls, texted, time from
+    hang-up to text sent (median, worst), reply and booked rates, opt-outs, and per-day counts."""
+    import statistics
+
+    from .store import epoch, iso
+
+    today = datetime.fromtimestamp(now, tz).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime(first.year, first.month, first.day, tzinfo=tz).timestamp()
+    rows = store.db.execute(
+        "SELECT c.ended_at, c.action, c.lead_id, (SELECT min(o.sent_at) FROM messages m JOIN outbox o "
+        "ON o.message_id = m.id WHERE m.call_id = c.id AND o.status = 'sent') "
+        "FROM calls c WHERE c.outcome != 'answered' AND c.ended_at >= ?", (iso(start),)).fetchall()
+    per_day = {first + timedelta(days=i): [0, 0] for i in range(days)}
+    delays, leads, texted_leads = [], set(), set()
+    for ended, action, lead_id, sent in rows:
+        day = datetime.fromtimestamp(epoch(ended), tz).date()
+        if day in per_day:
+            per_day[day][0] += 1
+        if lead_id is not None:
+            leads.add(lead_id)
+        if sent is not None:
+            delays.append(epoch(sent) - epoch(ended))
+            texted_leads.add(lead_id)
+            if day in per_day:
+                per_day[day][1] += 1
+    replied = {r[0] for r in store.db.execute(
+        "SELECT DISTINCT lead_id FROM messages WHERE direction = 'in' AND created_at >= ?",
+        (iso(start),))} & texted_leads
+    booked = {r[0] for r in store.db.execute("SELECT id FROM leads WHERE status = 'booked'")} & leads
+    opt_outs = store.db.execute("SELECT count(*) FROM opt_outs WHERE opted_out_at >= ?",
+                                (iso(start),)).fetchone()[0]
+    rate = lambda part, whole: round(len(part) / len(whole), 3) if whole else None  # noqa: E731
+    return {
+        "days": days, "from": first.isoformat(), "to": today.isoformat(),
+        "missed": len(rows), "texted": len(delays),
+        "median_seconds": round(statistics.median(delays), 3) if delays else None,
+        "worst_seconds": round(max(delays), 3) if delays else None,
+        "leads": len(leads), "texted_leads": len(texted_leads), "replied": len(replied), "reply_rate": rate(replied, texted_leads),
+        "booked": len(booked), "booked_rate": rate(booked, leads), "opt_outs": opt_outs,
+        "per_day": [{"day": d.isoformat(), "missed": m, "texted": t}
+                    for d, (m, t) in per_day.items()],
+    }
+
+
+def health(store: Store, *, now: float) -> list[dict]:
+    """What `textback status` shows, one check a row: {"check", "ok", "value", "fix"}.
+
+    `ok` is None for a row that is only information (the modem model, the last call)."""
+    from .store import epoch, iso
+
+    beat = store.get_state("heartbeat")
+    age = now - float(beat) if beat else None
+    queued, oldest_due = store.db.execute(
+        "SELECT count(*), min(next_attempt_at) FROM outbox WHERE status IN ('queued', 'sending')"
+    ).fetchone()
+    failed = store.db.execute("SELECT count(*) FROM outbox o JOIN messages m ON m.id = o.message_id "
+                              "WHERE o.status = 'failed' AND m.created_at >= ?",
+                              (iso(now - FAILED_WINDOW),)).fetchone()[0]
+    retrying = store.db.execute("SELECT count(*) FROM outbox WHERE status = 'queued' "
+                                "AND attempts > 0").fetchone()[0]
+    last_call = store.db.execute("SELECT max(ended_at) FROM calls").fetchone()[0]
+    stuck = oldest_due is not None and now - epoch(oldest_due) > QUEUE_STUCK
+    running = age is not None and age <= HEARTBEAT_STALE
+    rows = [
+        {"check": "daemon", "ok": running,
+         "value": ("not running (never seen)" if age is None else
+                   f"running (heartbeat {age:.0f} s ago)" if running else
+                   f"not running (last heartbeat {_span(age)} ago)"),
+         "fix": None if running else "start it: sudo systemctl start textback (or: textback run)"},
+        {"check": "modem", "ok": None, "value": store.get_state("modem") or "not seen yet",
+         "fix": None},
+    ]
+    rows += [{"check": key, "ok": None, "value": value, "fix": None}
+             for key in ("signal", "registration", "operator")
+             if (value := store.get_state(key)) is not None]
+    rows += [
+        {"check": "texts queued", "ok": not stuck,
+         "value": f"{queued}" + (f" ({retrying} retrying)" if retrying else "")
+                  + (f", oldest due {_span(now - epoch(oldest_due))} ago" if stuck else ""),
+         "fix": "check the modem: plugged in, SIM in, signal (textback run shows why)"
+                if stuck else None},
+        {"check": "texts failed (24 h)", "ok": failed == 0, "value": str(failed),
+         "fix": "see why with: textback calls; check SIM credit and the numbers" if failed else None},
+        {"check": "last call", "ok": None,
+         "value": f"{_span(now - epoch(last_call))} ago" if last_call else "none yet", "fix": None},
+    ]
+    return rows
+
+
+def _span(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def export(store: Store) -> list[dict]:
+    """Every lead with its messages (oldest first), for a spreadsheet or a CRM."""
+    out = {lead["id"]: {**lead, "messages": []}
+           for lead in _rows(store, "SELECT * FROM leads ORDER BY id")}
+    for m in _rows(store, "SELECT m.lead_id, m.created_at, m.direction, m.kind, m.body, "
+                   "o.status FROM messages m LEFT JOIN outbox o ON o.message_id = m.id "
+                   "WHERE m.lead_id IS NOT NULL ORDER BY m.created_at, m.id"):
+        out[m.pop("lead_id")]["messages"].append(m)
+    return list(out.values())
+
+
+EXPORT_COLUMNS = ("lead_id", "number", "name", "status", "missed_calls", "created_at",
+                  "message_at", "direction", "kind", "message", "message_status")
+
+
+def export_flat(leads_: list[dict]) -> list[dict]:
+    """One row per message (a lead without messages: one row, message fields empty), for CSV."""
+    rows = []
+    for lead in leads_:
+        base = {"lead_id": lead["id"], "number": lead["number"], "name": lead["name"],
+                "status": lead["status"], "missed_calls": lead["missed_calls"],
+                "created_at": lead["created_at"]}
+        for m in lead["messages"] or [None]:
+            rows.append({**base, "message_at": m and m["created_at"],
+                         "direction": m and m["direction"], "kind": m and m["kind"],
+                         "message": m and m["body"], "message_status": m and m["status"]})
+    return rows
