@@ -374,7 +374,8 @@ class DemoSink:
             line.append(f"{rec['outcome']:<10}", style=style).append(self._who(rec.get("number")))
             line.append(f"  ({rec['how']}, {rec['rings']} ring(s))", style="dim")
         elif kind == "sms" and rec["status"] == "sent":
-            line.append("texted    ", style="bold green").append(self._who(rec["to"]))
+            label = "to owner  " if rec.get("kind") == "owner_alert" else "texted    "
+            line.append(label, style="bold green").append(self._who(rec["to"]))
             line.append(": ").append(literal(rec["text"], style="italic"))
         elif kind == "sms":
             line.append(f"{rec['status']:<10}", style="magenta").append(self._who(rec.get("to")))
