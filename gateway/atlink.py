@@ -11,12 +11,14 @@ import re
 from typing import Callable
 
 from .errors import AtError, CommandTimeout
-from .events import CallEnded, CallRinging, SendFailed, SmsReceived
+from .events import MissedList, SendFailed, SmsReceived
 from .modem import REBOOT_LINES, ModemInfo, Session
 
 log = logging.getLogger(__name__)
 
+REBOOT_SETTLE = 3.0  # seconds after the last boot line before setting the modem up again
 _CMTI = re.compile(r'^\+CMTI:\s*"?(?P<mem>[A-Z]+)"?\s*,\s*(?P<index>\d+)')
+_CPBR = re.compile(r'^\+CPBR:\s*\d+\s*,\s*"(?P<number>[^"]*)"\s*,\s*(?P<type>\d+)?')
 _CMGL = re.compile(r"^\+CMGL:\s*(?P<index>\d+)\s*,")
 _CMGR = re.compile(r"^\+CMGR:")
 
@@ -36,7 +38,8 @@ class AtLink:
         self._reassembly = None
         self._held: list[tuple[int, object]] = []  # (SIM index, inbox.Received) not yet deleted
         self._to_read: list[int] = []               # SIM indexes announced by +CMTI, not read yet
-        self._reinit = False
+        self._missed: list = []                     # the missed-calls list read at connect
+        self._reinit_at: float | None = None  # set up the modem again at this time (after a reboot)
 
     # -- connection ------------------------------------------------------------------------------
     def connect(self) -> ModemInfo:
@@ -50,7 +53,9 @@ class AtLink:
         self.tracker = CallTracker(families.get(self.info.family))
         self._reassembly = Reassembly()
         self._held.clear()
+        self._reinit_at = None
         self._to_read = self._stored_indexes()  # texts that came while we were away
+        self._missed = self._missed_list()      # calls that rang while we were away
         return self.info
 
     def close(self) -> None:
@@ -60,6 +65,22 @@ class AtLink:
             except Exception:  # closing a port that is already gone
                 pass
         self.session = None
+
+    def _missed_list(self) -> list:
+        """The modem's missed-calls phonebook (27.007 8.11/8.12), where it keeps one."""
+        try:
+            self.session.command('AT+CPBS="MC"')
+            status = self.session.command("AT+CPBS?", prefix="+CPBS:")
+            total = int(status[0].rsplit(",", 1)[1]) if status else 10
+            lines = self.session.command(f"AT+CPBR=1,{total}", prefix="+CPBR:")
+        except (AtError, CommandTimeout, ValueError, IndexError):
+            return []
+        entries = []
+        for line in lines:
+            m = _CPBR.match(line)
+            if m:
+                entries.append((m["number"], int(m["type"]) if m["type"] else None))
+        return [MissedList(tuple(entries), self.clock.now())]
 
     def _stored_indexes(self) -> list[int]:
         try:
@@ -71,7 +92,8 @@ class AtLink:
     # -- events ----------------------------------------------------------------------------------
     def events(self, now: float) -> list:
         """Everything that happened since last asked: calls, whole texts, timeouts, in order."""
-        out: list = []
+        out: list = self._missed
+        self._missed = []
         out += self._drain()
         out += self.tracker.tick(now)
         if self.tracker.poll_due(now):
@@ -81,8 +103,8 @@ class AtLink:
                 lines = None
             out += self._drain()
             out += self.tracker.on_clcc(lines, self.clock.now())
-        if self._reinit:
-            self._reinit = False
+        if self._reinit_at is not None and now >= self._reinit_at:
+            self._reinit_at = None
             log.warning("the modem restarted by itself; setting it up again")
             self.session.initialise(family=self.info.family, pin=self.pin)
             out += self._drain()
@@ -103,8 +125,10 @@ class AtLink:
             if cmti:
                 self._to_read.append(int(cmti["index"]))
             elif line in REBOOT_LINES and line != "+CPIN: READY":
-                # Caller ID and text indications are lost on a reboot (modem-behaviour.md).
-                self._reinit = True
+                # Caller ID and text indications are lost on a reboot (modem-behaviour.md). A reboot
+                # says RDY ... SMS Ready over several seconds, and SMS commands fail until the end:
+                # set up again once, when the lines have stopped for a while.
+                self._reinit_at = at + REBOOT_SETTLE
             elif not found and not self.tracker.known(line):
                 log.debug("ignored line %r", line[:60])
         return out
@@ -144,12 +168,12 @@ class AtLink:
 
     # -- waiting and sending ---------------------------------------------------------------------
     def next_deadline(self) -> float | None:
-        found = [d for d in (self.tracker.next_deadline(), self._reassembly.next_deadline())
-                 if d is not None]
+        found = [d for d in (self.tracker.next_deadline(), self._reassembly.next_deadline(),
+                             self._reinit_at) if d is not None]
         return min(found) if found else None
 
     def wait(self, deadline: float | None) -> None:
-        if not self._to_read and not self._reinit:
+        if not self._to_read:
             self.session.poll(deadline)
 
     def send_text(self, number: str, body: str, reference: int) -> int | None:

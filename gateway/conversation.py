@@ -99,13 +99,15 @@ class Conversation:
         now = self.clock.now()
         number = self.e164(call.number, call.number_type)
         key = f"{call.started:.3f}|{number or call.number or 'withheld'}"
-        call_id, created = self.store.record_call(call, number, key=key, now=now)
+        call_id, created = self.store.record_call(call, number, key=key, now=now,
+                                                  recovered=call.recovered)
         self.counters.calls += 1
         self.counters.missed += call.outcome == ev.MISSED
         log.info("call ended: %s after %d ring(s), decided by %s", call.outcome, call.rings, call.how)
         shown = number or call.number  # a short code has no E.164 form but is still a number
         self.emit("call", at=call.ended, number=shown, outcome=call.outcome, how=call.how,
-                  rings=call.rings, withheld=call.withheld)
+                  rings=call.rings, withheld=call.withheld,
+                  **({"recovered": True} if call.recovered else {}))
         if not created:
             return
         short = bool(call.number) and is_short_code(call.number, self.config.business.region)
@@ -131,6 +133,31 @@ class Conversation:
         body = self.render(decision.template, number, lead)
         self.queue(number, body, decision.template, outbox.dedupe_key("text_back", number, key),
                    call_id=call_id, send_at=decision.send_at)
+
+    def missed_while_away(self, missed: ev.MissedList) -> None:
+        """Text back calls that rang while the daemon was down (a restart, an update, a crash).
+
+        The list has no times, so only entries that are new since the list was last read count:
+        the first reading on a new box is taken as the starting point, never texted (its calls
+        may be weeks old). A number we already saw ring in the last day is not recovered again.
+        """
+        import json
+
+        numbers = [number for number, _ in missed.entries]
+        before = self.store.get_state("missed_list")
+        self.store.set_state("missed_list", json.dumps(numbers))
+        if before is None:
+            return
+        old = json.loads(before)
+        # Newest first: the new entries are the ones before the old list (maybe cut at its end).
+        fresh = next(i for i in range(len(numbers) + 1) if numbers[i:] == old[:len(numbers) - i])
+        now = self.clock.now()
+        for number, type_ in reversed(missed.entries[:fresh]):
+            e164 = self.e164(number, type_)
+            if e164 and self.store.missed_calls_since(e164, now - 86400)[0]:
+                continue  # seen ringing by us: already handled
+            self.call_ended(ev.CallEnded(0, number or None, type_, not number, ev.MISSED, now, now,
+                                         0, "missed-calls list", recovered=True))
 
     def repeat_caller(self, number: str, key: str) -> None:
         """Calling again soon after a text-back means it is urgent: tell the owner, not the caller."""

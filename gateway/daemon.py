@@ -129,6 +129,8 @@ class Daemon:
                           withheld=event.withheld)
             elif isinstance(event, ev.CallEnded):
                 self.talk.call_ended(event)
+            elif isinstance(event, ev.MissedList):
+                self.talk.missed_while_away(event)
             elif isinstance(event, ev.SmsReceived):
                 if self.talk.text_received(event):
                     self.link.release(event)  # recorded: now it may leave the SIM / phone

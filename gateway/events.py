@@ -37,6 +37,15 @@ class CallEnded:
     ended: float           # when the end was decided
     rings: int             # RING / +CRING lines seen
     how: str               # the signal that decided: "NO CARRIER", "+CLCC stat 6", "^CEND", "ring silence", ...
+    recovered: bool = False  # learnt afterwards (missed-calls list), not seen ringing
+
+
+@dataclass(frozen=True)
+class MissedList:
+    """The modem's own missed-calls list (27.007 8.11 "MC"), newest first, read at connect."""
+
+    entries: tuple[tuple[str, int | None], ...]  # (number, type)
+    at: float
 
 
 @dataclass(frozen=True)

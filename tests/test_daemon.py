@@ -41,6 +41,8 @@ class Replug:
 
 
 def config_for(folder: Path):
+    if (folder / "textback.toml").exists():
+        return config_mod.load(folder / "textback.toml")
     write_starter(folder)
     (folder / "textback.toml").write_text(
         (folder / "textback.toml").read_text().replace("digest = true", "digest = false"))
@@ -48,6 +50,7 @@ def config_for(folder: Path):
 
 
 def daemon_for(tmp_path: Path, clock, opener) -> tuple[Daemon, Store]:
+    tmp_path.mkdir(exist_ok=True)
     cfg = config_for(tmp_path)
     store = Store(tmp_path / "t.db")
     return Daemon(cfg, store, clock, AtLink(opener, clock)), store
@@ -106,3 +109,50 @@ def test_a_restart_resumes_the_queue_without_doubling(tmp_path):
         second.close()
     assert [s.number for s in second.sent] == [N]
     assert [(c["outcome"], c["action"]) for c in calls] == [("missed", "sent")]
+
+
+def test_a_modem_reboot_is_followed_by_a_fresh_setup(tmp_path):
+    # The modem restarts by itself (RDY ... SMS Ready, unasked): caller ID and text indications are
+    # lost on a reboot, so the daemon sets it up again and the next call is still texted.
+    second = "+15125550187"
+    steps = CALL + [Step(20.0, "RDY"), Step(20.5, "+CPIN: READY"), Step(21.0, "Call Ready"),
+                    Step(22.0, "SMS Ready"), Step(40.0, "RING"),
+                    Step(40.05, f'+CLIP: "{second}",145,"",0,"",0'), Step(45.0, "NO CARRIER")]
+    sim = SimModem("sim800", steps=steps)
+    clock = VirtualClock(START, sim, warmup=1.0)
+    daemon, store = daemon_for(tmp_path, clock, lambda: serial.Serial(sim.port_name, 115200, timeout=0))
+    try:
+        daemon.run(until=START + 60)
+    finally:
+        store.close()
+        sim.close()
+    assert [s.number for s in sim.sent] == [N, second]
+    assert sim.commands.count("AT+CLIP=1") == 2
+
+
+def test_calls_missed_while_the_daemon_was_down_are_texted_once(tmp_path):
+    # First start on a new box: the modem's missed-calls list is only a starting point (no times in
+    # it: those calls may be weeks old). Later, the entries that are new in the list - calls that
+    # rang while textback was down - are texted, marked recovered; an entry already handled is not.
+    old, away = "+15125550111", "+15125550122"
+    db_dir = tmp_path / "box"
+    events = []
+
+    def start(missed, at):
+        sim = SimModem("sim800", missed_calls=missed)
+        clock = VirtualClock(at, sim, warmup=1.0)
+        daemon, store = daemon_for(db_dir, clock, lambda: serial.Serial(sim.port_name, 115200, timeout=0))
+        daemon.sink = events.append
+        try:
+            daemon.run(until=at + 10)
+        finally:
+            store.close()
+            sim.close()
+        return sim
+
+    first = start([(old, 145)], START)
+    second = start([(old, 145), (away, 145)], START + 3600)  # the newest last, as the modem adds them
+    third = start([(old, 145), (away, 145)], START + 7200)    # nothing new: nothing sent
+    assert (first.sent, [s.number for s in second.sent], third.sent) == ([], [away], [])
+    assert [(e["number"], e["how"], e.get("recovered")) for e in events if e["event"] == "call"] == [
+        (away, "missed-calls list", True)]

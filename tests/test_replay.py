@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from gateway.owner import USAGE
 from gateway.replay import run_replay
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -25,7 +26,8 @@ STOPPED = ("Acme Plumbing: you are unsubscribed and will get no more texts from 
            "subscribe again.")
 HELP = "Acme Plumbing: we text back callers we missed. Call us on (512) 555-0100. Reply STOP to opt out."
 STARTED = "Acme Plumbing: you are subscribed again. Reply STOP to opt out."
-OWNER = "+15125550199"  # business.owner_phone in the starter config
+OWNER = "+15125550199"
+from gateway.owner import USAGE  # noqa: E402  # business.owner_phone in the starter config
 
 
 def call(t, how, outcome="missed", number=N, rings=None):
@@ -77,7 +79,9 @@ EXPECTED = {
         call(5.0, "NO CARRIER"), sent(5.0),
         ("inbound", 30.0, N, "The water heater is leaking, can you come today?"),
         sent(30.0, "#1 (512) 555-0142: The water heater is leaking, can you come today?", to=OWNER),
-        sent(60.0, "I can be there at 3"), ("lead_status", 90.0, 1, "booked")],
+        sent(60.0, "I can be there at 3")],
+    "owner_marks": [call(5.0, "NO CARRIER"), sent(5.0), ("lead_status", 30.0, 1, "booked"),
+                    sent(40.0, USAGE, to=OWNER)],
     "reply_ucs2_multipart": [
         call(5.0, "NO CARRIER"), sent(5.0), ("inbound", 30.0, N, OLGA),
         sent(30.0, f"#1 (512) 555-0142: {OLGA}", to=OWNER)],
