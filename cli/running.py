@@ -45,6 +45,15 @@ def serial_opener(port: str, baudrate: int):
     return opener
 
 
+def refuse_exposed_secrets(cfg) -> None:
+    """A config holding a SIM PIN (or gateway passwords) must be readable by its owner only."""
+    from gateway.errors import ConfigError
+
+    if cfg.modem.pin and cfg.path.stat().st_mode & 0o077:
+        raise ConfigError("holds the SIM PIN and other users can read it", path=str(cfg.path),
+                          hint=f"chmod 600 {cfg.path} (or 640 with group textback), then start again")
+
+
 def run_daemon(cfg, db_path: str | None) -> None:
     from gateway.atlink import AtLink
     from gateway.clock import WallClock
@@ -53,6 +62,7 @@ def run_daemon(cfg, db_path: str | None) -> None:
     from gateway.store import Store
 
     setup_logging(cfg.log_level)
+    refuse_exposed_secrets(cfg)
     store = Store(Path(db_path) if db_path else cfg.database)
     clock = WallClock()
     sim = None

@@ -6,12 +6,14 @@ outbox says is due, then block until the next deadline or the next byte from the
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 from . import events as ev
-from .errors import CommandTimeout, ModemGone
+from .errors import CommandTimeout, ModemError, ModemGone, PinRefused, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,7 @@ CHORES_EVERY = 60.0     # seconds between looks for follow-ups and the morning d
 # Seconds between attempts to reopen a lost modem: quick at first (a USB re-plug or a modem reboot
 # takes 10-30 s, modem-behaviour.md "Boot timing"), then once a minute.
 RECONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+STORE_RETRY = 10.0  # seconds between tries to write a database that refused (full, locked)
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Daemon:
         self.on_pass: Callable[[], None] = lambda: None   # fed once a pass (systemd watchdog)
         self._next_heartbeat = 0.0
         self._next_chores = 0.0
+        self._pending: deque = deque()
 
     def emit(self, event: str, at: float | None = None, **fields) -> None:
         self.sink({"at": self.clock.now() if at is None else at, "event": event, **fields})
@@ -78,14 +82,40 @@ class Daemon:
                 self.disconnect(exc, wait)
                 wake = self.clock.now() + wait
                 self.clock.sleep(wake if until is None else min(wake, until))
+            except StoreError as exc:
+                # Disk full, database locked or read-only: keep the modem session, send nothing
+                # that cannot be recorded, keep what happened (the events stay pending), retry.
+                log.error("cannot write the lead database (%s); texts wait until it can", exc.message)
+                self.emit("store_error", error=exc.message)
+                wake = self.clock.now() + STORE_RETRY
+                if self.connected:
+                    self.link.wait(wake if until is None else min(wake, until))
+                else:
+                    self.clock.sleep(wake if until is None else min(wake, until))
         return self.counters
 
     def connect(self) -> None:
-        info = self.link.connect()
+        pin = getattr(self.link, "pin", "")
+        tried = hashlib.sha256(pin.encode()).hexdigest()[:16] if pin else None
+        if tried and self.store.get_state("pin_refused") == tried:
+            # A restart (systemd, a crash) must not try a refused PIN again: the SIM would lock.
+            raise PinRefused("the SIM refused this PIN (modem.pin) before; textback will not try it "
+                             "again", hint="put the right PIN in modem.pin, then start textback")
+        try:
+            info = self.link.connect()
+        except PinRefused:
+            self.store.set_state("pin_refused", tried or "")
+            self.store.set_state("problem", "the SIM refused the PIN in modem.pin")
+            raise
+        except ModemError as exc:
+            if not isinstance(exc, (ModemGone, CommandTimeout)):
+                self.store.set_state("problem", exc.message)
+            raise
         self.connected = True
-        self.store.set_state("modem", f"{info.manufacturer} {info.model}".strip())
         self.emit("modem", family=info.family, model=info.model)
         self.on_ready(info)
+        self.store.set_state("problem", "")
+        self.store.set_state("modem", f"{info.manufacturer} {info.model}".strip())
 
     def disconnect(self, exc: Exception, wait: float) -> None:
         """One clear line, then let go of the port so that it can be opened afresh."""
@@ -123,17 +153,24 @@ class Daemon:
             self._next_heartbeat = now + HEARTBEAT_EVERY
 
     def handle(self, events) -> None:
-        for event in events:
-            if isinstance(event, ev.CallRinging):
-                self.emit("ringing", at=event.at, number=self.talk.e164(event.number, event.number_type),
-                          withheld=event.withheld)
-            elif isinstance(event, ev.CallEnded):
-                self.talk.call_ended(event)
-            elif isinstance(event, ev.MissedList):
-                self.talk.missed_while_away(event)
-            elif isinstance(event, ev.SmsReceived):
-                if self.talk.text_received(event):
-                    self.link.release(event)  # recorded: now it may leave the SIM / phone
+        """Act on events in order. One is dropped only once acted on: if the store fails half way,
+        it and those after it wait for the next pass."""
+        self._pending.extend(events)
+        while self._pending:
+            self._act(self._pending[0])
+            self._pending.popleft()
+
+    def _act(self, event) -> None:
+        if isinstance(event, ev.CallRinging):
+            self.emit("ringing", at=event.at, number=self.talk.e164(event.number, event.number_type),
+                      withheld=event.withheld)
+        elif isinstance(event, ev.CallEnded):
+            self.talk.call_ended(event)
+        elif isinstance(event, ev.MissedList):
+            self.talk.missed_while_away(event)
+        elif isinstance(event, ev.SmsReceived):
+            if self.talk.text_received(event):
+                self.link.release(event)  # recorded: now it may leave the SIM / phone
 
     # -- sending ---------------------------------------------------------------------------------
     def send_due(self) -> None:

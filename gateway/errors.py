@@ -48,6 +48,10 @@ class ModemError(TextbackError):
     exit_code = 1
 
 
+class PinRefused(ModemError):
+    """The SIM said no to the configured PIN. Never tried again: three wrong PINs lock the SIM."""
+
+
 class CommandTimeout(ModemError):
     """An AT command got no final result in time."""
 

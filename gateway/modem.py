@@ -11,7 +11,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from .errors import AtError, CommandTimeout, ModemError, ModemGone
+from .errors import AtError, CommandTimeout, ModemError, ModemGone, PinRefused
 from .lines import PROMPT, LineFramer, is_error, is_final
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class Session:
             try:
                 self.command(f'AT+CPIN="{pin}"')
             except AtError as exc:
-                raise ModemError("the SIM refused the PIN in the config (modem.pin)",
+                raise PinRefused("the SIM refused the PIN in the config (modem.pin)",
                                  hint="fix modem.pin; textback will not try again, so the SIM does not lock") from exc
             return
         if status == "SIM PIN":

@@ -126,3 +126,15 @@ def test_run_texts_back_then_stops_cleanly_on_sigterm(tmp_path):
     assert "+1512" not in log and "555" not in log  # no phone numbers at INFO
     result = invoke("leads", "--db", str(tmp_path / "textback.db"), "--json")
     assert [lead["number"] for lead in json.loads(result.output)] == ["+15125550142"], log
+
+
+def test_run_refuses_a_config_with_a_pin_others_can_read(tmp_path):
+    invoke("init", str(tmp_path))
+    config = tmp_path / "textback.toml"
+    config.write_text(config.read_text().replace('pin = ""', 'pin = "1234"'))
+    config.chmod(0o644)
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 2
+    assert result.output == (f"error: {config}: holds the SIM PIN and other users can read it\n"
+                             f"  -> chmod 600 {config} (or 640 with group textback), then start again\n")
+    assert not (tmp_path / "textback.db").exists()  # refused before touching anything

@@ -156,3 +156,80 @@ def test_calls_missed_while_the_daemon_was_down_are_texted_once(tmp_path):
     assert (first.sent, [s.number for s in second.sent], third.sent) == ([], [away], [])
     assert [(e["number"], e["how"], e.get("recovered")) for e in events if e["event"] == "call"] == [
         (away, "missed-calls list", True)]
+
+
+class LockedUntil:
+    """Another program holds the lead database locked until `at` (scenario seconds)."""
+
+    def __init__(self, sim: SimModem, db: Path, at: float):
+        import sqlite3
+
+        self.sim, self.at = sim, at
+        self.holder = sqlite3.connect(db, isolation_level=None)
+        self.holder.execute("BEGIN EXCLUSIVE")
+
+    def pump(self):
+        self.sim.pump()
+
+    def next_step_time(self):
+        step = self.sim.next_step_time()
+        if self.holder is None:
+            return step
+        return self.at if step is None else min(step, self.at)
+
+    def deliver_due(self, t):
+        if self.holder is not None and t >= self.at:
+            self.holder.execute("ROLLBACK")
+            self.holder.close()
+            self.holder = None
+        self.sim.deliver_due(t)
+
+
+def test_a_locked_database_keeps_the_call_and_texts_once_it_can_write(tmp_path):
+    sim = SimModem("sim800", steps=CALL)
+    Store(tmp_path / "t.db").close()  # the database exists, migrated
+    lock = LockedUntil(sim, tmp_path / "t.db", at=12.0)
+    clock = VirtualClock(START, lock, warmup=1.0)
+    cfg = config_for(tmp_path)
+    store = Store(tmp_path / "t.db", busy_timeout=0.01)
+    events = []
+    daemon = Daemon(cfg, store, clock,
+                    AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock),
+                    sink=events.append)
+    try:
+        daemon.run(until=START + 60)
+        calls = store.calls()
+    finally:
+        store.close()
+        sim.close()
+    assert "store_error" in [e["event"] for e in events]
+    assert [s.number for s in sim.sent] == [N]
+    assert [(c["outcome"], c["action"]) for c in calls] == [("missed", "sent")]
+
+
+def test_a_refused_pin_is_never_tried_again(tmp_path):
+    import pytest
+
+    from gateway.errors import PinRefused
+
+    replies = [Reply("AT+CPIN?", ("+CPIN: SIM PIN", "OK")), Reply('AT+CPIN="', ("+CME ERROR: 16",))]
+    write_starter(tmp_path)
+    path = tmp_path / "textback.toml"
+    path.write_text(path.read_text().replace('pin = ""', 'pin = "1234"'))
+    cfg = config_mod.load(path)
+    sims = []
+    for _ in range(2):  # the second start is what systemd's Restart= would do
+        sim = SimModem("sim800", replies=replies)
+        sims.append(sim)
+        clock = VirtualClock(START, sim)
+        store = Store(tmp_path / "t.db")
+        link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock, pin="1234")
+        try:
+            with pytest.raises(PinRefused):
+                Daemon(cfg, store, clock, link).run(until=START + 10)
+        finally:
+            link.close()
+            store.close()
+            sim.close()
+    assert [c for c in sims[0].commands if c.startswith('AT+CPIN="')] == ['AT+CPIN="1234"']
+    assert [c for c in sims[1].commands if c.startswith('AT+CPIN="')] == []
