@@ -222,6 +222,10 @@ def health(store: Store, *, now: float) -> list[dict]:
         {"check": "modem", "ok": None, "value": store.get_state("modem") or "not seen yet",
          "fix": None},
     ]
+    problem = store.get_state("problem")
+    if problem:  # the daemon could not set the modem up (PIN, SIM missing); it said what
+        rows.append({"check": "SIM", "ok": False, "value": problem,
+                     "fix": "fix the SIM or modem.pin in the config, then restart textback"})
     rows += [{"check": key, "ok": None, "value": value, "fix": None}
              for key in ("signal", "registration", "operator")
              if (value := store.get_state(key)) is not None]

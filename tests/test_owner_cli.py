@@ -350,3 +350,19 @@ def test_export_json(home):
         (1, [("out", "missed_call", "sent"), ("in", "reply", None), ("out", "relay", "sent")]),
         (2, [("out", "missed_call", "sent"), ("in", "reply", None)]),
         (3, [("in", "reply", None)])]
+
+
+def test_status_says_what_the_sim_needs(home):
+    from gateway.store import Store
+
+    config, db = home
+    store = Store(db)
+    try:
+        store.set_state("problem", "the SIM refused the PIN in modem.pin")
+    finally:
+        store.close()
+    result = run(home, "status", "--json")
+    assert result.exit_code == 1
+    sim_rows = [row for row in json.loads(result.output) if row["check"] == "SIM"]
+    assert sim_rows == [{"check": "SIM", "ok": False, "value": "the SIM refused the PIN in modem.pin",
+                         "fix": "fix the SIM or modem.pin in the config, then restart textback"}]
