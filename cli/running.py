@@ -8,6 +8,7 @@ from pathlib import Path
 
 log = logging.getLogger("textback")
 
+READY_ANYWAY = 60.0  # seconds: tell systemd we run even if the modem is not there yet
 DEMO_TAIL = 12.0  # scenario seconds after the demo's last step: the last text goes out, then we stop
 
 
@@ -46,12 +47,50 @@ def serial_opener(port: str, baudrate: int):
 
 
 def refuse_exposed_secrets(cfg) -> None:
-    """A config holding a SIM PIN (or gateway passwords) must be readable by its owner only."""
+    """A config holding a SIM PIN (or gateway passwords) must be readable by its owner only, or by
+    the textback group as the installed one is (0640 root:textback)."""
+    import grp
+
     from gateway.errors import ConfigError
 
-    if cfg.modem.pin and cfg.path.stat().st_mode & 0o077:
+    if not cfg.modem.pin:
+        return
+    info = cfg.path.stat()
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = None
+    if info.st_mode & 0o007 or (info.st_mode & 0o070 and group != "textback"):
         raise ConfigError("holds the SIM PIN and other users can read it", path=str(cfg.path),
                           hint=f"chmod 600 {cfg.path} (or 640 with group textback), then start again")
+
+
+def tell_systemd(daemon, clock) -> None:
+    """Type=notify: READY=1 once the modem is set up (or after READY_ANYWAY, so that a box whose
+    modem is unplugged at boot is not restarted over and over), WATCHDOG=1 from the loop."""
+    import time
+
+    from gateway import notify
+
+    interval = notify.watchdog_interval()
+    started = time.monotonic()
+    state = {"ready": False, "fed": 0.0}
+
+    def on_ready(info):
+        state["ready"] = True
+        notify.ready(f"modem ready: {info.manufacturer} {info.model}".strip())
+
+    def on_pass():
+        now = time.monotonic()
+        if not state["ready"] and now - started > READY_ANYWAY:
+            state["ready"] = True
+            notify.ready("running; waiting for the modem")
+        if interval and now - state["fed"] >= interval:
+            state["fed"] = now
+            notify.watchdog()
+
+    daemon.on_ready = on_ready
+    daemon.on_pass = on_pass
 
 
 def run_daemon(cfg, db_path: str | None) -> None:
@@ -78,10 +117,14 @@ def run_daemon(cfg, db_path: str | None) -> None:
         opener = serial_opener(cfg.modem.port, cfg.modem.baudrate)
     link = AtLink(opener, clock, family=cfg.modem.family, pin=cfg.modem.pin)
     daemon = Daemon(cfg, store, clock, link)
+    tell_systemd(daemon, clock)
     stop_on_signals(daemon, clock)
     try:
         daemon.run()
         log.info("stopped (%s)", daemon.stop_reason)
+        from gateway import notify
+
+        notify.stopping()
     finally:
         store.close()
         if sim:

@@ -204,7 +204,7 @@ class Conversation:
             self.queue(number, self.render_reply("opt_out_confirm"), "opt_out_confirm", f"stop|{key}")
             self.emit("opt_out", number=number)
         elif word == "start":
-            self.store.record_opt_in(number, now=now)
+            self.store.record_opt_in(number, now=now, message_id=message_id)
             self.queue(number, self.render_reply("opt_in_confirm"), "opt_in_confirm", f"start|{key}")
             self.emit("opt_in", number=number)
         elif word == "help":

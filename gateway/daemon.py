@@ -23,6 +23,7 @@ CHORES_EVERY = 60.0     # seconds between looks for follow-ups and the morning d
 # Seconds between attempts to reopen a lost modem: quick at first (a USB re-plug or a modem reboot
 # takes 10-30 s, modem-behaviour.md "Boot timing"), then once a minute.
 RECONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+WATCHDOG_NAP = 10.0  # never sleep longer in one go: the systemd watchdog is fed between naps
 STORE_RETRY = 10.0  # seconds between tries to write a database that refused (full, locked)
 
 
@@ -71,6 +72,7 @@ class Daemon:
         """
         failures = 0
         while not self.stopping and (until is None or self.clock.now() < until):
+            self.on_pass()  # also while the modem is away: the loop itself is alive
             try:
                 if not self.connected:
                     self.connect()
@@ -80,8 +82,7 @@ class Daemon:
                 wait = RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF) - 1)]
                 failures += 1
                 self.disconnect(exc, wait)
-                wake = self.clock.now() + wait
-                self.clock.sleep(wake if until is None else min(wake, until))
+                self.nap(self.clock.now() + wait, until)
             except StoreError as exc:
                 # Disk full, database locked or read-only: keep the modem session, send nothing
                 # that cannot be recorded, keep what happened (the events stay pending), retry.
@@ -91,8 +92,15 @@ class Daemon:
                 if self.connected:
                     self.link.wait(wake if until is None else min(wake, until))
                 else:
-                    self.clock.sleep(wake if until is None else min(wake, until))
+                    self.nap(wake, until)
         return self.counters
+
+    def nap(self, wake: float, until: float | None) -> None:
+        """Wait without a link, in short naps that keep the systemd watchdog fed."""
+        wake = wake if until is None else min(wake, until)
+        while not self.stopping and self.clock.now() < wake:
+            self.clock.sleep(min(wake, self.clock.now() + WATCHDOG_NAP))
+            self.on_pass()
 
     def connect(self) -> None:
         pin = getattr(self.link, "pin", "")

@@ -1,4 +1,4 @@
-"""The rules of the durable text queue: which send errors are worth a retry, how long to wait, dedupe.
+"""The durable text queue's rules: which send errors are worth a retry, how long to wait, dedupe.
 
 Pure. The queue itself lives in the store (`Store.queue_text`, `due`, `mark_*`); the daemon walks
 it and asks here what a failure means.
@@ -71,7 +71,7 @@ def backoff(attempt: int) -> float:
 
 
 def dedupe_key(kind: str, number: str, call_key: str) -> str:
-    """The key that makes queueing the same text twice a no-op (e.g. a call replayed after restart)."""
+    """The key that makes queueing the same text twice a no-op (a call replayed after a restart)."""
     for name, part in (("kind", kind), ("number", number), ("call_key", call_key)):
         if not part:
             raise ValueError(f"dedupe_key needs a non-empty {name}")

@@ -1,4 +1,4 @@
-"""Should this caller get a text-back now, and which one? Pure: the caller passes `now` and the facts.
+"""Should this caller get a text-back now, and which one? Pure: the caller passes `now`, facts.
 
 The checks run in the order of RULES below; the first that says no gives the reason. Reasons are a
 short stable code first ("cooldown", "daily cap"), details in brackets after it, so counters can
@@ -22,9 +22,9 @@ AFTER_HOURS = "after_hours"
 class Rules:
     timezone: ZoneInfo
     hours: Mapping[int, tuple[time, time] | None]  # 0 = Monday; None or missing = closed all day
-    cooldown: float = 86400.0      # seconds: a caller gets at most one automatic text-back per cooldown
+    cooldown: float = 86400.0      # seconds: one automatic text-back per caller per cooldown
     delay: float = 0.0             # seconds to wait before sending
-    daily_cap: int = 400           # automatic texts per local calendar day (consumer plans cap ~500/day)
+    daily_cap: int = 400           # automatic texts per local day (consumer plans cap ~500/day)
     blocklist: frozenset[str] = frozenset()   # E.164
     contacts: frozenset[str] = frozenset()    # E.164 known contacts: never texted
     text_rejected: bool = True
@@ -101,7 +101,7 @@ RULES: tuple[Callable[[_Case], str | None], ...] = (
 
 def decide(call: CallEnded, number: str | None, *, short_code: bool, now: float, rules: Rules,
            facts: Facts) -> Decision:
-    """Text this caller back, or say why not. `number` is the E.164 form (None if withheld/invalid)."""
+    """Text this caller back, or say why not. `number`: E.164 (None if withheld or invalid)."""
     case = _Case(call, number, short_code, now, rules, facts)
     for rule in RULES:
         reason = rule(case)
@@ -127,9 +127,9 @@ def in_hours(now: float, rules: Rules) -> bool:
 def day_start(now: float, tz) -> float:
     """Local midnight of `now`'s calendar day in `tz`, as epoch seconds.
 
-    DST-safe: the day's first instant is computed from the local date, not by subtracting 24 h. Where
-    midnight itself does not exist (a zone that springs forward at 00:00), fold=0 resolves it with the
-    offset before the gap, which lands on the transition, the day's real first instant (PEP 495).
+    DST-safe: the day's first instant is computed from the local date, not by subtracting 24 h.
+    Where midnight itself does not exist (a zone that springs forward at 00:00), fold=0 resolves it
+    with the offset before the gap, landing on the transition: the day's first instant (PEP 495).
     """
     local = datetime.fromtimestamp(now, tz)
     midnight = datetime.combine(local.date(), time(0), tzinfo=tz)

@@ -65,6 +65,10 @@ def epoch(text: str | None) -> float | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _consent_note(word: str, message_id: int | None) -> str:
+    return f"{word} by text" + (f" (message {message_id})" if message_id else "")
+
+
 def _migrations():
     from sqlite_utils import Migrations
 
@@ -167,7 +171,8 @@ def _migrations():
 def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
     text = str(exc)
     if "locked" in text or "busy" in text:
-        hint = "another program holds the database (is a second textback running?); stop it, then retry"
+        hint = ("another program holds the database (is a second textback running?); "
+                "stop it, then retry")
     elif "readonly" in text or "read-only" in text:
         hint = f"make {path} and its folder writable by the user running textback"
     elif "not a database" in text or "malformed" in text:
@@ -191,7 +196,8 @@ def _create_private(path: Path) -> None:
                              hint="pass --db FILE with a path in an existing folder") from None
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            log.warning("lead database %s was readable by others (mode %o); setting 0600", path, mode)
+            log.warning("lead database %s was readable by others (mode %o); setting 0600",
+                        path, mode)
             os.chmod(path, 0o600)
         return
     except OSError as exc:
@@ -203,7 +209,7 @@ def _create_private(path: Path) -> None:
 
 class Store:
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT):
-        """Open (creating and migrating) the database; StoreError if locked, read-only or not a db."""
+        """Open (creating, migrating) the database; StoreError if locked, read-only, not a db."""
         from sqlite_utils import Database
 
         self.path = Path(path)
@@ -218,7 +224,8 @@ class Store:
             self.db.execute("PRAGMA journal_mode = WAL")
             # FULL, not NORMAL: in WAL mode NORMAL skips the fsync at each commit, so a power cut
             # can lose the last commits (sqlite.org/pragma.html#pragma_synchronous). A committed
-            # "text queued" or "sending" must survive the Pi losing power, or we text twice or never.
+            # "text queued" or "sending" must survive the Pi losing power, or we text twice or
+            # never.
             self.db.execute("PRAGMA synchronous = FULL")
             self.db.execute("PRAGMA foreign_keys = ON")
             _migrations().apply(self.db)
@@ -295,11 +302,13 @@ class Store:
         with self._write():
             self.db.execute("INSERT OR IGNORE INTO opt_outs (number, opted_out_at, message_id) "
                             "VALUES (?, ?, ?)", (number, iso(now), message_id))
-            self._touch_lead(number, now)
-            self.db.execute("UPDATE leads SET status = 'opted_out' WHERE number = ?", (number,))
+            lead_id = self._touch_lead(number, now)
+            # Consent changes keep their history (time and the message that caused them).
+            self._change(lead_id, "status", "opted_out", _consent_note("STOP", message_id), now)
 
     def facts(self, number: str, *, now: float, day_start: float) -> Facts:
-        """What policy.decide needs about `number`. Failed texts count for neither cooldown nor cap."""
+        """What policy.decide needs about `number`. Failed texts count for neither cooldown
+        nor cap."""
         opted = self._one("SELECT 1 FROM opt_outs WHERE number = ?", (number,)) is not None
         marks = lambda kinds: ", ".join("?" * len(kinds))  # noqa: E731
         last = self._one(
@@ -445,12 +454,13 @@ class Store:
                 "kind": kind, "created_at": iso(now), "dedupe_key": dedupe_key}).last_pk
         return message_id, lead_id, True
 
-    def record_opt_in(self, number: str, *, now: float) -> None:
-        """START after STOP: texts may go to this number again."""
+    def record_opt_in(self, number: str, *, now: float, message_id: int | None = None) -> None:
+        """START after STOP: texts may go to this number again (the history stays in lead_changes)."""
         with self._write():
             self.db.execute("DELETE FROM opt_outs WHERE number = ?", (number,))
-            self.db.execute("UPDATE leads SET status = 'replied' WHERE number = ? "
-                            "AND status = 'opted_out'", (number,))
+            lead = self._one("SELECT id, status FROM leads WHERE number = ?", (number,))
+            if lead and lead[1] == "opted_out":
+                self._change(lead[0], "status", "replied", _consent_note("START", message_id), now)
 
     def lead(self, lead_id: int) -> dict | None:
         rows = list(self.db.query("SELECT * FROM leads WHERE id = ?", [lead_id]))

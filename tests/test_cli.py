@@ -138,3 +138,30 @@ def test_run_refuses_a_config_with_a_pin_others_can_read(tmp_path):
     assert result.output == (f"error: {config}: holds the SIM PIN and other users can read it\n"
                              f"  -> chmod 600 {config} (or 640 with group textback), then start again\n")
     assert not (tmp_path / "textback.db").exists()  # refused before touching anything
+
+
+def test_run_tells_systemd_ready_and_feeds_the_watchdog(tmp_path):
+    import socket
+
+    invoke("init", str(tmp_path))
+    config = tmp_path / "textback.toml"
+    config.write_text(config.read_text().replace("digest = true", "digest = false"))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp_path / "notify"))
+    listener.settimeout(20)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "2000000"}
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--config", str(config)],
+                            stderr=subprocess.DEVNULL, env=env, cwd=Path(__file__).parent.parent)
+    got = []
+    try:
+        while not (any(m.startswith("READY=1") for m in got) and "WATCHDOG=1" in got):
+            got.append(listener.recv(4096).decode())  # blocks until the daemon says something
+        proc.send_signal(signal.SIGTERM)
+        while "STOPPING=1" not in got:
+            got.append(listener.recv(4096).decode())
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+        listener.close()
+    assert "READY=1\nSTATUS=modem ready: SIMCOM_Ltd SIMCOM_SIM800L" in got

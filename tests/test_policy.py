@@ -90,7 +90,7 @@ CASES = [
      send("missed_call", MON_NOON)),
     ("unknown, not allowed", call(UNKNOWN), CALLER, False, MON_NOON,
      replace(RULES, text_unknown=False), NONE, skip("unknown (text_unknown = false)")),
-    # -- who is calling, in the documented order ----------------------------------------------------
+    # -- who is calling, in the documented order ------------------------------------------------
     ("withheld", call(raw="", withheld=True), None, False, MON_NOON, RULES, NONE, skip("withheld")),
     ("no caller id", call(raw=None), None, False, MON_NOON, RULES, NONE, skip("withheld")),
     ("short code", call(raw="72404"), None, True, MON_NOON, RULES, NONE, skip("short code")),
@@ -133,14 +133,14 @@ def test_decide(call_, number, short, now, rules, facts, expected):
 
 @pytest.mark.parametrize("zone, now, expected", [
     ("America/Chicago", "2026-11-30T18:00:00", "2026-11-30T06:00:00"),   # CST
-    ("America/Chicago", "2026-07-01T04:59:59", "2026-06-30T05:00:00"),   # 23:59:59 CDT: still the 30th
+    ("America/Chicago", "2026-07-01T04:59:59", "2026-06-30T05:00:00"),  # 23:59:59 CDT, the 30th
     ("America/Chicago", "2026-07-01T05:00:00", "2026-07-01T05:00:00"),   # midnight is its own start
-    ("America/Chicago", "2026-03-08T18:00:00", "2026-03-08T06:00:00"),   # 23-hour day: midnight was CST
+    ("America/Chicago", "2026-03-08T18:00:00", "2026-03-08T06:00:00"),  # 23 h day, 00:00 CST
     ("America/Chicago", "2026-03-09T18:00:00", "2026-03-09T05:00:00"),   # the day after: CDT
-    ("America/Chicago", "2026-11-01T18:00:00", "2026-11-01T05:00:00"),   # 25-hour day: midnight was CDT
+    ("America/Chicago", "2026-11-01T18:00:00", "2026-11-01T05:00:00"),  # 25 h day, 00:00 CDT
     ("America/Chicago", "2026-11-01T06:30:00", "2026-11-01T05:00:00"),   # 01:30 CDT, first pass
     ("America/Chicago", "2026-11-01T07:30:00", "2026-11-01T05:00:00"),   # 01:30 CST, second pass
-    ("America/Santiago", "2026-09-06T12:00:00", "2026-09-06T04:00:00"),  # no 00:00 that day: 01:00 -03
+    ("America/Santiago", "2026-09-06T12:00:00", "2026-09-06T04:00:00"),  # no 00:00: 01:00 -03
     ("UTC", "2026-11-30T00:00:00", "2026-11-30T00:00:00"),
 ])
 def test_day_start(zone, now, expected):

@@ -1,0 +1,237 @@
+"""gateway.firstboot against a temporary root tree; root/boot/firmware plays the card's FAT."""
+from __future__ import annotations
+
+import os
+import stat
+from datetime import datetime, timezone
+
+import pytest
+
+from gateway import firstboot
+from gateway.render import default_templates_dir
+from gateway.starter import STARTER_TOML
+
+NOW = datetime(2026, 11, 28, 16, 5, tzinfo=timezone.utc)
+WHEN = ("When:      2026-11-28 16:05 UTC (the Pi's clock; it may be off before it reaches the "
+        "network)")
+GOOD = (STARTER_TOML.replace('port = "sim"  ', 'port = "/dev/textback-modem"')
+        .replace('pin = ""      ', 'pin = "1234"  '))
+OLD_CONFIG = GOOD.replace("Acme Plumbing", "Old Name")
+REFUSAL_TAIL = [
+    "",
+    "The box keeps its previous settings: /etc/textback/textback.toml was not changed.",
+    "Fix the file on this card, put the card back in the Pi and power it on again: the file is "
+    "checked at every boot until it is applied.",
+]
+
+
+@pytest.fixture
+def tree(tmp_path):
+    paths = firstboot.Paths.under(tmp_path)
+    paths.boot.mkdir(parents=True)
+    return paths
+
+
+def card(paths, name="textback.toml", text=GOOD, templates=None):
+    (paths.boot / name).write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    for file_name, body in (templates or {}).items():
+        (paths.boot / "textback-templates").mkdir(exist_ok=True)
+        (paths.boot / "textback-templates" / file_name).write_text(body, encoding="utf-8")
+
+
+def status(paths):
+    raw = (paths.boot / "textback-status.txt").read_bytes()
+    assert b"\n" not in raw.replace(b"\r\n", b"")     # CRLF throughout, for any laptop
+    return raw.decode().split("\r\n")
+
+
+def test_good_file_is_installed_scrubbed_and_reported(tree):
+    card(tree)
+    outcome = firstboot.apply(tree, NOW)
+    assert (outcome.result, outcome.exit_code) == ("applied", 0)
+    installed = tree.etc / "textback.toml"
+    assert installed.read_text() == GOOD
+    assert stat.S_IMODE(installed.stat().st_mode) == 0o600        # no textback group in root/etc
+    assert sorted(p.name for p in (tree.etc / "templates").iterdir()) == [
+        "after_hours.txt", "follow_up.txt", "missed_call.txt"]
+    assert not (tree.boot / "textback.toml").exists()
+    applied = (tree.boot / "textback.toml.applied").read_bytes().decode()
+    assert '"1234"' not in applied and firstboot.secrets_left(applied) == []
+    assert status(tree) == [
+        "textback: settings APPLIED",
+        WHEN,
+        "From:      textback.toml on this card, now renamed textback.toml.applied "
+        "(secrets removed)",
+        "Installed: /etc/textback/textback.toml (root only: no textback group yet)",
+        "Templates: none on the card; the box's own are kept",
+        "Business:  Acme Plumbing (owner Mike), time zone America/Chicago",
+        "Modem:     port /dev/textback-modem, family auto, SIM PIN set",
+        "",
+        "textback starts with these settings now. To change them later, put a new textback.toml "
+        "on this card and power the Pi on again.",
+        "",
+    ]
+
+
+def test_config_is_group_readable_when_the_textback_group_exists(tree):
+    (tree.root / "etc").mkdir()
+    # Our own gid, so that chown works without root.
+    (tree.root / "etc/group").write_text(f"root:x:0:\ntextback:x:{os.getgid()}:mike\n")
+    card(tree)
+    firstboot.apply(tree, NOW)
+    installed = (tree.etc / "textback.toml").stat()
+    assert (stat.S_IMODE(installed.st_mode), installed.st_gid) == (0o640, os.getgid())
+    assert status(tree)[3] == "Installed: /etc/textback/textback.toml (readable by group textback)"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (GOOD.replace('pin = "1234"', 'pin = "12"'),
+     ["File:      textback.toml (on the card)", "Key:       modem.pin",
+      "Problem:   a SIM PIN is 4 to 8 digits",
+      'Fix:       write it in quotes, like pin = "1234", or pin = "" for none']),
+    (GOOD.replace("[hours]", "[hours]\nmonday = \"08:00-12:00\""),
+     ["File:      textback.toml (on the card)", "Key:       hours.monday",
+      "Problem:   unknown key 'monday'", "Fix:       did you mean 'mon'?"]),
+    (GOOD.replace('timezone = "America/Chicago"', 'timezone = "America/Chicgo"'),
+     ["File:      textback.toml (on the card)", "Key:       business.timezone",
+      "Problem:   unknown time zone 'America/Chicgo'",
+      "Fix:       did you mean 'America/Chicago'?"]),
+    (GOOD.replace('name = "Acme Plumbing"', 'name = Acme Plumbing'),
+     ["File:      textback.toml (on the card)",
+      "Problem:   not valid TOML: Invalid value (at line 4, column 8)",
+      'Fix:       fix the syntax at that line: key = "text", key = 24, key = ["a", "b"], '
+      "[section]"]),
+    ("café = 1".encode("latin-1"),
+     ["File:      textback.toml (on the card)", "Problem:   not UTF-8 text (byte 3)",
+      "Fix:       save the file as UTF-8"]),
+])
+def test_bad_file_is_refused_and_the_old_config_kept(tree, text, expected):
+    tree.etc.mkdir(parents=True)
+    (tree.etc / "textback.toml").write_text(OLD_CONFIG)
+    card(tree, text=text)
+    before = (tree.boot / "textback.toml").read_bytes()
+    outcome = firstboot.apply(tree, NOW)
+    assert (outcome.result, outcome.exit_code) == ("refused", 2)
+    assert status(tree) == ["textback: settings REFUSED, nothing was changed", WHEN,
+                            *expected, *REFUSAL_TAIL, ""]
+    assert (tree.etc / "textback.toml").read_text() == OLD_CONFIG
+    assert not (tree.etc / "templates").exists()
+    assert (tree.boot / "textback.toml").read_bytes() == before   # left for the installer to fix
+    assert not (tree.boot / "textback.toml.applied").exists()
+
+
+def test_refusal_on_a_new_box_says_textback_will_not_start(tree):
+    card(tree, text=GOOD.replace('pin = "1234"', 'pin = 1234'))
+    firstboot.apply(tree, NOW)
+    assert status(tree)[-3] == ("The box has no settings yet, so textback will not start until "
+                                "this is fixed.")
+    assert not (tree.etc / "textback.toml").exists()
+
+
+def test_no_file_on_the_card_changes_nothing(tree):
+    (tree.boot / "textback-status.txt").write_bytes(b"an earlier report\r\n")
+    outcome = firstboot.apply(tree, NOW)
+    assert (outcome.result, outcome.exit_code, outcome.report) == ("nothing", 0, "")
+    assert (tree.boot / "textback-status.txt").read_bytes() == b"an earlier report\r\n"
+    assert not tree.etc.exists()
+
+
+def test_templates_folder_overlays_the_installed_ones(tree):
+    ours = "Hi, $owner at $company here. Call you right back!"
+    card(tree, templates={"missed_call.txt": ours})
+    tree.etc.mkdir(parents=True)
+    (tree.etc / "templates").mkdir()
+    (tree.etc / "templates" / "follow_up.txt").write_text("Still need help? $company")
+    (tree.etc / "templates" / "after_hours.txt").write_text("Closed now. $owner, $company")
+    firstboot.apply(tree, NOW)
+    installed = {p.name: p.read_text() for p in (tree.etc / "templates").iterdir()}
+    assert installed == {"missed_call.txt": ours, "follow_up.txt": "Still need help? $company",
+                         "after_hours.txt": "Closed now. $owner, $company"}
+    assert status(tree)[4] == "Templates: missed_call.txt from textback-templates/, the others kept"
+    assert sorted(os.listdir(tree.etc)) == ["templates", "textback.toml"]   # no .new/.old left
+
+
+def test_a_bad_template_on_the_card_is_refused_by_name(tree):
+    card(tree, templates={"missed_call.txt": "Hi from $compnay"})
+    firstboot.apply(tree, NOW)
+    assert status(tree)[2:6] == [
+        "File:      textback-templates/missed_call.txt",
+        "Key:       missed_call",
+        "Problem:   unknown field $compnay at line 1, column 9",
+        "Fix:       did you mean $company? Fields: " + ", ".join(
+            "$" + f for f in sorted(__import__("gateway.render").render.FIELDS)),
+    ]
+    assert not tree.etc.exists()
+
+
+def test_windows_notepad_file_with_bom_crlf_and_txt_extension(tree):
+    card(tree, name="textback.toml.txt", text=b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
+    assert firstboot.apply(tree, NOW).result == "applied"
+    assert (tree.etc / "textback.toml").read_bytes() == GOOD.replace("\n", "\r\n").encode()
+    assert not (tree.boot / "textback.toml.txt").exists()
+
+
+def test_idempotent_and_a_rerun_after_a_power_cut_gives_the_same_result(tree):
+    card(tree)
+    firstboot.apply(tree, NOW)
+    snapshot = {p: p.read_bytes() for p in tree.root.rglob("*") if p.is_file()}
+    assert firstboot.apply(tree, NOW).result == "nothing"
+    card(tree)   # as if the power went before the card's copy was renamed
+    assert firstboot.apply(tree, NOW).result == "applied"
+    assert {p: p.read_bytes() for p in tree.root.rglob("*") if p.is_file()} == snapshot
+
+
+def test_templates_folder_renamed_away_by_a_power_cut_is_put_back(tree):
+    (tree.etc / "templates.old").mkdir(parents=True)
+    (tree.etc / "templates.old" / "missed_call.txt").write_text("kept")
+    firstboot.apply(tree, NOW)
+    assert (tree.etc / "templates" / "missed_call.txt").read_text() == "kept"
+
+
+def test_applied_copy_saved_again_as_textback_toml_applies_with_one_header(tree):
+    card(tree)
+    firstboot.apply(tree, NOW)
+    again = (tree.boot / "textback.toml.applied").read_bytes().replace(b'pin = ""', b'pin = "4321"')
+    card(tree, text=again)
+    assert firstboot.apply(tree, NOW).result == "applied"
+    applied = (tree.boot / "textback.toml.applied").read_bytes().decode()
+    assert applied.count("Applied by textback") == 1 and "4321" not in applied
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[modem]\nport = "x"\npin = "1234"   # SIM PIN\n',
+     f'[modem]\nport = "x"\npin = {firstboot.BLANKED}\n'),
+    ('[modem]\npin = ""\n', '[modem]\npin = ""\n'),                     # nothing to hide
+    ('modem.pin = "1234"\n', f'modem.pin = {firstboot.BLANKED}\n'),     # dotted key, no table
+    ('[wifi]\r\nssid = "Shop"\r\npassword = "hunter22"\r\n',
+     f'[wifi]\r\nssid = "Shop"\r\npassword = {firstboot.BLANKED}\r\n'),
+    ('[gateway]\napi_key = "abc"\nkeyboard = "x"\n',
+     f'[gateway]\napi_key = {firstboot.BLANKED}\nkeyboard = "x"\n'),
+    ('[business]\nname = "Pin Co"\n', '[business]\nname = "Pin Co"\n'),  # only keys, not values
+])
+def test_scrub(text, expected):
+    assert firstboot.scrub(text) == expected
+    assert firstboot.secrets_left(expected) == []
+
+
+def test_a_secret_the_line_rewrite_cannot_reach_leaves_no_settings_on_the_card():
+    text = 'modem = { port = "x", pin = "1234" }\n'
+    assert firstboot.secrets_left(firstboot.scrub(text)) == ["modem.pin"]
+    copy = firstboot.applied_copy(text, NOW)
+    assert "1234" not in copy and copy.endswith(
+        "# The settings are not repeated here: they held secrets that could not be removed line "
+        "by line.\n")
+
+
+def test_main_exit_codes(tree):
+    with pytest.raises(SystemExit) as nothing:
+        firstboot.main(["--root", str(tree.root)])
+    card(tree, text="oops")
+    with pytest.raises(SystemExit) as refused:
+        firstboot.main(["--root", str(tree.root), "--boot", "/boot/firmware"])
+    assert (nothing.value.code, refused.value.code) == (0, 2)
+
+
+def test_default_templates_exist_for_a_new_box():
+    # A new box without a templates folder gets the shipped defaults.
+    assert (default_templates_dir() / "missed_call.txt").is_file()
