@@ -27,7 +27,10 @@ REPLIES = {
                   "Reply STOP to opt out.",
 }
 DIGEST_WINDOW = timedelta(hours=3)
-REPEAT_WINDOW = 3600.0  # a second missed call within an hour is "calling again": tell the owner
+REPEAT_WINDOW = 3600.0
+# Calls recorded but never decided (a crash between the two commits) are decided at start-up if
+# they ended this recently; older ones are left alone rather than texted hours late.
+UNDECIDED_WINDOW = 6 * 3600.0  # a second missed call within an hour is "calling again": tell the owner
 
 
 class Conversation:
@@ -93,9 +96,6 @@ class Conversation:
 
     # -- calls -----------------------------------------------------------------------------------
     def call_ended(self, call: ev.CallEnded) -> None:
-        from . import outbox, policy
-        from .numbers import is_short_code
-
         now = self.clock.now()
         number = self.e164(call.number, call.number_type)
         key = f"{call.started:.3f}|{number or call.number or 'withheld'}"
@@ -108,8 +108,27 @@ class Conversation:
         self.emit("call", at=call.ended, number=shown, outcome=call.outcome, how=call.how,
                   rings=call.rings, withheld=call.withheld,
                   **({"recovered": True} if call.recovered else {}))
-        if not created:
-            return
+        if created:
+            self.decide(call, call_id, number, key)
+
+    def resume(self) -> None:
+        """Decide calls a crash left recorded but undecided (killed between the two commits)."""
+        from .events import CallEnded
+
+        for row in self.store.undecided_calls(self.clock.now() - UNDECIDED_WINDOW):
+            call = CallEnded(0, row["raw_number"], None, row["withheld"], row["outcome"],
+                             row["started"], row["ended"], row["rings"], row["how"],
+                             recovered=row["recovered"])
+            log.warning("deciding a call left undecided by a stop")
+            self.decide(call, row["id"], row["number"], row["key"])
+
+    def decide(self, call: ev.CallEnded, call_id: int, number: str | None, key: str) -> None:
+        """Text back, or record why not. Safe to run again for the same call (dedupe key)."""
+        from . import outbox, policy
+        from .numbers import is_short_code
+
+        now = self.clock.now()
+        shown = number or call.number
         short = bool(call.number) and is_short_code(call.number, self.config.business.region)
         if number:
             facts = self.store.facts(number, now=now,

@@ -71,9 +71,13 @@ class Daemon:
         is not retried: that needs a person, and retrying a PIN would lock the SIM.
         """
         failures = 0
+        resumed = False
         while not self.stopping and (until is None or self.clock.now() < until):
             self.on_pass()  # also while the modem is away: the loop itself is alive
             try:
+                if not resumed:
+                    self.talk.resume()  # decisions a crash cut short
+                    resumed = True
                 if not self.connected:
                     self.connect()
                     failures = 0

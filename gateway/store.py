@@ -454,6 +454,16 @@ class Store:
                 "kind": kind, "created_at": iso(now), "dedupe_key": dedupe_key}).last_pk
         return message_id, lead_id, True
 
+    def undecided_calls(self, since: float) -> list[dict]:
+        """Calls recorded since `since` with no decision yet (action still 'recorded')."""
+        rows = self.db.query(
+            "SELECT id, key, number, raw_number, withheld, outcome, how, started_at, ended_at, "
+            "rings, recovered FROM calls WHERE action = 'recorded' AND outcome != 'answered' "
+            "AND ended_at >= ? ORDER BY ended_at", [iso(since)])
+        return [{**row, "withheld": bool(row["withheld"]), "recovered": bool(row["recovered"]),
+                 "started": epoch(row["started_at"]), "ended": epoch(row["ended_at"])}
+                for row in rows]
+
     def record_opt_in(self, number: str, *, now: float, message_id: int | None = None) -> None:
         """START after STOP: texts may go to this number again (the history stays in lead_changes)."""
         with self._write():

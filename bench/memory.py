@@ -1,0 +1,75 @@
+"""Memory: the daemon's resident set after 1,000 simulated missed calls (target <= 35 MB), and
+whether it grows between 500 and 1,000 calls.
+
+The real daemon on the virtual clock against the pty simulator, in this process (VmRSS from
+/proc/self/status, so the simulator and this harness are counted too: an upper bound for the
+daemon alone). Sampled every 100 calls. Writes bench/RESULTS.md.
+Run: `/tmp/v/bin/python bench/memory.py [--calls 1000]`.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import results  # noqa: E402
+from load import START, calls_steps, virtual_daemon  # noqa: E402
+
+TARGET_MB = 35.0
+GAP = 30.0  # seconds between calls: 1,000 calls in about 8 virtual hours
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def measure(calls: int, every: int = 100) -> tuple[list[tuple[int, float]], Counter, int]:
+    steps, numbers = calls_steps(calls, GAP)
+    samples = [(0, rss_mb())]
+    with tempfile.TemporaryDirectory() as tmp:
+        daemon, store, sim = virtual_daemon(Path(tmp), steps, daily_cap=calls * 2)
+        try:
+            for done in range(every, calls + 1, every):
+                # Up to just before call `done + 1` rings: calls 1..done are over and texted.
+                daemon.run(until=START + 1.0 + done * GAP - 1.0)
+                gc.collect()
+                samples.append((done, rss_mb()))
+        finally:
+            store.close()
+            sim.close()
+    sent = Counter(s.number for s in sim.sent)
+    return samples, Counter(sent[n] for n in numbers), len(sim.commands)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    args = parser.parse_args()
+    samples, texts, commands = measure(args.calls)
+    at = dict(samples)
+    half, end = at.get(args.calls // 2), at[args.calls]
+    growth = end - half if half is not None else float("nan")
+    table = "\n".join(f"| {n:,} | {mb:.1f} MB |" for n, mb in samples)
+    body = (
+        f"Real daemon (virtual clock, pty simulator, SQLite WAL) in one process with the simulator; "
+        f"VmRSS after each 100 missed calls ({GAP:g} s apart, distinct numbers, each texted: texts "
+        f"per number {dict(texts)}; the simulator kept {commands:,} commands in its log).\n\n"
+        f"| calls | VmRSS |\n|---|---|\n{table}\n\n"
+        f"After {args.calls:,} calls: **{end:.1f} MB** (target <= {TARGET_MB:g} MB: "
+        f"{'meets' if end <= TARGET_MB else 'MISSES'}); {args.calls // 2:,} -> {args.calls:,} calls: "
+        f"{growth:+.1f} MB.\n\n"
+        f"Command: `/tmp/v/bin/python bench/memory.py --calls {args.calls}`; {results.machine()}.\n")
+    results.write_section("memory", "Memory after 1,000 calls", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,488 @@
+"""The contractor's own Android phone as the link: SMSGate sends and receives texts, CallGate tells
+us about calls (phone-as-modem.md 2.1, 2.2). Same surface as `AtLink`.
+
+The phone posts signed webhooks to a small HTTP receiver here; it is served on the daemon's thread,
+when `wait` sees its socket readable (no threads). CallGate only reports PHONE_STATE changes
+(ringing, started = off hook, ended = idle), doubled and unordered, so `CallBook` groups them into
+calls and decides each call from what the group holds, not from the order it arrived in.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import select
+import time
+import urllib.error
+import urllib.request
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.client import HTTPException
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Callable
+from urllib.parse import quote, urlsplit
+
+from . import events as ev
+from .errors import ModemGone
+from .modem import ModemInfo
+
+log = logging.getLogger(__name__)
+
+SETTLE = 2.0       # s a finished call waits for late copies of its events (doubled broadcasts, 1)
+LOST_END = 90.0    # s without call:ended before the call is decided unknown (reference 2.2)
+SIGNATURE_WINDOW = 300.0  # s: SMSGate docs "Payload Signing" advise +-5 min
+HTTP_TIMEOUT = 5.0  # s per request to the phone; over USB or LAN an answer takes milliseconds
+SEND_WAIT = 30.0   # s to wait for Sent/Failed before handing the text back for a retry
+SEND_POLL = 0.5    # s between GET /messages/{id} while waiting (webhooks may be lost)
+INBOX_POLL = 60.0  # s between GET /inbox looks (the safety net under sms:received)
+INBOX_LOOKBACK = 600.0  # s of inbox read at connect: texts that came while we were away
+SEEN_MAX = 5000    # event / message ids remembered for dedupe (SMSGate retries for ~2 days)
+CALL_EVENTS = ("call:ringing", "call:started", "call:ended")
+SMS_EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
+# A failure reason that no retry can fix (SMSGate PhoneHelper: the number does not parse or is not
+# a mobile number). Anything else (no service, radio off, generic failure) may pass next time.
+PERMANENT_REASONS = ("Invalid phone number",)
+
+
+@dataclass(frozen=True)
+class PhoneSettings:
+    url_sms: str = "http://127.0.0.1:8080"     # SMSGate local server (default port 8080)
+    url_calls: str = "http://127.0.0.1:8084"   # CallGate server (default port 8084)
+    username: str = "sms"
+    password: str = ""
+    signing_key: str = ""
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8787                    # 0: any free port (tests)
+    adb: bool = True                           # USB: adb forward/reverse on every connect
+    calls_username: str = "call"
+    calls_password: str = ""
+    calls_signing_key: str = ""                # "" = the same key as SMSGate's
+    adb_serial: str = ""
+    webhook_url: str = ""                      # "" = http://127.0.0.1:<listen_port>/webhook
+    settle: float = SETTLE
+    lost_end: float = LOST_END
+    send_wait: float = SEND_WAIT
+
+
+# -- calls: pure ----------------------------------------------------------------------------------
+@dataclass
+class _Group:
+    """The events of one call (or of a call plus a waiting one), as they came."""
+
+    first: float
+    last: float
+    numbers: list = field(default_factory=list)  # distinct non-empty numbers that rang
+    rang: bool = False
+    picked: bool = False     # call:started seen (answered, or an outgoing call)
+    ended: float | None = None
+    ids: dict = field(default_factory=dict)      # number ("" = withheld) -> call id
+
+
+class CallBook:
+    """PHONE_STATE webhooks in, CallRinging / CallEnded out. Pure: every time is a parameter."""
+
+    def __init__(self, settle: float = SETTLE, lost_end: float = LOST_END) -> None:
+        self.settle, self.lost_end = settle, lost_end
+        self.groups: list[_Group] = []
+        self._next_id = 1
+
+    def feed(self, event: str, number: str | None, at: float) -> list:
+        number = (number or "").strip()
+        group = self._group_for(event, number, at)
+        group.last = max(group.last, at)
+        if event == "call:started":
+            group.picked = True
+        elif event == "call:ended":
+            group.ended = at if group.ended is None else group.ended
+        elif event == "call:ringing":
+            group.rang = True
+            if number and number not in group.numbers:
+                group.numbers.append(number)
+                return [self._ringing(group, number, at)]
+            if not group.numbers and "" not in group.ids:
+                return [self._ringing(group, "", at)]
+        return []
+
+    def _group_for(self, event: str, number: str, at: float) -> _Group:
+        group = self.groups[-1] if self.groups else None
+        if group is not None and group.ended is not None:
+            # After the end, only late copies join (within the settle time, and not a new caller
+            # ringing): the next call starts a group of its own.
+            late = at <= group.ended + self.settle
+            new_caller = event == "call:ringing" and number and group.numbers \
+                and number not in group.numbers
+            if not late or new_caller:
+                group = None
+        if group is None:
+            group = _Group(first=at, last=at)
+            self.groups.append(group)
+        return group
+
+    def _ringing(self, group: _Group, number: str, at: float) -> ev.CallRinging:
+        return ev.CallRinging(call_id=self._id(group, number), number=number or None,
+                              number_type=None, withheld=not number, at=at)
+
+    def _id(self, group: _Group, number: str) -> int:
+        if number not in group.ids:
+            group.ids[number] = self._next_id
+            self._next_id += 1
+        return group.ids[number]
+
+    def tick(self, now: float) -> list[ev.CallEnded]:
+        out: list[ev.CallEnded] = []
+        for group in list(self.groups):
+            settled = group.ended is not None and now >= max(group.last, group.ended) + self.settle
+            lost = group.ended is None and now >= group.last + self.lost_end
+            if settled or lost:
+                self.groups.remove(group)
+                out += self._decide(group, now if lost else group.ended, lost)
+        return out
+
+    def _decide(self, group: _Group, ended: float, lost: bool) -> list[ev.CallEnded]:
+        if not group.rang:
+            log.debug("a call with no ringing (outgoing): no text")
+            return []
+        if group.picked:
+            outcome, how = ev.ANSWERED, "call:started"
+            if lost:
+                how = "call:started (call:ended not seen)"
+        elif lost:
+            outcome, how = ev.UNKNOWN, f"no call:ended within {self.lost_end:.0f} s (lost event?)"
+        else:
+            # Declined on the phone gives the same states as not picked up: both are misses.
+            outcome, how = ev.MISSED, "call:ended without call:started"
+        out = []
+        for i, number in enumerate(group.numbers or [""]):
+            if i and group.picked:
+                how = "call waiting: looks answered (Android cannot tell)"
+            out.append(ev.CallEnded(call_id=self._id(group, number), number=number or None,
+                                    number_type=None, withheld=not number, outcome=outcome,
+                                    started=group.first, ended=ended, rings=1, how=how))
+        return out
+
+    def next_deadline(self) -> float | None:
+        due = [max(g.last, g.ended) + self.settle if g.ended is not None else g.last + self.lost_end
+               for g in self.groups]
+        return min(due) if due else None
+
+
+# -- the webhook receiver -------------------------------------------------------------------------
+class Receiver:
+    """Signed webhooks in (HMAC-SHA256 of raw body + X-Timestamp), one request at a time, served
+    only when asked (`serve_pending`). Refuses unsigned, badly signed, stale and replayed posts."""
+
+    def __init__(self, host: str, port: int, keys: list[str], wall: Callable[[], float],
+                 window: float = SIGNATURE_WINDOW) -> None:
+        self.keys = [k.encode() for k in keys if k]
+        self.wall, self.window = wall, window
+        self.received: list[dict] = []
+        self.refused = 0
+        self._signatures: dict[str, float] = {}
+        self.server = HTTPServer((host, port), _ReceiverHandler)
+        self.server.timeout = 0
+        self.server.receiver = self
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def fileno(self) -> int:
+        return self.server.fileno()
+
+    def serve_pending(self) -> None:
+        while select.select([self.server], [], [], 0)[0]:
+            self.server.handle_request()
+
+    def close(self) -> None:
+        self.server.server_close()
+
+    def check(self, headers, body: bytes) -> tuple[int, str]:
+        stamp, signature = headers.get("X-Timestamp", ""), headers.get("X-Signature", "").lower()
+        if not stamp.isdigit() or not signature:
+            return 401, "unsigned"
+        now = self.wall()
+        if abs(now - int(stamp)) > self.window:
+            return 401, "timestamp outside the window"
+        if not any(hmac.compare_digest(hmac.new(key, body + stamp.encode(), hashlib.sha256)
+                                       .hexdigest(), signature) for key in self.keys):
+            return 401, "bad signature"
+        self._signatures = {s: t for s, t in self._signatures.items() if t > now - self.window}
+        if signature in self._signatures:
+            return 401, "replayed"
+        self._signatures[signature] = now
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            return 400, "not JSON"
+        if not isinstance(envelope, dict) or "event" not in envelope:
+            return 400, "not a webhook"
+        self.received.append(envelope)
+        return 200, "ok"
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    timeout = 2.0  # a client that stalls mid-request must not hold the daemon
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        status, why = self.server.receiver.check(self.headers, body)
+        if status != 200:
+            self.server.receiver.refused += 1
+            log.warning("webhook refused: %s", why)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+# -- the link -------------------------------------------------------------------------------------
+class PhoneLink:
+    name = "phone"
+
+    def __init__(self, settings: PhoneSettings, clock, *,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.wall = wall  # real time, for signature timestamps (the daemon's clock may be shifted)
+        self.book = CallBook(settings.settle, settings.lost_end)
+        self.receiver: Receiver | None = None
+        self.info: ModemInfo | None = None
+        self._out: list = []
+        self._seen: OrderedDict = OrderedDict()      # webhook event ids and inbox ids
+        self._sms_states: dict[str, tuple[str, str | None]] = {}
+        self._next_inbox = 0.0
+        self._inbox_since: float | None = None
+
+    # -- connection ------------------------------------------------------------------------------
+    def connect(self) -> ModemInfo:
+        s = self.settings
+        if self.receiver is None:
+            self.receiver = Receiver(s.listen_host, s.listen_port,
+                                     [s.signing_key, s.calls_signing_key], self.wall)
+        if s.adb:
+            from . import adb
+
+            ports = [_port(s.url_sms), _port(s.url_calls)]
+            adb.link([(p, p) for p in ports], [(self.receiver.port, self.receiver.port)],
+                     serial=s.adb_serial)
+        self._get("sms", "/health", auth=False)
+        root = self._get("sms", "/")
+        self._get("calls", "/api/v1/webhooks")
+        url = s.webhook_url or f"http://127.0.0.1:{self.receiver.port}/webhook"
+        self._register("sms", "/webhooks", SMS_EVENTS, url)
+        self._register("calls", "/api/v1/webhooks", CALL_EVENTS, url)
+        if self._inbox_since is None:
+            self._inbox_since = self.wall() - INBOX_LOOKBACK
+        self._next_inbox = 0.0
+        self.info = ModemInfo("Android", str(root.get("model") or "phone"), "android")
+        return self.info
+
+    def close(self) -> None:
+        """Let go of the receiver port; what the call book holds stays (the phone still rings)."""
+        if self.receiver is not None:
+            self.receiver.close()
+            self.receiver = None
+
+    def _register(self, app: str, path: str, events: tuple, url: str) -> None:
+        hooks = self._get(app, path)
+        have = {(h.get("url"), h.get("event")) for h in hooks}
+        for hook in hooks:  # ours, pointing somewhere we no longer listen
+            if str(hook.get("id", "")).startswith("textback-") and hook.get("url") != url:
+                self._call(app, "DELETE", f"{path}/{quote(hook['id'])}")
+        for event in events:
+            if (url, event) in have:
+                continue
+            status, body = self._call(app, "POST", path, {
+                "id": "textback-" + event.replace(":", "-"), "url": url, "event": event})
+            if status != 201:
+                raise ModemGone(f"the phone refused the {event} webhook: {_said(body)}",
+                                hint="check phone.webhook_url; it must be https:// or "
+                                     "http://127.0.0.1 (USB with adb reverse)")
+
+    # -- HTTP ------------------------------------------------------------------------------------
+    def _call(self, app: str, method: str, path: str, body=None, *, auth: bool = True):
+        s = self.settings
+        base, user, password, what = (
+            (s.url_sms, s.username, s.password, "SMSGate") if app == "sms"
+            else (s.url_calls, s.calls_username, s.calls_password, "CallGate"))
+        request = urllib.request.Request(base.rstrip("/") + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode())
+        request.add_header("Content-Type", "application/json")
+        if auth:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
+                status, raw = answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except (OSError, HTTPException) as exc:
+            raise ModemGone(f"{what} on the phone does not answer at {base} ({_reason(exc)})",
+                            hint="is the phone plugged in (USB) or on the same network, and the "
+                                 f"{what} app's server switched on?") from None
+        if status == 401:
+            key = "phone.password" if app == "sms" else "phone.calls_password"
+            raise ModemGone(f"{what} refused the password in {key}",
+                            hint=f"copy the password shown in the {what} app into {key}")
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, None
+
+    def _get(self, app: str, path: str, *, auth: bool = True):
+        status, body = self._call(app, "GET", path, auth=auth)
+        if status != 200:
+            raise ModemGone(f"the phone answered {status} to GET {path}: {_said(body)}",
+                            hint="check that the gateway apps are running")
+        return body
+
+    # -- events ----------------------------------------------------------------------------------
+    def events(self, now: float) -> list:
+        if now >= self._next_inbox:
+            self._poll_inbox()
+            self._next_inbox = now + INBOX_POLL
+        self._take()
+        out, self._out = self._out, []
+        return out + self.book.tick(now)
+
+    def _take(self) -> None:
+        """Serve waiting webhooks and sort what they carry: calls, texts in, send results."""
+        if self.receiver is None:
+            return
+        self.receiver.serve_pending()
+        at = self.clock.now()
+        while self.receiver.received:
+            envelope = self.receiver.received.pop(0)
+            if not self._first_time(f"event:{envelope.get('id')}"):
+                continue  # a retried delivery whose first copy we already took
+            event, payload = envelope.get("event"), envelope.get("payload") or {}
+            if event in CALL_EVENTS:
+                self._out += self.book.feed(event, payload.get("phoneNumber"), at)
+            elif event == "sms:received":
+                self._received(payload.get("messageId"), payload.get("sender")
+                               or payload.get("phoneNumber"), payload.get("message"),
+                               payload.get("receivedAt"), at)
+            elif event in ("sms:sent", "sms:delivered", "sms:failed"):
+                state = {"sms:sent": "Sent", "sms:delivered": "Delivered"}.get(event, "Failed")
+                self._sms_states[str(payload.get("messageId"))] = (state, payload.get("reason"))
+
+    def _received(self, message_id, sender, text, when, at: float) -> None:
+        if not sender or text is None:
+            return
+        sent_at = _epoch(when)
+        # The inbox and the webhook name one text by the same id; the second key also catches a
+        # text whose id differs between the two (same sender, same second, same words).
+        keys = [f"sms:{message_id}", f"sms:{sender}|{sent_at or 0:.0f}|{text}"]
+        if not all([self._first_time(k) for k in keys]):
+            return
+        self._out.append(ev.SmsReceived(number=sender, text=text, at=at, sent_at=sent_at,
+                                        handle=(message_id,)))
+
+    def _first_time(self, key: str) -> bool:
+        if key in self._seen:
+            return False
+        self._seen[key] = True
+        while len(self._seen) > SEEN_MAX:
+            self._seen.popitem(last=False)
+        return True
+
+    def _poll_inbox(self) -> None:
+        since = datetime.fromtimestamp(self._inbox_since).astimezone().isoformat()
+        items = self._get("sms", f"/inbox?type=SMS&limit=500&from={quote(since)}")
+        at = self.clock.now()
+        for item in reversed(items or []):  # oldest first
+            self._received(item.get("id"), item.get("sender"), item.get("contentPreview"),
+                           item.get("createdAt"), at)
+            seen = _epoch(item.get("createdAt"))
+            if seen is not None:  # one minute back: a text stamped late is still read
+                self._inbox_since = max(self._inbox_since, seen - 60)
+
+    def release(self, sms: ev.SmsReceived) -> None:
+        """Recorded: nothing to delete, the text stays in the owner's Messages app."""
+
+    # -- waiting and sending ---------------------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        due = [d for d in (self.book.next_deadline(), self._next_inbox) if d is not None]
+        return min(due) if due else None
+
+    def wait(self, deadline: float | None) -> None:
+        if not self._out and self.receiver is not None:
+            self.clock.wait(self.receiver.fileno(), deadline)
+
+    def send_text(self, number: str, body: str, reference: int) -> str:
+        """POST /message, then follow it to Sent (its id) or Failed (SendFailed).
+
+        The id is ours, made from the outbox row: if the phone took the text but its answer was
+        lost, the retry gets 409 and follows the first one instead of sending it twice.
+        """
+        digest = hashlib.sha256(f"{number}|{body}".encode()).hexdigest()[:10]
+        base = f"textback-{reference}-{digest}"
+        for attempt in range(1, 20):
+            message_id = base if attempt == 1 else f"{base}-{attempt}"
+            status, answer = self._call("sms", "POST", "/message", {
+                "id": message_id, "textMessage": {"text": body}, "phoneNumbers": [number],
+                "withDeliveryReport": True})
+            if status == 409:
+                answer = self._get("sms", f"/messages/{quote(message_id)}")
+                if _state(answer)[0] == "Failed":
+                    continue  # that try failed for good: this retry is a new message
+            elif status >= 500:
+                raise ev.SendFailed(f"the phone answered {status}: {_said(answer)}", True)
+            elif status != 202:
+                raise ev.SendFailed(_said(answer), False)
+            return self._follow(message_id, answer)
+        raise ev.SendFailed("too many failed tries of this text", False)
+
+    def _follow(self, message_id: str, message: dict) -> str:
+        deadline = self.clock.now() + self.settings.send_wait
+        next_poll = self.clock.now() + SEND_POLL
+        state, reason = _state(message)
+        while True:
+            state, reason = self._sms_states.get(message_id, (state, reason))
+            if state in ("Sent", "Delivered"):
+                return message_id
+            if state == "Failed":
+                reason = reason or "the phone could not send it"
+                raise ev.SendFailed(reason, not any(p in reason for p in PERMANENT_REASONS))
+            now = self.clock.now()
+            if now >= deadline:
+                raise ev.SendFailed(f"the phone has not sent it after "
+                                    f"{self.settings.send_wait:.0f} s (still {state})", True)
+            if now >= next_poll:
+                state, reason = _state(self._get("sms", f"/messages/{quote(message_id)}"))
+                next_poll = now + SEND_POLL
+                continue
+            self.clock.wait(self.receiver.fileno(), min(next_poll, deadline))
+            self._take()
+
+
+def _state(message: dict | None) -> tuple[str, str | None]:
+    message = message or {}
+    recipients = message.get("recipients") or [{}]
+    return (recipients[0].get("state") or message.get("state") or "Pending",
+            recipients[0].get("error"))
+
+
+def _said(body) -> str:
+    return str(body.get("message")) if isinstance(body, dict) and body.get("message") else "no reason"
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "reason", None) or exc) or type(exc).__name__
+
+
+def _port(url: str) -> int:
+    return urlsplit(url).port or 80
+
+
+def _epoch(text: str | None) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp() if text else None
+    except ValueError:
+        return None
