@@ -39,6 +39,7 @@ class AtLink:
         self._held: list[tuple[int, object]] = []  # (SIM index, inbox.Received) not yet deleted
         self._to_read: list[int] = []               # SIM indexes announced by +CMTI, not read yet
         self._missed: list = []                     # the missed-calls list read at connect
+        self._cmt_pending = False                   # the next line is a +CMT PDU
         self._reinit_at: float | None = None  # set up the modem again at this time (after a reboot)
 
     # -- connection ------------------------------------------------------------------------------
@@ -121,8 +122,16 @@ class AtLink:
             at, line = urcs.popleft()
             found = self.tracker.feed(line, at)
             out += found
+            if self._cmt_pending:
+                # The PDU line after "+CMT: ,<len>": a text delivered straight to us, not stored
+                # (27.005 3.4.1 <mt>=2). Nothing to delete; we never set AT+CSMS=1, so no +CNMA.
+                self._cmt_pending = False
+                out += self._take_pdu(line, None)
+                continue
             cmti = _CMTI.match(line)
-            if cmti:
+            if line.startswith("+CMT:"):
+                self._cmt_pending = True
+            elif cmti:
                 self._to_read.append(int(cmti["index"]))
             elif line in REBOOT_LINES and line != "+CPIN: READY":
                 # Caller ID and text indications are lost on a reboot (modem-behaviour.md). A reboot
@@ -134,22 +143,25 @@ class AtLink:
         return out
 
     def _read_stored(self, index: int) -> list:
-        from .inbox import BadPdu, decode
-
         try:
             lines = self.session.command(f"AT+CMGR={index}")
         except (AtError, CommandTimeout) as exc:
             log.warning("could not read stored text %d: %s", index, exc)
             return []
         pdus = [line for line in lines if not _CMGR.match(line)]
-        if not pdus:
-            return []
+        return self._take_pdu(pdus[0], index) if pdus else []
+
+    def _take_pdu(self, pdu: str, index: int | None) -> list:
+        from .inbox import BadPdu, decode
+
         try:
-            received = decode(pdus[0])
+            received = decode(pdu)
         except BadPdu as exc:
-            log.warning("text %d on the SIM cannot be decoded (%s); left there", index, exc.reason)
+            log.warning("a received text cannot be decoded (%s); %s", exc.reason,
+                        "left on the SIM" if index is not None else "dropped")
             return []
-        self._held.append((index, received))
+        if index is not None:
+            self._held.append((index, received))
         return [self._received(c) for c in self._reassembly.add(received, self.clock.now())]
 
     def _received(self, complete) -> SmsReceived:

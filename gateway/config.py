@@ -50,7 +50,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                "daily_cap": Key("int", 400), "blocklist": Key("list", []),
                "contacts": Key("list", []), "text_rejected": Key("bool", True),
                "text_unknown": Key("bool", True)},
-    "owner": {"alerts": Key("bool", True), "follow_up": Key("bool", True),
+    "owner": {"alerts": Key("bool", True), "alerts_batch_minutes": Key("number", 0),
+              "follow_up": Key("bool", True),
               "follow_up_after_hours": Key("number", 0), "digest": Key("bool", False),
               "digest_at": Key("text", "07:30")},
     "templates": {"dir": Key("text", "templates")},
@@ -98,6 +99,7 @@ class PolicySettings:
 @dataclass(frozen=True)
 class OwnerSettings:
     alerts: bool             # forward each reply (and repeat calls) to business.owner_phone
+    alerts_batch: float      # seconds to gather alerts into one text; 0 = each at once
     follow_up: bool          # one follow-up to a lead who never answered
     follow_up_after: float | None  # seconds after the text-back; None = next business morning
     digest: bool             # the morning digest to business.owner_phone
@@ -334,7 +336,8 @@ def _owner(o: dict, business: Business, where: str) -> OwnerSettings:
     if o["digest"] and not business.owner_phone:
         raise ConfigError("the digest needs your cell number", path=where, key="owner.digest",
                           hint='set business.owner_phone, or digest = false')
-    return OwnerSettings(alerts=o["alerts"], follow_up=o["follow_up"],
+    batch = float(_non_negative(o["alerts_batch_minutes"], where, "owner.alerts_batch_minutes"))
+    return OwnerSettings(alerts=o["alerts"], alerts_batch=batch * 60, follow_up=o["follow_up"],
                          follow_up_after=after * 3600 if after else None, digest=o["digest"],
                          digest_at=time(int(match[1]), int(match[2])))
 

@@ -90,9 +90,31 @@ class Conversation:
         return queued
 
     def tell_owner(self, body: str, key: str) -> None:
+        import json
+
         owner = self.config.business.owner_phone
-        if owner and self.config.owner.alerts:
+        if not (owner and self.config.owner.alerts):
+            return
+        if not self.config.owner.alerts_batch:
             self.queue(owner, body, "owner_alert", key)
+            return
+        # Quiet alerts: gathered in the store (a restart keeps them), sent as one text by chores().
+        batch = json.loads(self.store.get_state("alert_batch") or "[]")
+        if not batch:
+            due = self.clock.now() + self.config.owner.alerts_batch
+            self.store.set_state("alert_batch_due", f"{due:.0f}")
+        self.store.set_state("alert_batch", json.dumps(batch + [body]))
+
+    def send_alert_batch(self, now: float) -> None:
+        import json
+
+        due = self.store.get_state("alert_batch_due")
+        batch = json.loads(self.store.get_state("alert_batch") or "[]")
+        if not batch or due is None or float(due) > now:
+            return
+        self.queue(self.config.business.owner_phone, "\n".join(batch), "owner_alert",
+                   f"batch|{due}")
+        self.store.set_state("alert_batch", "[]")
 
     # -- calls -----------------------------------------------------------------------------------
     def call_ended(self, call: ev.CallEnded) -> None:
@@ -282,6 +304,8 @@ class Conversation:
         return None
 
     def chores(self, now: float) -> None:
+        if self.config.owner.alerts_batch:
+            self.send_alert_batch(now)
         if self.config.owner.follow_up:
             self.follow_ups(now)
         if self.config.owner.digest and self.config.business.owner_phone:

@@ -51,6 +51,7 @@ text_unknown = true             # text callers whose call ended unclearly
 
 [owner]                         # what textback tells you, on business.owner_phone
 alerts = true                   # forward each reply from a lead, tagged #12; answer "#12 your text"
+alerts_batch_minutes = 0        # quiet alerts: gather them into one text every N minutes; 0 = at once
 follow_up = true                # one follow-up to a lead who never answered (follow_up.txt)
 follow_up_after_hours = 0       # 0 = the next business morning; else this many hours later
 digest = true                   # a morning text: yesterday's missed calls and who waits for you

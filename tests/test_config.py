@@ -83,7 +83,7 @@ def test_full_config_round_trip(tmp_path):
                               text_rejected=False, text_unknown=False),
         templates_dir=folder / "my-templates", database=tmp_path / "data" / "leads.db",
         log_level="DEBUG",
-        owner=OwnerSettings(alerts=False, follow_up=True, follow_up_after=4 * 3600.0, digest=True,
+        owner=OwnerSettings(alerts=False, alerts_batch=0.0, follow_up=True, follow_up_after=4 * 3600.0, digest=True,
                             digest_at=time(6, 45)))
 
 

@@ -116,3 +116,34 @@ def test_follow_up_after_hours_setting_stays_out_of_quiet_hours(tmp_path):
     sim.close()
     when = [datetime.fromtimestamp(START + s.at_step_time, TZ).strftime("%a %H:%M") for s in sim.sent]
     assert when == ["Tue 11:00", "Wed 08:00"]
+
+
+def test_a_text_delivered_straight_with_cmt_is_recorded(tmp_path):
+    from gateway.sim import encode_deliver_pdus
+
+    cfg = setup(tmp_path)
+    (pdu,) = encode_deliver_pdus(N, "Can you come Monday?", datetime(2026, 11, 24, 11, 0, tzinfo=TZ))
+    steps = [Step(3.0, f"+CMT: ,{len(pdu) // 2 - 1}"), Step(3.0, pdu)]
+    sim = SimModem("sim800", steps=steps)
+    events = []
+    run(cfg, tmp_path / "t.db", sim, START, START + 10, events)
+    sim.close()
+    assert [(e["from"], e["text"]) for e in events if e["event"] == "inbound"] == [
+        (N, "Can you come Monday?")]
+    assert texts(sim) == [(OWNER, "#1 (512) 555-0142: Can you come Monday?")]
+
+
+def test_quiet_alerts_are_gathered_into_one_text(tmp_path):
+    cfg = setup(tmp_path, **{"alerts_batch_minutes = 0": "alerts_batch_minutes = 15",
+                             "digest = true": "digest = false", "follow_up = true": "follow_up = false"})
+    other = "+15125550187"
+    steps = CALL + [Step(60.0, "", sms=InboundSms(N, "Leak in the kitchen")),
+                    Step(120.0, "", sms=InboundSms(other, "Quote for a new boiler?"))]
+    sim = SimModem("sim800", steps=steps)
+    run(cfg, tmp_path / "t.db", sim, START, START + 3600)
+    sim.close()
+    to_owner = [(s.at_step_time, s.text) for s in sim.sent if s.number == OWNER]
+    assert [text for _, text in to_owner] == ["#1 (512) 555-0142: Leak in the kitchen\n"
+                                              "#2 (512) 555-0187: Quote for a new boiler?"]
+    # 15 minutes after the first alert, give or take the daemon's one-minute chores round
+    assert 60 + 15 * 60 <= to_owner[0][0] <= 60 + 16 * 60
