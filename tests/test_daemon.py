@@ -233,3 +233,60 @@ def test_a_refused_pin_is_never_tried_again(tmp_path):
             sim.close()
     assert [c for c in sims[0].commands if c.startswith('AT+CPIN="')] == ['AT+CPIN="1234"']
     assert [c for c in sims[1].commands if c.startswith('AT+CPIN="')] == []
+
+
+def test_unplugged_while_idle_the_next_call_after_replug_is_texted(tmp_path):
+    first = SimModem("sim800")
+    second = SimModem("sim800", steps=[Step(20.0, "RING"), Step(20.05, CALL[1].rx),
+                                       Step(25.0, "NO CARRIER")])
+    plug = Replug(first, second, at=3.0)
+    clock = VirtualClock(START, plug, warmup=1.0)
+    daemon, store = daemon_for(tmp_path, clock,
+                               lambda: serial.Serial(plug.current.port_name, 115200, timeout=0))
+    try:
+        daemon.run(until=START + 60)
+    finally:
+        store.close()
+        first.close()
+        second.close()
+    assert [s.number for s in second.sent] == [N]
+
+
+def test_unplugged_while_ringing_the_call_is_texted_from_the_sims_missed_list(tmp_path):
+    # The caller gives up while the modem is away; the SIM's missed-calls list (it travels with the
+    # SIM) has the call when the modem is back: texted once, marked recovered.
+    first = SimModem("sim800", steps=CALL[:2])
+    second = SimModem("sim800", missed_calls=[(N, 145)])
+    plug = Replug(first, second, at=2.0)
+    clock = VirtualClock(START, plug, warmup=1.0)
+    events = []
+    daemon, store = daemon_for(tmp_path, clock,
+                               lambda: serial.Serial(plug.current.port_name, 115200, timeout=0))
+    daemon.sink = events.append
+    try:
+        daemon.run(until=START + 60)
+    finally:
+        store.close()
+        first.close()
+        second.close()
+    assert [s.number for s in second.sent] == [N]
+    assert [(e["how"], e.get("recovered")) for e in events if e["event"] == "call"] == [
+        ("missed-calls list", True)]
+
+
+def test_a_silent_modem_is_retried_until_it_answers(tmp_path):
+    # The first four commands get no answer at all (a modem still booting, or wedged): the daemon
+    # times out, lets go of the port, tries again with back-off, and then works normally.
+    sim = SimModem("sim800", steps=[Step(30.0, "RING"), Step(30.05, CALL[1].rx),
+                                    Step(35.0, "NO CARRIER")], replies=[Reply("AT", (), 4)])
+    clock = VirtualClock(START, sim, warmup=1.0)
+    events = []
+    daemon, store = daemon_for(tmp_path, clock, lambda: serial.Serial(sim.port_name, 115200, timeout=0))
+    daemon.sink = events.append
+    try:
+        daemon.run(until=START + 60)
+    finally:
+        store.close()
+        sim.close()
+    assert [e["event"] for e in events if e["event"] in ("modem_lost", "modem")] == ["modem_lost", "modem"]
+    assert [s.number for s in sim.sent] == [N]
