@@ -49,19 +49,13 @@ def serial_opener(port: str, baudrate: int):
 def refuse_exposed_secrets(cfg) -> None:
     """A config holding a SIM PIN (or gateway passwords) must be readable by its owner only, or by
     the textback group as the installed one is (0640 root:textback)."""
-    import grp
-
+    from gateway.config import exposed
     from gateway.errors import ConfigError
 
-    if not cfg.modem.pin:
-        return
-    info = cfg.path.stat()
-    try:
-        group = grp.getgrgid(info.st_gid).gr_name
-    except KeyError:
-        group = None
-    if info.st_mode & 0o007 or (info.st_mode & 0o070 and group != "textback"):
-        raise ConfigError("holds the SIM PIN and other users can read it", path=str(cfg.path),
+    secrets = cfg.secrets()
+    if secrets and exposed(cfg.path):
+        raise ConfigError(f"holds secrets ({', '.join(secrets)}) and other users can read it",
+                          path=str(cfg.path),
                           hint=f"chmod 600 {cfg.path} (or 640 with group textback), then start again")
 
 
@@ -93,20 +87,18 @@ def tell_systemd(daemon, clock) -> None:
     daemon.on_pass = on_pass
 
 
-def run_daemon(cfg, db_path: str | None) -> None:
+def link_for(cfg, clock):
+    """(link, simulated modem or None) for `[modem] port`: "android", "sim" or a device path."""
     from gateway.atlink import AtLink
-    from gateway.clock import WallClock
-    from gateway.daemon import Daemon
-    from gateway.replay import demo_scenario_path, open_sim_port, sim_for
-    from gateway.store import Store
 
-    setup_logging(cfg.log_level)
-    refuse_exposed_secrets(cfg)
-    store = Store(Path(db_path) if db_path else cfg.database)
-    clock = WallClock()
+    if cfg.modem.port == "android":
+        from gateway.phonelink import PhoneLink
+
+        return PhoneLink(cfg.phone, clock), None
     sim = None
     if cfg.modem.port == "sim":
         from gateway import scenario
+        from gateway.replay import demo_scenario_path, open_sim_port, sim_for
 
         scen = scenario.load(cfg.modem.scenario or demo_scenario_path())
         sim = sim_for(scen)
@@ -115,7 +107,19 @@ def run_daemon(cfg, db_path: str | None) -> None:
         opener = open_sim_port(sim)
     else:
         opener = serial_opener(cfg.modem.port, cfg.modem.baudrate)
-    link = AtLink(opener, clock, family=cfg.modem.family, pin=cfg.modem.pin)
+    return AtLink(opener, clock, family=cfg.modem.family, pin=cfg.modem.pin), sim
+
+
+def run_daemon(cfg, db_path: str | None) -> None:
+    from gateway.clock import WallClock
+    from gateway.daemon import Daemon
+    from gateway.store import Store
+
+    setup_logging(cfg.log_level)
+    refuse_exposed_secrets(cfg)
+    store = Store(Path(db_path) if db_path else cfg.database)
+    clock = WallClock()
+    link, sim = link_for(cfg, clock)
     daemon = Daemon(cfg, store, clock, link)
     tell_systemd(daemon, clock)
     stop_on_signals(daemon, clock)

@@ -54,6 +54,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
               "follow_up": Key("bool", True),
               "follow_up_after_hours": Key("number", 0), "digest": Key("bool", False),
               "digest_at": Key("text", "07:30")},
+    "phone": {"url_sms": Key("text", "http://127.0.0.1:8080"),
+              "url_calls": Key("text", "http://127.0.0.1:8084"), "username": Key("text", "sms"),
+              "password": Key("text", ""), "calls_username": Key("text", "call"),
+              "calls_password": Key("text", ""), "signing_key": Key("text", ""),
+              "calls_signing_key": Key("text", ""), "listen_host": Key("text", "127.0.0.1"),
+              "listen_port": Key("int", 8787), "webhook_url": Key("text", ""),
+              "adb": Key("bool", True), "adb_serial": Key("text", ""),
+              "call_timeout_seconds": Key("number", 90)},
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
@@ -117,6 +125,14 @@ class Config:
     database: Path
     log_level: str
     owner: OwnerSettings
+    phone: object = None     # gateway.phonelink.PhoneSettings when [modem] port = "android"
+
+    def secrets(self) -> list[str]:
+        """The config keys set here that must not be readable by others."""
+        keys = ["modem.pin"] if self.modem.pin else []
+        if self.phone is not None:
+            keys += ["phone.password", "phone.calls_password", "phone.signing_key"]
+        return keys
 
 
 def default_path() -> Path:
@@ -324,7 +340,30 @@ def load(path: Path) -> Config:
         path=path, business=business, hours=hours, modem=modem, policy=policy,
         templates_dir=(folder / Path(v["templates"]["dir"]).expanduser()).resolve(),
         database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
-        log_level=level, owner=_owner(v["owner"], business, where))
+        log_level=level, owner=_owner(v["owner"], business, where),
+        phone=_phone_link(v["phone"], where) if modem.port == "android" else None)
+
+
+def _phone_link(p: dict, where: str):
+    """The Android gateway apps (SMSGate, CallGate) as the modem: [modem] port = "android"."""
+    from .phonelink import PhoneSettings
+
+    for key in ("password", "calls_password", "signing_key"):
+        if not p[key]:
+            raise ConfigError("needed when port = \"android\"", path=where, key=f"phone.{key}",
+                              hint="copy it from the app's settings on the phone (see README, "
+                                   "\"Use your own Android phone\")")
+    if not 0 <= p["listen_port"] <= 65535:
+        raise ConfigError(f"no such port {p['listen_port']}", path=where, key="phone.listen_port",
+                          hint="a port number such as 8787")
+    return PhoneSettings(
+        url_sms=p["url_sms"], url_calls=p["url_calls"], username=p["username"],
+        password=p["password"], calls_username=p["calls_username"],
+        calls_password=p["calls_password"], signing_key=p["signing_key"],
+        calls_signing_key=p["calls_signing_key"], listen_host=p["listen_host"],
+        listen_port=p["listen_port"], webhook_url=p["webhook_url"], adb=p["adb"],
+        adb_serial=p["adb_serial"],
+        lost_end=float(_non_negative(p["call_timeout_seconds"], where, "phone.call_timeout_seconds")))
 
 
 def _owner(o: dict, business: Business, where: str) -> OwnerSettings:
@@ -345,6 +384,19 @@ def _owner(o: dict, business: Business, where: str) -> OwnerSettings:
 # Characters that force UCS-2 and the GSM-7 one to use instead.
 GSM7_STAND_INS = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
                   "\u2014": "-", "\u2026": "...", "\u00a0": "a plain space"}
+
+
+def exposed(path: Path) -> bool:
+    """Others can read the file: any "other" bit, or group bits for a group other than textback
+    (the installed config is 0640 root:textback so that the service reads it)."""
+    import grp
+
+    info = path.stat()
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = None
+    return bool(info.st_mode & 0o007 or (info.st_mode & 0o070 and group != "textback"))
 
 
 def check(config: Config) -> list[str]:
@@ -371,9 +423,9 @@ def check(config: Config) -> list[str]:
             unit = "septets" if segs.encoding == "GSM-7" else "UTF-16 units"
             warnings.append(f"{name}.txt: with your business details it is sent as {segs.parts} "
                             f"texts ({segs.units} {unit}); shorten it to fit in one")
-    if config.modem.pin and config.path.exists() and config.path.stat().st_mode & 0o077:
-        warnings.append(f"{config.path} holds the SIM PIN and others can read it: "
-                        f"chmod 600 {config.path}")
+    if config.secrets() and config.path.exists() and exposed(config.path):
+        warnings.append(f"{config.path} holds secrets ({', '.join(config.secrets())}) and others "
+                        f"can read it: chmod 600 {config.path}")
     return warnings
 
 

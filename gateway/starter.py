@@ -49,6 +49,12 @@ contacts = []                   # friends and suppliers: never texted
 text_rejected = true            # text callers whose call you declined
 text_unknown = true             # text callers whose call ended unclearly
 
+# [phone]                       # port = "android": your own phone is the modem (README)
+# password = ""                 # SMSGate's local server password (the app shows it)
+# calls_password = ""           # CallGate's password
+# signing_key = ""              # the webhook signing key set in both apps
+# adb = true                    # over USB: adb forward/reverse (false: LAN, set url_sms/url_calls)
+
 [owner]                         # what textback tells you, on business.owner_phone
 alerts = true                   # forward each reply from a lead, tagged #12; answer "#12 your text"
 alerts_batch_minutes = 0        # quiet alerts: gather them into one text every N minutes; 0 = at once

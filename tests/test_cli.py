@@ -135,7 +135,7 @@ def test_run_refuses_a_config_with_a_pin_others_can_read(tmp_path):
     config.chmod(0o644)
     result = invoke("run", "--config", str(config))
     assert result.exit_code == 2
-    assert result.output == (f"error: {config}: holds the SIM PIN and other users can read it\n"
+    assert result.output == (f"error: {config}: holds secrets (modem.pin) and other users can read it\n"
                              f"  -> chmod 600 {config} (or 640 with group textback), then start again\n")
     assert not (tmp_path / "textback.db").exists()  # refused before touching anything
 

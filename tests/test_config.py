@@ -243,7 +243,9 @@ def test_starter_loads_and_checks_clean(tmp_path):
 def test_starter_explains_every_key():
     lines = STARTER_TOML.splitlines()
     keys = {s: set(v) for s, v in tomllib.loads(STARTER_TOML).items()}
-    assert keys == {s: set(v) for s, v in config.SCHEMA.items()}
+    # [phone] is there commented out: it only applies with port = "android"
+    assert keys == {s: set(v) for s, v in config.SCHEMA.items() if s != "phone"}
+    assert "# [phone]" in STARTER_TOML
     assert "# " in next(x for x in lines if x.startswith("[hours]"))  # one comment for the days
     for section, names in keys.items():
         for name in names if section != "hours" else ():
@@ -291,7 +293,8 @@ def test_check_warns_about_a_readable_pin(tmp_path, pin, mode, warned):
     path.write_text(STARTER_TOML.replace('pin = ""', f'pin = "{pin}"'))
     os.chmod(path, mode)
     assert config.check(config.load(path)) == (
-        [f"{path} holds the SIM PIN and others can read it: chmod 600 {path}"] if warned else [])
+        [f"{path} holds secrets (modem.pin) and others can read it: chmod 600 {path}"]
+        if warned else [])
 
 
 def test_check_rejects_broken_templates(tmp_path):
@@ -302,3 +305,18 @@ def test_check_rejects_broken_templates(tmp_path):
     (tmp_path / "templates" / "missed_call.txt").unlink()
     with pytest.raises(TemplateError, match="missing template missed_call.txt"):
         config.check(config.load(path))
+
+
+def test_android_port_needs_the_gateway_secrets(tmp_path):
+    write_starter(tmp_path)
+    path = tmp_path / "textback.toml"
+    path.write_text(path.read_text().replace('port = "sim"', 'port = "android"'))
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert str(info.value).startswith(f'{path}: phone.password: needed when port = "android"')
+    path.write_text(path.read_text() + '\n[phone]\npassword = "p1"\ncalls_password = "p2"\n'
+                    'signing_key = "k"\nadb = false\nlisten_port = 9999\n')
+    cfg = config.load(path)
+    assert (cfg.phone.password, cfg.phone.calls_password, cfg.phone.signing_key, cfg.phone.adb,
+            cfg.phone.listen_port) == ("p1", "p2", "k", False, 9999)
+    assert cfg.secrets() == ["phone.password", "phone.calls_password", "phone.signing_key"]
