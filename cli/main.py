@@ -76,12 +76,42 @@ def replay(scenario: str, config_path: str | None, db_path: str | None) -> None:
 @cli.command()
 @click.option("--speed", type=click.FloatRange(0.5, 20), default=2.0, show_default=True,
               help="How much faster than real time the demo plays.")
+@click.option("--phone", is_flag=True,
+              help="Use a simulated Android phone (SMSGate + CallGate) instead of a modem.")
 @db_option
-def demo(speed: float, db_path: str | None) -> None:
+def demo(speed: float, phone: bool, db_path: str | None) -> None:
     """Watch the daemon text back missed calls on a simulated modem (no hardware)."""
     from cli import running
 
-    running.run_demo(speed=speed, db_path=db_path)
+    if phone:
+        running.run_phone_demo(db_path=db_path)
+    else:
+        running.run_demo(speed=speed, db_path=db_path)
+
+
+@cli.group(cls=Group)
+def phone() -> None:
+    """The Android phone as the modem (SMSGate + CallGate)."""
+
+
+@phone.command("check")
+@config_option
+def phone_check(config_path: str | None) -> None:
+    """Say in plain words what is missing for the phone to work; exit 0 only when it would."""
+    from gateway.clock import WallClock
+    from gateway.errors import UsageError
+    from gateway.phonecheck import run_checks
+
+    cfg = load_config(config_path)
+    if cfg.phone is None:
+        raise UsageError(f'{cfg.path}: [modem] port is "{cfg.modem.port}", not "android"',
+                         hint='set port = "android" and fill in [phone] (see README)')
+    checks = run_checks(cfg.phone, WallClock())
+    for check in checks:
+        mark = {True: "ok  ", False: "FAIL", None: "note"}[check.ok]
+        click.echo(f"{mark} {check.name}: {check.detail}" + (f"\n     -> {check.fix}" if check.fix else ""))
+    if any(check.ok is False for check in checks):
+        sys.exit(1)
 
 
 def _register() -> None:

@@ -177,3 +177,76 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
         show.leads(store.leads(limit=20), console=console, title="Leads after the demo")
         console.print(show.demo_summary(counters))
         store.close()
+
+
+PHONE_SCRIPT = (  # (seconds after the link is up, what the phone does)
+    (1.0, "play", "missed", "+15125550142"),
+    (6.0, "play", "answered", "+15125550177"),
+    (11.0, "sms", "Yes please - the kitchen sink is leaking", "+15125550142"),
+)
+PHONE_DEMO_SECONDS = 18.0
+
+
+def run_phone_demo(*, db_path: str | None) -> None:
+    """The daemon against the fake Android gateway (SMSGate + CallGate on loopback): a missed call
+    gets a text, an answered one does not, and the caller's reply reaches the owner."""
+    import threading
+    import time
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from cli import show
+    from gateway import config as config_mod
+    from gateway.clock import WallClock
+    from gateway.daemon import Daemon
+    from gateway.fakegateway import FakeGateway
+    from gateway.phonelink import PhoneLink
+    from gateway.starter import write_starter
+    from gateway.store import Store
+
+    console = Console(highlight=False)
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp, FakeGateway() as phone:
+        write_starter(Path(tmp))
+        cfg = config_mod.load(Path(tmp) / "textback.toml")
+        settings = replace(_phone_settings(phone), listen_port=0, adb=False)
+        store = Store(Path(db_path) if db_path else Path(tmp) / "demo.db")
+        clock = WallClock()
+        console.print(f"textback demo --phone: the daemon and a simulated Android phone "
+                      f"({phone.model}) running SMSGate and CallGate on this machine.\n")
+        sink = show.DemoSink(console, cfg.business.timezone, cfg.business.region)
+        daemon = Daemon(cfg, store, clock, PhoneLink(settings, clock), sink=sink)
+        stop_on_signals(daemon, clock)
+
+        def script():
+            start = time.monotonic()
+            for at, action, what, number in PHONE_SCRIPT:
+                time.sleep(max(0.0, start + at - time.monotonic()))  # the demo's pace, nothing waits on it
+                if daemon.stopping:
+                    return
+                if action == "play":
+                    console.print(f"[dim]phone: a call from {number}, {what}[/dim]")
+                    phone.play(what, number)
+                else:
+                    console.print(f"[dim]phone: a text arrives from {number}[/dim]")
+                    phone.receive_sms(number, what)
+
+        daemon.on_ready = lambda info: threading.Thread(target=script, daemon=True).start()
+        try:
+            daemon.run(until=clock.now() + PHONE_DEMO_SECONDS)
+        finally:
+            daemon.link.close()
+        console.print()
+        show.leads(store.leads(limit=20), console=console, title="Leads after the demo")
+        store.close()
+
+
+def _phone_settings(phone):
+    from gateway.phonelink import PhoneSettings
+
+    user_sms, password = phone.passwords["sms"]
+    user_calls, calls_password = phone.passwords["calls"]
+    return PhoneSettings(url_sms=phone.url_sms, url_calls=phone.url_calls, username=user_sms,
+                         password=password, calls_username=user_calls,
+                         calls_password=calls_password, signing_key=phone.signing_key)

@@ -380,6 +380,9 @@ class DemoSink:
         elif kind == "sms":
             line.append(f"{rec['status']:<10}", style="magenta").append(self._who(rec.get("to")))
             line.append(f"  {rec.get('reason')}", style="dim")
+        elif kind == "inbound":
+            line.append("reply     ", style="bold cyan").append(self._who(rec["from"]))
+            line.append(": ").append(literal(rec["text"], style="italic"))
         elif kind == "send_error":
             line.append("send error", style="bold red")
             line.append(f" {rec['error']}: retrying in {rec['retry_in']:.0f} s", style="red")

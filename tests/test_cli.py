@@ -165,3 +165,21 @@ def test_run_tells_systemd_ready_and_feeds_the_watchdog(tmp_path):
         proc.kill()
         listener.close()
     assert "READY=1\nSTATUS=modem ready: SIMCOM_Ltd SIMCOM_SIM800L" in got
+
+
+def test_phone_demo_texts_the_missed_caller_only(tmp_path):
+    db = tmp_path / "demo.db"
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["demo", "--phone", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    calls = json.loads(invoke("calls", "--db", str(db), "--json").output)
+    assert sorted((c["number"], c["outcome"], c["action"]) for c in calls) == [
+        ("+15125550142", "missed", "sent"), ("+15125550177", "answered", "skipped")]
+    assert "reply     (512) 555-0142: Yes please - the kitchen sink is leaking" in result.output
+
+
+def test_phone_check_on_a_modem_config_says_how_to_switch(tmp_path):
+    invoke("init", str(tmp_path))
+    result = invoke("phone", "check", "--config", str(tmp_path / "textback.toml"))
+    assert (result.exit_code, result.output) == (2, (
+        f'error: {tmp_path / "textback.toml"}: [modem] port is "sim", not "android"\n'
+        '  -> set port = "android" and fill in [phone] (see README)\n'))
