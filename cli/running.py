@@ -60,7 +60,7 @@ def refuse_exposed_secrets(cfg) -> None:
 
 
 def tell_systemd(daemon, clock) -> None:
-    """Type=notify: READY=1 once the modem is set up (or after READY_ANYWAY, so that a box whose
+    """The service's side of a start: the owner's liveness texts, and for Type=notify: READY=1 once the modem is set up (or after READY_ANYWAY, so that a box whose
     modem is unplugged at boot is not restarted over and over), WATCHDOG=1 from the loop."""
     import time
 
@@ -71,6 +71,7 @@ def tell_systemd(daemon, clock) -> None:
     state = {"ready": False, "fed": 0.0}
 
     def on_ready(info):
+        daemon.talk.connected(info)  # the owner hears of an outage, or that a new box is live
         state["ready"] = True
         notify.ready(f"modem ready: {info.manufacturer} {info.model}".strip())
 

@@ -28,6 +28,7 @@ REPLIES = {
 }
 DIGEST_WINDOW = timedelta(hours=3)
 REPEAT_WINDOW = 3600.0
+OUTAGE = 30 * 60.0  # a heartbeat older than this at start-up is an outage worth telling the owner
 # Calls recorded but never decided (a crash between the two commits) are decided at start-up if
 # they ended this recently; older ones are left alone rather than texted hours late.
 UNDECIDED_WINDOW = 6 * 3600.0  # a second missed call within an hour is "calling again": tell the owner
@@ -303,6 +304,30 @@ class Conversation:
             return "opted out"
         return None
 
+    def connected(self, info) -> None:
+        """Tell the owner when textback comes back after a long outage, and when it first runs
+        with a new config (the box has just been provisioned)."""
+        import hashlib
+
+        from .numbers import display
+
+        owner = self.config.business.owner_phone
+        now = self.clock.now()
+        beat = self.store.get_state("heartbeat")
+        stamp = self.config.path.read_bytes() if self.config.path.exists() else b""
+        version = hashlib.sha256(stamp).hexdigest()[:16]
+        if not owner:
+            return
+        if beat and now - float(beat) > OUTAGE:
+            self.queue(owner, f"textback was offline {_span(now - float(beat))} and is back now.",
+                       "owner_notice", f"back|{float(beat):.0f}")
+        if self.store.get_state("live_config") != version:
+            number = self.config.business.phone
+            on = display(number, self.config.business.region) if number else info.model
+            self.queue(owner, f"textback is live on {on}: missed calls get a text back.",
+                       "owner_notice", f"live|{version}")
+            self.store.set_state("live_config", version)
+
     def chores(self, now: float) -> None:
         if self.config.owner.alerts_batch:
             self.send_alert_batch(now)
@@ -345,3 +370,12 @@ class Conversation:
                       figures["unanswered"], day=(local - timedelta(days=1)).date())
         self.queue(self.config.business.owner_phone, body, "digest", f"digest|{today}")
         self.store.set_state("digest_day", today)
+
+
+def _span(seconds: float) -> str:
+    """2h10m, 45m, 3d4h: an outage's length for a text."""
+    minutes = int(seconds // 60)
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days}d{hours}h"
+    return f"{hours}h{mins:02d}m" if hours else f"{mins}m"

@@ -147,3 +147,30 @@ def test_quiet_alerts_are_gathered_into_one_text(tmp_path):
                                               "#2 (512) 555-0187: Quote for a new boiler?"]
     # 15 minutes after the first alert, give or take the daemon's one-minute chores round
     assert 60 + 15 * 60 <= to_owner[0][0] <= 60 + 16 * 60
+
+
+def test_the_owner_hears_a_new_box_is_live_and_of_a_long_outage(tmp_path):
+    from gateway.modem import ModemInfo
+
+    cfg = setup(tmp_path)
+    sim = SimModem("sim800")
+    clock = VirtualClock(START, sim)
+    store = Store(tmp_path / "t.db")
+    daemon = Daemon(cfg, store, clock, AtLink(lambda: None, clock))
+    info = ModemInfo("SIMCOM_Ltd", "SIMCOM_SIM800L", "sim800")
+
+    def to_owner():
+        return [row["body"] for row in store.db.query(
+            "SELECT body FROM messages WHERE number = ? ORDER BY id", [OWNER])]
+
+    try:
+        daemon.talk.connected(info)   # first start with this config: the box is live
+        daemon.talk.connected(info)   # a plain restart: nothing
+        store.set_state("heartbeat", f"{START - (2 * 3600 + 10 * 60):.3f}")
+        daemon.talk.connected(info)   # back after 2h10m without a heartbeat
+        sent = to_owner()
+    finally:
+        store.close()
+        sim.close()
+    assert sent == ["textback is live on (512) 555-0100: missed calls get a text back.",
+                    "textback was offline 2h10m and is back now."]
