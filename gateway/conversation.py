@@ -131,7 +131,8 @@ class Conversation:
         self.emit("call", at=call.ended, number=shown, outcome=call.outcome, how=call.how,
                   rings=call.rings, withheld=call.withheld,
                   **({"recovered": True} if call.recovered else {}))
-        if created:
+        # Decide a new call, or one whose decision a store failure cut short (its event is retried).
+        if created or self.store.call_action(call_id) == "recorded":
             self.decide(call, call_id, number, key)
 
     def resume(self) -> None:
@@ -235,10 +236,11 @@ class Conversation:
         now = self.clock.now()
         message_id, lead_id, created = self.store.record_inbound(
             number=number, body=sms.text, now=now, dedupe_key=key)
-        if not created:
-            return True  # read again after a restart: already handled
-        log.info("text received from lead #%d", lead_id)
-        self.emit("inbound", **{"from": number, "text": sms.text, "lead": lead_id})
+        if created:
+            log.info("text received from lead #%d", lead_id)
+            self.emit("inbound", **{"from": number, "text": sms.text, "lead": lead_id})
+        # Acted on again when read again (a restart, or a store failure half way): every step
+        # below is idempotent (dedupe keys, opt-out recorded once), so nothing is lost or doubled.
         word = keyword(sms.text)
         lead = self.store.lead(lead_id)
         if word == "stop":

@@ -304,7 +304,8 @@ class Store:
                             "VALUES (?, ?, ?)", (number, iso(now), message_id))
             lead_id = self._touch_lead(number, now)
             # Consent changes keep their history (time and the message that caused them).
-            self._change(lead_id, "status", "opted_out", _consent_note("STOP", message_id), now)
+            if self._one("SELECT status FROM leads WHERE id = ?", (lead_id,))[0] != "opted_out":
+                self._change(lead_id, "status", "opted_out", _consent_note("STOP", message_id), now)
 
     def facts(self, number: str, *, now: float, day_start: float) -> Facts:
         """What policy.decide needs about `number`. Failed texts count for neither cooldown
@@ -453,6 +454,10 @@ class Store:
                 "lead_id": lead_id, "direction": "in", "number": number, "body": body,
                 "kind": kind, "created_at": iso(now), "dedupe_key": dedupe_key}).last_pk
         return message_id, lead_id, True
+
+    def call_action(self, call_id: int) -> str | None:
+        row = self._one("SELECT action FROM calls WHERE id = ?", (call_id,))
+        return row[0] if row else None
 
     def undecided_calls(self, since: float) -> list[dict]:
         """Calls recorded since `since` with no decision yet (action still 'recorded')."""

@@ -290,3 +290,56 @@ def test_a_silent_modem_is_retried_until_it_answers(tmp_path):
         sim.close()
     assert [e["event"] for e in events if e["event"] in ("modem_lost", "modem")] == ["modem_lost", "modem"]
     assert [s.number for s in sim.sent] == [N]
+
+
+class FullUntil:
+    """The disk is full (SQLite cannot grow the file) until `at` scenario seconds."""
+
+    def __init__(self, sim: SimModem, store: Store, at: float):
+        self.sim, self.store, self.at, self.full = sim, store, at, True
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count = {pages}")
+
+    def pump(self):
+        self.sim.pump()
+
+    def next_step_time(self):
+        step = self.sim.next_step_time()
+        if not self.full:
+            return step
+        return self.at if step is None else min(step, self.at)
+
+    def deliver_due(self, t):
+        if self.full and t >= self.at:
+            self.store.db.execute("PRAGMA max_page_count = 1073741823")
+            self.full = False
+        self.sim.deliver_due(t)
+
+
+def test_a_full_disk_keeps_the_calls_and_texts_them_once_there_is_room(tmp_path):
+    # Callers while SQLite cannot grow the file (the first few rows fit in pages it has): nothing
+    # is sent that could not be recorded, nothing is forgotten; once there is room, one text each.
+    numbers = [f"+1512555{2000 + i:04d}" for i in range(30)]
+    steps = []
+    for i, number in enumerate(numbers):
+        t = 1.0 + i * 3
+        steps += [Step(t, "RING"), Step(t + 0.05, f'+CLIP: "{number}",145,"",0,"",0'),
+                  Step(t + 1.0, "NO CARRIER")]
+    sim = SimModem("sim800", steps=steps)
+    cfg = config_for(tmp_path)
+    store = Store(tmp_path / "t.db")
+    disk = FullUntil(sim, store, at=100.0)
+    clock = VirtualClock(START, disk, warmup=1.0)
+    events = []
+    daemon = Daemon(cfg, store, clock,
+                    AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock),
+                    sink=events.append)
+    try:
+        daemon.run(until=START + 200)
+        calls = store.calls(limit=50)
+    finally:
+        store.close()
+        sim.close()
+    assert "store_error" in [e["event"] for e in events]
+    assert sorted(s.number for s in sim.sent) == numbers
+    assert sorted((c["number"], c["action"]) for c in calls) == [(n, "sent") for n in numbers]

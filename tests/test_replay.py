@@ -168,3 +168,15 @@ def test_cli_replay_bad_scenario_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert result.output.startswith(f"error: {bad}: steps[0].at:")
     assert "Traceback" not in result.output
+
+
+def test_no_number_or_message_text_in_the_log_at_info(caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        for name in ("reply_and_relay", "stop_start_help", "repeat_caller", "cms_retry", "owner_marks"):
+            replay(SCENARIOS / f"{name}.json")
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "call ended" in text and "text sent" in text  # the log did say what happened
+    for secret in ("512", "555", "0142", "0199", "water heater", "I can be there", "STOP", "Start"):
+        assert secret not in text
