@@ -11,11 +11,15 @@ import re
 from typing import Callable
 
 from .errors import AtError, CommandTimeout
-from .events import MissedList, SendFailed, SmsReceived
+from .events import Health, MissedList, SendFailed, SmsReceived
 from .modem import REBOOT_LINES, ModemInfo, Session
 
 log = logging.getLogger(__name__)
 
+HEALTH_EVERY = 300.0  # seconds between signal / registration checks, for `textback status`
+# 27.007 7.2 <stat> of +CREG/+CEREG
+REGISTRATION = {"0": "not registered, not searching", "1": "home network", "2": "searching",
+                "3": "registration denied", "4": "unknown", "5": "roaming"}
 REBOOT_SETTLE = 3.0  # seconds after the last boot line before setting the modem up again
 _CMTI = re.compile(r'^\+CMTI:\s*"?(?P<mem>[A-Z]+)"?\s*,\s*(?P<index>\d+)')
 _CPBR = re.compile(r'^\+CPBR:\s*\d+\s*,\s*"(?P<number>[^"]*)"\s*,\s*(?P<type>\d+)?')
@@ -40,6 +44,7 @@ class AtLink:
         self._to_read: list[int] = []               # SIM indexes announced by +CMTI, not read yet
         self._missed: list = []                     # the missed-calls list read at connect
         self._cmt_pending = False                   # the next line is a +CMT PDU
+        self._next_health = 0.0
         self._reinit_at: float | None = None  # set up the modem again at this time (after a reboot)
 
     # -- connection ------------------------------------------------------------------------------
@@ -57,6 +62,7 @@ class AtLink:
         self._reinit_at = None
         self._to_read = self._stored_indexes()  # texts that came while we were away
         self._missed = self._missed_list()      # calls that rang while we were away
+        self._next_health = 0.0
         return self.info
 
     def close(self) -> None:
@@ -113,7 +119,28 @@ class AtLink:
             out += self._read_stored(self._to_read.pop(0))
             out += self._drain()
         out += [self._received(c) for c in self._reassembly.expire(self.clock.now())]
+        if now >= self._next_health and not self.tracker.is_busy():
+            self._next_health = now + HEALTH_EVERY
+            out += [self._health()]
+            out += self._drain()
         return out
+
+    def _health(self) -> Health:
+        def ask(cmd: str, prefix: str) -> str | None:
+            try:
+                lines = self.session.command(cmd, prefix=prefix)
+            except (AtError, CommandTimeout):
+                return None
+            return lines[0].split(":", 1)[1].strip() if lines else None
+
+        csq = ask("AT+CSQ", "+CSQ:")
+        reg = ask("AT+CREG?", "+CREG:")
+        ops = ask("AT+COPS?", "+COPS:")
+        stat = reg.split(",")[1].strip() if reg and "," in reg else None
+        operator = ops.split(",")[2].strip('"') if ops and ops.count(",") >= 2 else None
+        return Health(signal=signal_words(csq), registered=stat in ("1", "5"),
+                      registration=REGISTRATION.get(stat or "", "unknown"), operator=operator,
+                      at=self.clock.now())
 
     def _drain(self) -> list:
         out = []
@@ -215,3 +242,17 @@ def _belongs(received, complete) -> bool:
     if received.part is None:
         return complete.reference is None and received.text == complete.text
     return received.part.reference == complete.reference and received.part.count == complete.count
+
+
+def signal_words(csq: str | None) -> str:
+    """+CSQ <rssi> (27.007 8.5: 0 = -113 dBm or less, 31 = -51 dBm or more, 99 unknown) in bars:
+    the usual 0-4 split of handsets and modem vendors' apps."""
+    try:
+        rssi = int((csq or "").split(",")[0])
+    except ValueError:
+        return "unknown"
+    if rssi == 99:
+        return "unknown"
+    dbm = -113 + 2 * rssi
+    bars = 0 if rssi < 2 else 1 if rssi < 10 else 2 if rssi < 15 else 3 if rssi < 20 else 4
+    return f"{bars} bar{'s' if bars != 1 else ''} ({dbm} dBm)" if bars else f"no signal ({dbm} dBm)"

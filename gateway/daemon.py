@@ -178,6 +178,15 @@ class Daemon:
                       withheld=event.withheld)
         elif isinstance(event, ev.CallEnded):
             self.talk.call_ended(event)
+        elif isinstance(event, ev.Health):
+            self.store.set_state("signal", event.signal)
+            self.store.set_state("registration", event.registration)
+            if event.operator:
+                self.store.set_state("operator", event.operator)
+            self.store.set_state("problem", "" if event.registered else
+                                 f"no network: the modem is {event.registration}")
+            if not event.registered:
+                log.warning("no network (%s); texts wait", event.registration)
         elif isinstance(event, ev.MissedList):
             self.talk.missed_while_away(event)
         elif isinstance(event, ev.SmsReceived):

@@ -67,3 +67,14 @@ class SendFailed(Exception):
 
     reason: str
     retry: bool
+
+
+@dataclass(frozen=True)
+class Health:
+    """How the link stands: for `textback status` (signal in words, network registration)."""
+
+    signal: str                 # "4 bars (-61 dBm)", "no signal", "unknown"
+    registered: bool
+    registration: str           # "home network", "roaming", "searching", "denied", ...
+    operator: str | None
+    at: float

@@ -1,6 +1,7 @@
 """The daemon loop against the pty simulator: faults on the serial line lose nothing, double nothing."""
 from pathlib import Path
 
+import pytest
 import serial
 
 from gateway import config as config_mod
@@ -208,7 +209,6 @@ def test_a_locked_database_keeps_the_call_and_texts_once_it_can_write(tmp_path):
 
 
 def test_a_refused_pin_is_never_tried_again(tmp_path):
-    import pytest
 
     from gateway.errors import PinRefused
 
@@ -343,3 +343,27 @@ def test_a_full_disk_keeps_the_calls_and_texts_them_once_there_is_room(tmp_path)
     assert "store_error" in [e["event"] for e in events]
     assert sorted(s.number for s in sim.sent) == numbers
     assert sorted((c["number"], c["action"]) for c in calls) == [(n, "sent") for n in numbers]
+
+
+def test_no_network_is_said_in_the_status(tmp_path):
+    sim = SimModem("sim800", replies=[Reply("AT+CREG?", ("+CREG: 0,2", "OK")),
+                                      Reply("AT+CSQ", ("+CSQ: 99,99", "OK"))])
+    clock = VirtualClock(START, sim, warmup=1.0)
+    daemon, store = daemon_for(tmp_path, clock, lambda: serial.Serial(sim.port_name, 115200, timeout=0))
+    try:
+        daemon.run(until=START + 5)
+        state = [store.get_state(k) for k in ("signal", "registration", "problem")]
+    finally:
+        store.close()
+        sim.close()
+    assert state == ["unknown", "searching", "no network: the modem is searching"]
+
+
+@pytest.mark.parametrize("csq, words", [
+    ("0,0", "no signal (-113 dBm)"), ("5,0", "1 bar (-103 dBm)"), ("12,0", "2 bars (-89 dBm)"),
+    ("17,0", "3 bars (-79 dBm)"), ("31,99", "4 bars (-51 dBm)"), ("99,99", "unknown"),
+    ("garbage", "unknown"), (None, "unknown")])
+def test_signal_in_words(csq, words):
+    from gateway.atlink import signal_words
+
+    assert signal_words(csq) == words

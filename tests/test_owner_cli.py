@@ -291,11 +291,17 @@ def test_templates_rendered_with_the_business(home):
 @pytest.mark.parametrize("beat_ago, code, output", [
     (12.0, 0, "ok daemon               running (heartbeat 12 s ago)\n"
               "   modem                SIMCOM SIM800L\n"
+              "   signal               4 bars (-71 dBm)\n"
+              "   registration         home network\n"
+              "   operator             TEXTBACK SIM\n"
               "ok texts queued         0\n"
               "ok texts failed (24 h)  0\n"
               "   last call            30m ago\n"),
     (600.0, 1, "!! daemon               not running (last heartbeat 10m ago)\n"
                "   modem                SIMCOM SIM800L\n"
+               "   signal               4 bars (-71 dBm)\n"
+               "   registration         home network\n"
+               "   operator             TEXTBACK SIM\n"
                "ok texts queued         0\n"
                "ok texts failed (24 h)  0\n"
                "   last call            30m ago\n\n"
