@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-crash clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "textback needs Python 3.11 or newer")'
@@ -20,8 +20,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Each benchmark writes its own section of bench/RESULTS.md. The long crash run (~6 min) is apart.
 bench: $(STAMP)
 	$(BIN)/python bench/ring_to_text.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/year.py
+	$(BIN)/python bench/leads_cold.py
+	$(BIN)/python bench/fuzz_tracker.py
+
+bench-crash: $(STAMP)
+	$(BIN)/python bench/crash.py --kills 200
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,107 @@
+"""textback image customize on a real MBR image built here: sfdisk + mkfs.vfat, read back with mtype."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+
+import pytest
+
+from gateway import image
+from gateway.errors import ConfigError, UsageError
+from gateway.starter import STARTER_TOML
+
+TOOLS = ("sfdisk", "mkfs.vfat", "mcopy", "mtype", "mmd", "mdir")
+missing = [t for t in TOOLS if shutil.which(t) is None]
+needs_tools = pytest.mark.skipif(bool(missing), reason=(
+    f"needs {', '.join(missing)}: apt-get install -y mtools dosfstools fdisk"))
+
+GOOD = STARTER_TOML.replace('port = "sim"  ', 'port = "/dev/textback-modem"')
+MIB = 1 << 20
+
+
+def make_image(tmp_path, boot_type="c", boot_start_mib=4):
+    """A 40 MiB disk: FAT boot partition (16 MiB at `boot_start_mib`) then a Linux one, as pi-gen
+    lays them out (pi-image.md 1.5), assembled without loop devices."""
+    boot, disk = tmp_path / "boot.vfat", tmp_path / "disk.img"
+    subprocess.run(["mkfs.vfat", "-C", "-n", "BOOTFS", str(boot), str(16 * 1024)], check=True,
+                   capture_output=True)
+    with open(disk, "wb") as f:
+        f.truncate(40 * MIB)
+    table = (f"label: dos\nstart={boot_start_mib}MiB, size=16MiB, type={boot_type}\n"
+             f"start={boot_start_mib + 16}MiB, size=8MiB, type=83\n")
+    subprocess.run(["sfdisk", "--no-reread", "--no-tell-kernel", str(disk)], input=table.encode(),
+                   check=True, capture_output=True)
+    with open(disk, "r+b") as f:
+        f.seek(boot_start_mib * MIB)
+        f.write(boot.read_bytes())
+    return disk
+
+
+def customer(tmp_path, text=GOOD):
+    path = tmp_path / "acme.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@needs_tools
+@pytest.mark.parametrize("boot_type, start", [("c", 4), ("b", 8), ("e", 1)])
+def test_boot_offset(tmp_path, boot_type, start):
+    assert image.boot_offset(make_image(tmp_path, boot_type, start)) == start * MIB
+
+
+@needs_tools
+def test_customize_writes_config_and_templates(tmp_path):
+    disk = make_image(tmp_path)
+    templates = tmp_path / "tpl"
+    templates.mkdir()
+    (templates / "missed_call.txt").write_text("Sorry we missed you - $company\n")
+    (templates / "after_hours.txt").write_text("Closed now - $owner\n")
+    written = image.customize(disk, customer(tmp_path), templates)
+    assert written == ["::/textback.toml", "::/textback-templates/after_hours.txt",
+                       "::/textback-templates/missed_call.txt"]
+    assert image.read_back(disk, "::/textback.toml").decode() == GOOD
+    assert image.read_back(disk, "::/textback-templates/missed_call.txt") == \
+        b"Sorry we missed you - $company\n"
+    # again, with a changed file: overwritten, the folder reused
+    changed = GOOD.replace("Acme Plumbing", "Acme Drains")
+    assert "Acme Drains" in changed
+    image.customize(disk, customer(tmp_path, changed), templates)
+    assert image.read_back(disk, "::/textback.toml").decode() == changed
+
+
+BAD = {
+    "unterminated string": GOOD.replace('"Acme Plumbing"', '"Acme Plumbing'),
+    "empty name": GOOD.replace('"Acme Plumbing"', '""'),
+}
+
+
+@needs_tools
+@pytest.mark.parametrize("text", BAD.values(), ids=BAD.keys())
+def test_bad_file_leaves_image_untouched(tmp_path, text):
+    disk = make_image(tmp_path)
+    before = hashlib.sha256(disk.read_bytes()).hexdigest()
+    bad = customer(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        image.customize(disk, bad)
+    assert str(bad) in str(err.value) and "textback-image-" not in str(err.value)
+    assert err.value.exit_code == 2
+    assert hashlib.sha256(disk.read_bytes()).hexdigest() == before
+
+
+NOT_IMAGES = {
+    "no mbr": (b"\0" * 4096, "has no MBR partition table"),
+    "mbr without fat": (b"\0" * 446 + bytes([0, 0, 0, 0, 0x83, 0, 0, 0, 0, 8, 0, 0, 0, 8, 0, 0])
+                        + b"\0" * 48 + b"\x55\xaa", "has no FAT boot partition"),
+    "gpt": (b"\0" * 446 + bytes([0, 0, 0, 0, 0xEE, 0, 0, 0, 1, 0, 0, 0, 0, 8, 0, 0])
+            + b"\0" * 48 + b"\x55\xaa", "has a GPT partition table"),
+}
+
+
+@pytest.mark.parametrize("data, message", NOT_IMAGES.values(), ids=NOT_IMAGES.keys())
+def test_not_an_image(tmp_path, data, message):
+    disk = tmp_path / "x.img"
+    disk.write_bytes(data)
+    with pytest.raises(UsageError) as err:
+        image.customize(disk, customer(tmp_path))
+    assert err.value.message == f"{disk} {message}"
