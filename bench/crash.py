@@ -15,7 +15,7 @@ more cleanly (so the modem's missed-calls list is read after the last call), and
 
 Kill moments: uniformly random after the daemon is ready, a few ms after the modem says NO CARRIER
 (the record/queue window), a few ms after AT+CMGS reaches the modem (the send window), or during
-start-up. Long form: `/tmp/v/bin/python bench/crash.py --kills 300` (writes bench/RESULTS.md); the
+start-up. Long form: `.venv/bin/python bench/crash.py --kills 300` (writes bench/RESULTS.md); the
 short form is tests/test_crash.py.
 """
 from __future__ import annotations
@@ -420,7 +420,7 @@ def main() -> None:
         f"store state `resent_after_crash`). Restart to modem ready: median "
         f"{statistics.median(restart):.2f} s.\n"
         f"Other harness problems: {sum(len(r.problems) for r in reports)}.\n\n"
-        f"Command: `/tmp/v/bin/python bench/crash.py --kills {args.kills} --seed {seed}`; "
+        f"Command: `.venv/bin/python bench/crash.py --kills {args.kills} --seed {seed}`; "
         f"{results.machine()}; {sum(r.wall_s for r in reports):.0f} s.\n")
     results.write_section("crash", "Crash (kill -9) under a burst of missed calls", body)
     print(body)

@@ -2,7 +2,7 @@
 through LineFramer + CallTracker (every family), read in random-sized chunks; counts lines per
 second, events, and exceptions (must be 0). Writes bench/RESULTS.md.
 
-Run: `/tmp/v/bin/python bench/fuzz_tracker.py [--lines 1000000] [--seed N]`.
+Run: `.venv/bin/python bench/fuzz_tracker.py [--lines 1000000] [--seed N]`.
 """
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def main() -> None:
         f"| lines framed | overlong dropped | exceptions | lines/s (framer + parsers + "
         f"{r['families']} trackers) | events |\n|---|---|---|---|---|\n"
         f"| {r['framed']:,} | {r['dropped']:,} | {len(r['errors'])} | {rate:,.0f} | {events} |\n\n"
-        f"Command: `/tmp/v/bin/python bench/fuzz_tracker.py --lines {args.lines} --seed {seed}`; "
+        f"Command: `.venv/bin/python bench/fuzz_tracker.py --lines {args.lines} --seed {seed}`; "
         f"{results.machine()}; {r['seconds']:.0f} s.\n")
     results.write_section("fuzz_tracker", "Fuzz: a million lines through framer and tracker", body)
     print(body)

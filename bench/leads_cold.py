@@ -6,7 +6,7 @@ when the owner types the command on a Pi; the OS file cache and the bytecode cac
 untimed run of each first), as on an installed system.
 
 Writes bench/RESULTS.md (the section between its markers). Run:
-`/tmp/v/bin/python bench/leads_cold.py [--leads 100000] [--runs 9]`.
+`.venv/bin/python bench/leads_cold.py [--leads 100000] [--runs 9]`.
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def main() -> None:
         "| leads | textback leads | import click, sqlite3 | ratio | target |\n|---|---|---|---|---|\n"
         f"| {args.leads:,} | {leads * 1000:.0f} ms | {floor * 1000:.0f} ms | {ratio:.2f}x "
         f"| <= {TARGET:g}x ({verdict}) |\n\n"
-        f"Command: `/tmp/v/bin/python bench/leads_cold.py --leads {args.leads} --runs {args.runs}`; "
+        f"Command: `.venv/bin/python bench/leads_cold.py --leads {args.leads} --runs {args.runs}`; "
         f"{results.machine()}; database built in {built:.1f} s.")
     results.write_section("leads_cold", "textback leads, cold", body)
     print(body)

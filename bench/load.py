@@ -5,7 +5,7 @@
 2. Wall clock, live daemon (bench/ring_to_text.py's TimedSim): a shorter burst at real speed,
    time from the modem's NO CARRIER to the first byte of AT+CMGS (median, p95, max).
 
-Writes bench/RESULTS.md. Run: `/tmp/v/bin/python bench/load.py [--calls 100] [--live-calls 40]`.
+Writes bench/RESULTS.md. Run: `.venv/bin/python bench/load.py [--calls 100] [--live-calls 40]`.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def main() -> None:
         f"{args.live_calls} missed calls {args.live_gap:g} s apart, all texted once.\n\n"
         f"| calls | median | p95 | max |\n|---|---|---|---|\n"
         f"| {args.live_calls} | {median:.1f} ms | {p95:.1f} ms | {worst:.1f} ms |\n\n"
-        f"Command: `/tmp/v/bin/python bench/load.py --calls {args.calls} --live-calls "
+        f"Command: `.venv/bin/python bench/load.py --calls {args.calls} --live-calls "
         f"{args.live_calls}`; {results.machine()}.\n")
     results.write_section("load", "Load: 100 missed calls in 5 minutes", body)
     print(body)

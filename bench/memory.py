@@ -4,7 +4,7 @@ whether it grows between 500 and 1,000 calls.
 The real daemon on the virtual clock against the pty simulator, in this process (VmRSS from
 /proc/self/status, so the simulator and this harness are counted too: an upper bound for the
 daemon alone). Sampled every 100 calls. Writes bench/RESULTS.md.
-Run: `/tmp/v/bin/python bench/memory.py [--calls 1000]`.
+Run: `.venv/bin/python bench/memory.py [--calls 1000]`.
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def main() -> None:
         f"After {args.calls:,} calls: **{end:.1f} MB** (target <= {TARGET_MB:g} MB: "
         f"{'meets' if end <= TARGET_MB else 'MISSES'}); {args.calls // 2:,} -> {args.calls:,} calls: "
         f"{growth:+.1f} MB.\n\n"
-        f"Command: `/tmp/v/bin/python bench/memory.py --calls {args.calls}`; {results.machine()}.\n")
+        f"Command: `.venv/bin/python bench/memory.py --calls {args.calls}`; {results.machine()}.\n")
     results.write_section("memory", "Memory after 1,000 calls", body)
     print(body)
 
