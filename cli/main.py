@@ -89,6 +89,77 @@ def demo(speed: float, phone: bool, db_path: str | None) -> None:
         running.run_demo(speed=speed, db_path=db_path)
 
 
+@cli.command()
+@click.option("--port", "port_name", type=click.Path(dir_okay=False),
+              help="The modem's port (default: /dev/textback-modem, /dev/serial/by-id/*, ttyUSB*/ttyACM*).")
+@click.option("--test-text", "test_number", metavar="NUMBER",
+              help="When all is well, also text NUMBER (E.164, e.g. +15125550142).")
+@click.pass_context
+def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -> None:
+    """Check modem, SIM, network, signal; exit 0 only when a text-back would work."""
+    import serial
+
+    from gateway import doctor as doc
+    from gateway.clock import WallClock
+    from gateway.errors import UsageError
+    from gateway.modem import Session
+
+    if test_number is not None and not (test_number.startswith("+") and test_number[1:].isdigit()):
+        raise UsageError(f"--test-text {test_number!r}: not an international number",
+                         hint="write it as +<country><number>, e.g. +15125550142")
+    ports = [Path(port_name)] if port_name else doc.candidate_ports()
+    if not ports:
+        raise UsageError("no modem port found", hint="plug the modem in, or give --port")
+    clock, opened, works = WallClock(), [], False
+
+    def opener(path: Path):
+        def open_port():
+            opened.append(serial.Serial(str(path), 115200, timeout=0))
+            return opened[-1]
+        return open_port
+
+    try:
+        for path in ports:
+            click.echo(f"{path}:")
+            checks = doc.diagnose(opener(path), clock)
+            for check in checks:
+                mark = {True: "ok  ", False: "FAIL", None: "note"}[check.ok]
+                click.echo(f"  {mark} {check.name}: {check.detail}")
+                if check.fix:
+                    click.echo(f"       fix: {check.fix}")
+            works = doc.overall(checks)
+            if works:
+                break
+        click.echo("A text-back would work." if works else "A text-back would NOT work: see FAIL above.")
+        if works and test_number:
+            ref = doc.send_test(Session(opened[-1], clock), test_number)
+            click.echo(f"Test text sent (reference {ref}); check the phone.")
+    finally:
+        for port in opened:
+            port.close()
+    ctx.exit(0 if works else 1)
+
+
+@cli.group(cls=Group)
+def image() -> None:
+    """Prepare Raspberry Pi SD card images."""
+
+
+@image.command("customize")
+@click.argument("image_path", metavar="IMAGE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--customer", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The customer's textback.toml (checked first; a bad file leaves IMAGE untouched).")
+@click.option("--templates", type=click.Path(exists=True, file_okay=False),
+              help="A folder of templates to put in textback-templates/ on the card.")
+def image_customize(image_path: str, customer: str, templates: str | None) -> None:
+    """Write a customer's settings into IMAGE's boot partition (no root needed)."""
+    from gateway import image as image_mod
+
+    for name in image_mod.customize(Path(image_path), Path(customer),
+                                    Path(templates) if templates else None):
+        click.echo(f"wrote {name}")
+
+
 @cli.group(cls=Group)
 def phone() -> None:
     """The Android phone as the modem (SMSGate + CallGate)."""

@@ -183,3 +183,42 @@ def test_phone_check_on_a_modem_config_says_how_to_switch(tmp_path):
     assert (result.exit_code, result.output) == (2, (
         f'error: {tmp_path / "textback.toml"}: [modem] port is "sim", not "android"\n'
         '  -> set port = "android" and fill in [phone] (see README)\n'))
+
+
+def test_doctor_on_a_good_and_a_broken_modem(tmp_path):
+    from gateway.scenario import Reply
+    from gateway.sim import SimModem
+
+    for replies, code, verdict in (((), 0, "A text-back would work."),
+                                   ((Reply("AT+CSQ", ("+CSQ: 99,99", "OK")),), 1,
+                                    "A text-back would NOT work: see FAIL above.")):
+        sim = SimModem("sim800", replies=replies)
+        sim.start(lambda: 0.0)  # the modem answers on its own thread, as hardware does
+        try:
+            args = ["doctor", "--port", sim.port_name] + (["--test-text", "+15125550142"] if not code else [])
+            result = invoke(*args)
+        finally:
+            sim.stop()
+            sim.close()
+        assert result.exit_code == code, result.output
+        assert verdict in result.output
+        assert "Traceback" not in result.output
+        if not code:
+            assert [s.number for s in sim.sent] == ["+15125550142"]
+
+
+def test_doctor_bad_test_number_is_a_usage_error():
+    result = invoke("doctor", "--port", "/dev/null", "--test-text", "5551234")
+    assert result.exit_code == 2
+    assert "not an international number" in result.output
+
+
+def test_image_customize_refuses_a_bad_customer_file(tmp_path):
+    image = tmp_path / "pi.img"
+    image.write_bytes(b"\0" * 1024)
+    bad = tmp_path / "acme.toml"
+    bad.write_text('[business]\nname = "Acme"\n')
+    result = invoke("image", "customize", str(image), "--customer", str(bad))
+    assert result.exit_code == 2
+    assert str(bad) in result.output and "Traceback" not in result.output
+    assert image.read_bytes() == b"\0" * 1024

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +107,33 @@ def test_not_an_image(tmp_path, data, message):
     with pytest.raises(UsageError) as err:
         image.customize(disk, customer(tmp_path))
     assert err.value.message == f"{disk} {message}"
+
+
+PI_GEN = Path(__file__).resolve().parent.parent / "deploy" / "pi-gen"
+SCRIPTS = ["stage-textback/prerun.sh", "stage-textback/00-install/00-run.sh",
+           "stage-textback/EXPORT_IMAGE", "config.example"]
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_pi_gen_scripts_parse(name):
+    done = subprocess.run(["bash", "-n", str(PI_GEN / name)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None,
+                    reason="needs shellcheck: apt-get install -y shellcheck")
+def test_pi_gen_shellcheck():
+    done = subprocess.run(["shellcheck", "-s", "bash", *(str(PI_GEN / n) for n in SCRIPTS)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
+def test_pi_gen_stage_shape():
+    """pi-gen runs only executable NN-run.sh files and exports only stages with EXPORT_IMAGE."""
+    stage = PI_GEN / "stage-textback"
+    assert os.access(stage / "prerun.sh", os.X_OK)
+    assert os.access(stage / "00-install" / "00-run.sh", os.X_OK)
+    run = (stage / "00-install" / "00-run.sh").read_text()
+    for needed in ("on_chroot", "systemctl mask ModemManager.service",
+                   "systemctl enable textback-firstboot.service"):
+        assert needed in run
