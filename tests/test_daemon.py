@@ -57,6 +57,28 @@ def daemon_for(tmp_path: Path, clock, opener) -> tuple[Daemon, Store]:
     return Daemon(cfg, store, clock, AtLink(opener, clock)), store
 
 
+def play(folder: Path, sims, *, until: float, start: float = START, line=None):
+    """Run the daemon on a virtual clock driven by `line` (a sim, or a proxy over `sims`) until
+    `until` seconds; close everything. (events, calls, state) for the test to look at."""
+    sims = sims if isinstance(sims, (list, tuple)) else [sims]
+    line = line or sims[0]
+    clock = VirtualClock(start, line, warmup=1.0)
+    plugged = lambda: getattr(line, "current", sims[0])  # noqa: E731  (a Replug swaps modems)
+    daemon, store = daemon_for(folder, clock,
+                               lambda: serial.Serial(plugged().port_name, 115200, timeout=0))
+    events = []
+    daemon.sink = events.append
+    try:
+        daemon.run(until=start + until)
+        calls = store.calls(limit=100)
+        state = {key: store.get_state(key) for key in ("signal", "registration", "problem")}
+    finally:
+        store.close()
+        for sim in sims:
+            sim.close()
+    return events, calls, state
+
+
 def test_unplugged_mid_send_the_text_goes_out_once_after_replug(tmp_path):
     # The first modem takes the PDU and never answers; it is pulled 2 s later.
     first = SimModem("sim800", steps=CALL, replies=[Reply("AT+CMGS", ())])
@@ -120,13 +142,7 @@ def test_a_modem_reboot_is_followed_by_a_fresh_setup(tmp_path):
                     Step(22.0, "SMS Ready"), Step(40.0, "RING"),
                     Step(40.05, f'+CLIP: "{second}",145,"",0,"",0'), Step(45.0, "NO CARRIER")]
     sim = SimModem("sim800", steps=steps)
-    clock = VirtualClock(START, sim, warmup=1.0)
-    daemon, store = daemon_for(tmp_path, clock, lambda: serial.Serial(sim.port_name, 115200, timeout=0))
-    try:
-        daemon.run(until=START + 60)
-    finally:
-        store.close()
-        sim.close()
+    play(tmp_path, sim, until=60)
     assert [s.number for s in sim.sent] == [N, second]
     assert sim.commands.count("AT+CLIP=1") == 2
 
@@ -141,14 +157,7 @@ def test_calls_missed_while_the_daemon_was_down_are_texted_once(tmp_path):
 
     def start(missed, at):
         sim = SimModem("sim800", missed_calls=missed)
-        clock = VirtualClock(at, sim, warmup=1.0)
-        daemon, store = daemon_for(db_dir, clock, lambda: serial.Serial(sim.port_name, 115200, timeout=0))
-        daemon.sink = events.append
-        try:
-            daemon.run(until=at + 10)
-        finally:
-            store.close()
-            sim.close()
+        events.extend(play(db_dir, sim, start=at, until=10)[0])
         return sim
 
     first = start([(old, 145)], START)
@@ -239,16 +248,7 @@ def test_unplugged_while_idle_the_next_call_after_replug_is_texted(tmp_path):
     first = SimModem("sim800")
     second = SimModem("sim800", steps=[Step(20.0, "RING"), Step(20.05, CALL[1].rx),
                                        Step(25.0, "NO CARRIER")])
-    plug = Replug(first, second, at=3.0)
-    clock = VirtualClock(START, plug, warmup=1.0)
-    daemon, store = daemon_for(tmp_path, clock,
-                               lambda: serial.Serial(plug.current.port_name, 115200, timeout=0))
-    try:
-        daemon.run(until=START + 60)
-    finally:
-        store.close()
-        first.close()
-        second.close()
+    play(tmp_path, [first, second], until=60, line=Replug(first, second, at=3.0))
     assert [s.number for s in second.sent] == [N]
 
 
@@ -257,18 +257,7 @@ def test_unplugged_while_ringing_the_call_is_texted_from_the_sims_missed_list(tm
     # SIM) has the call when the modem is back: texted once, marked recovered.
     first = SimModem("sim800", steps=CALL[:2])
     second = SimModem("sim800", missed_calls=[(N, 145)])
-    plug = Replug(first, second, at=2.0)
-    clock = VirtualClock(START, plug, warmup=1.0)
-    events = []
-    daemon, store = daemon_for(tmp_path, clock,
-                               lambda: serial.Serial(plug.current.port_name, 115200, timeout=0))
-    daemon.sink = events.append
-    try:
-        daemon.run(until=START + 60)
-    finally:
-        store.close()
-        first.close()
-        second.close()
+    events = play(tmp_path, [first, second], until=60, line=Replug(first, second, at=2.0))[0]
     assert [s.number for s in second.sent] == [N]
     assert [(e["how"], e.get("recovered")) for e in events if e["event"] == "call"] == [
         ("missed-calls list", True)]
@@ -279,15 +268,7 @@ def test_a_silent_modem_is_retried_until_it_answers(tmp_path):
     # times out, lets go of the port, tries again with back-off, and then works normally.
     sim = SimModem("sim800", steps=[Step(30.0, "RING"), Step(30.05, CALL[1].rx),
                                     Step(35.0, "NO CARRIER")], replies=[Reply("AT", (), 4)])
-    clock = VirtualClock(START, sim, warmup=1.0)
-    events = []
-    daemon, store = daemon_for(tmp_path, clock, lambda: serial.Serial(sim.port_name, 115200, timeout=0))
-    daemon.sink = events.append
-    try:
-        daemon.run(until=START + 60)
-    finally:
-        store.close()
-        sim.close()
+    events = play(tmp_path, sim, until=60)[0]
     assert [e["event"] for e in events if e["event"] in ("modem_lost", "modem")] == ["modem_lost", "modem"]
     assert [s.number for s in sim.sent] == [N]
 
@@ -348,15 +329,9 @@ def test_a_full_disk_keeps_the_calls_and_texts_them_once_there_is_room(tmp_path)
 def test_no_network_is_said_in_the_status(tmp_path):
     sim = SimModem("sim800", replies=[Reply("AT+CREG?", ("+CREG: 0,2", "OK")),
                                       Reply("AT+CSQ", ("+CSQ: 99,99", "OK"))])
-    clock = VirtualClock(START, sim, warmup=1.0)
-    daemon, store = daemon_for(tmp_path, clock, lambda: serial.Serial(sim.port_name, 115200, timeout=0))
-    try:
-        daemon.run(until=START + 5)
-        state = [store.get_state(k) for k in ("signal", "registration", "problem")]
-    finally:
-        store.close()
-        sim.close()
-    assert state == ["unknown", "searching", "no network: the modem is searching"]
+    state = play(tmp_path, sim, until=5)[2]
+    assert state == {"signal": "unknown", "registration": "searching",
+                     "problem": "no network: the modem is searching"}
 
 
 @pytest.mark.parametrize("csq, words", [
