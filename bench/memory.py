@@ -34,19 +34,25 @@ def rss_mb() -> float:
 def measure(calls: int, every: int = 100) -> tuple[list[tuple[int, float]], Counter, int]:
     steps, numbers = calls_steps(calls, GAP)
     samples = [(0, rss_mb())]
+    sent: Counter = Counter()
+    commands = 0
     with tempfile.TemporaryDirectory() as tmp:
         daemon, store, sim = virtual_daemon(Path(tmp), steps, daily_cap=calls * 2)
         try:
             for done in range(every, calls + 1, every):
                 # Up to just before call `done + 1` rings: calls 1..done are over and texted.
                 daemon.run(until=START + 1.0 + done * GAP - 1.0)
+                # The simulator's own logs are the harness's memory, not the daemon's: tally, drop.
+                sent.update(s.number for s in sim.sent)
+                commands += len(sim.commands)
+                sim.sent.clear()
+                sim.commands.clear()
                 gc.collect()
                 samples.append((done, rss_mb()))
         finally:
             store.close()
             sim.close()
-    sent = Counter(s.number for s in sim.sent)
-    return samples, Counter(sent[n] for n in numbers), len(sim.commands)
+    return samples, Counter(sent[n] for n in numbers), commands
 
 
 def main() -> None:
@@ -57,14 +63,16 @@ def main() -> None:
     at = dict(samples)
     half, end = at.get(args.calls // 2), at[args.calls]
     growth = end - half if half is not None else float("nan")
+    first = at.get(1000, end)
     table = "\n".join(f"| {n:,} | {mb:.1f} MB |" for n, mb in samples)
     body = (
         f"Real daemon (virtual clock, pty simulator, SQLite WAL) in one process with the simulator; "
         f"VmRSS after each 100 missed calls ({GAP:g} s apart, distinct numbers, each texted: texts "
-        f"per number {dict(texts)}; the simulator kept {commands:,} commands in its log).\n\n"
+        f"per number {dict(texts)}; the simulator's logs ({commands:,} commands, every text) are "
+        f"tallied and emptied every 100 calls, so what grows is the daemon's).\n\n"
         f"| calls | VmRSS |\n|---|---|\n{table}\n\n"
-        f"After {args.calls:,} calls: **{end:.1f} MB** (target <= {TARGET_MB:g} MB: "
-        f"{'meets' if end <= TARGET_MB else 'MISSES'}); {args.calls // 2:,} -> {args.calls:,} calls: "
+        f"After 1,000 calls: **{first:.1f} MB** (target <= {TARGET_MB:g} MB: "
+        f"{'meets' if first <= TARGET_MB else 'MISSES'}); {args.calls // 2:,} -> {args.calls:,} calls: "
         f"{growth:+.1f} MB.\n\n"
         f"Command: `.venv/bin/python bench/memory.py --calls {args.calls}`; {results.machine()}.\n")
     results.write_section("memory", "Memory after 1,000 calls", body)
