@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "textback needs Python 3.11 or newer")'
-	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian run: sudo apt-get install python3-venv"; exit 1; }
+	@# Debian's python3 lacks ensurepip unless python3-venv is installed: then pip comes from PyPI.
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || $(PYTHON) .ci/bootstrap_venv.py $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
