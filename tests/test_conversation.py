@@ -174,3 +174,23 @@ def test_the_owner_hears_a_new_box_is_live_and_of_a_long_outage(tmp_path):
         sim.close()
     assert sent == ["textback is live on (512) 555-0100: missed calls get a text back.",
                     "textback was offline 2h10m and is back now."]
+
+
+def test_the_owners_status_fills_dollar_status_until_it_expires(tmp_path):
+    cfg = setup(tmp_path, **{"digest = true": "digest = false"})
+    (tmp_path / "templates" / "missed_call.txt").write_text("Sorry we missed you. $owner: $status\n")
+    cfg = config_mod.load(tmp_path / "textback.toml")
+    second = "+15125550187"
+    steps = [Step(10.0, "", sms=InboundSms(OWNER, "status on a roof till 3"))] + call_at(60.0, N) \
+        + call_at(4 * 3600 + 60.0, second)  # 11:01, then 15:01: after "till 3" (3 pm)
+    sim = SimModem("sim800", steps=steps)
+    run(cfg, tmp_path / "t.db", sim, START, START + 5 * 3600)
+    sim.close()
+    assert texts(sim) == [(N, "Sorry we missed you. Mike: on a roof till 3"),
+                          (second, "Sorry we missed you. Mike: ")]
+
+
+def call_at(t, number):
+    """A missed call from `number` ringing at `t` scenario seconds."""
+    return [Step(t, "RING"), Step(t + 0.05, f'+CLIP: "{number}",145,"",0,"",0'),
+            Step(t + 5.0, "NO CARRIER")]
