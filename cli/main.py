@@ -111,6 +111,8 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
     if not ports:
         raise UsageError("no modem port found", hint="plug the modem in, or give --port")
     clock, opened, works = WallClock(), [], False
+    service = doc.service_state()
+    click.echo(f"note service: {service.detail}" + (f"\n       fix: {service.fix}" if service.fix else ""))
 
     def opener(path: Path):
         def open_port():

@@ -305,3 +305,27 @@ def _check_ims(session, family: str) -> Check:
 
 __all__ = ["Check", "candidate_ports", "check_holders", "diagnose", "overall", "port_holders",
            "send_test", "signal_bars"]
+
+
+def service_state(unit: str = "textback") -> Check:
+    """Is the service running, and what did it last complain about (journal, warnings and up)?
+
+    Informational (ok None): a stopped service is normal while the installer runs the doctor,
+    since the running service holds the modem port."""
+    import shutil
+    import subprocess
+
+    if shutil.which("systemctl") is None:
+        return Check("service", None, "no systemd here: run `textback run` by hand")
+    state = subprocess.run(["systemctl", "is-active", unit], capture_output=True, text=True,
+                           timeout=10).stdout.strip() or "unknown"
+    detail = f"{unit}.service is {state}"
+    if shutil.which("journalctl"):
+        last = subprocess.run(["journalctl", "-u", unit, "-p", "warning", "-n", "1", "--no-pager",
+                               "-o", "cat"], capture_output=True, text=True, timeout=10).stdout.strip()
+        if last:
+            detail += f"; last warning: {last.splitlines()[-1][:160]}"
+    fix = {"failed": f"see why: journalctl -u {unit} -n 50; then sudo systemctl restart {unit}",
+           "active": f"it holds the modem port: sudo systemctl stop {unit} before the doctor, "
+                     f"start it again after"}.get(state)
+    return Check("service", None, detail, fix)

@@ -181,3 +181,25 @@ def test_send_test():
     assert ref == 1
     assert [(s.number, s.text) for s in sim.sent] == [
         ("+15125550142", "textback test: this modem can send texts.")]
+
+
+def test_service_state_says_running_and_the_last_warning(tmp_path, monkeypatch):
+    from gateway.doctor import Check, service_state
+
+    for name, script in (("systemctl", 'echo failed\nexit 3\n'),
+                         ("journalctl", 'echo "modem lost (cannot open the modem port); trying again"\n')):
+        tool = tmp_path / name
+        tool.write_text("#!/bin/sh\n" + script)
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert service_state() == Check(
+        "service", None,
+        "textback.service is failed; last warning: modem lost (cannot open the modem port); trying again",
+        "see why: journalctl -u textback -n 50; then sudo systemctl restart textback")
+
+
+def test_service_state_without_systemd(tmp_path, monkeypatch):
+    from gateway.doctor import service_state
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert service_state().detail == "no systemd here: run `textback run` by hand"
