@@ -132,10 +132,8 @@ class Session:
                 break
             if line.upper() == cmd.upper():
                 continue
-            if is_final(line):
-                if is_error(line):
-                    raise AtError(cmd, line)
-                raise AtError(cmd, line)  # OK without a prompt: the modem did not take the PDU
+            if is_final(line):  # an error, or OK without a prompt: the modem did not take the PDU
+                raise AtError(cmd, line)
             self.urcs.append((self.clock.now(), line))
         self._write(pdu_hex + CTRL_Z)
         deadline = self.clock.now() + self.sms_timeout
