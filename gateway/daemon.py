@@ -58,6 +58,7 @@ class Daemon:
         self._next_heartbeat = 0.0
         self._next_chores = 0.0
         self._pending: deque = deque()
+        self._lost_since: float | None = None
 
     def emit(self, event: str, at: float | None = None, **fields) -> None:
         self.sink({"at": self.clock.now() if at is None else at, "event": event, **fields})
@@ -124,6 +125,9 @@ class Daemon:
                 self.store.set_state("problem", exc.message)
             raise
         self.connected = True
+        if self._lost_since is not None:
+            log.info("%s back after %.0f s", self.link.name, self.clock.now() - self._lost_since)
+            self._lost_since = None
         self.emit("modem", family=info.family, model=info.model)
         self.on_ready(info)
         self.store.set_state("problem", "")
@@ -132,7 +136,13 @@ class Daemon:
     def disconnect(self, exc: Exception, wait: float) -> None:
         """One clear line, then let go of the port so that it can be opened afresh."""
         message = getattr(exc, "message", str(exc))
-        log.warning("%s lost (%s); trying again in %g s", self.link.name, message, wait)
+        if self._lost_since is None:  # one clear line per outage; the retries go to DEBUG
+            self._lost_since = self.clock.now()
+            hint = getattr(exc, "hint", None)
+            log.warning("%s lost (%s)%s; retrying with back-off, texts wait in the queue",
+                        self.link.name, message, f" -> {hint}" if hint else "")
+        else:
+            log.debug("%s still away (%s); next try in %g s", self.link.name, message, wait)
         self.emit("modem_lost", error=message, retry_in=wait)
         self.connected = False
         self.link.close()
