@@ -342,3 +342,41 @@ def test_signal_in_words(csq, words):
     from gateway.atlink import signal_words
 
     assert signal_words(csq) == words
+
+
+class ReadOnlyUntil(FullUntil):
+    """The database refuses writes (read-only: a remounted card, wrong owner) until `at`."""
+
+    def __init__(self, sim: SimModem, store: Store, at: float):
+        self.sim, self.store, self.at, self.full = sim, store, at, True
+        store.db.execute("PRAGMA query_only = ON")  # every write fails as SQLITE_READONLY would
+
+    def deliver_due(self, t):
+        if self.full and t >= self.at:
+            self.store.db.execute("PRAGMA query_only = OFF")
+            self.full = False
+        self.sim.deliver_due(t)
+
+
+def test_a_read_only_database_sends_nothing_it_cannot_record_then_catches_up(tmp_path):
+    sim = SimModem("sim800", steps=CALL)
+    cfg = config_for(tmp_path)
+    store = Store(tmp_path / "t.db")
+    clock = VirtualClock(START, ReadOnlyUntil(sim, store, at=30.0), warmup=1.0)
+    events = []
+    daemon = Daemon(cfg, store, clock,
+                    AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock),
+                    sink=events.append)
+    try:
+        daemon.run(until=START + 20)
+        sent_while_read_only = list(sim.sent)
+        daemon.run(until=START + 90)
+        calls = store.calls()
+    finally:
+        store.close()
+        sim.close()
+    errors = [e["error"] for e in events if e["event"] == "store_error"]
+    assert errors and "readonly" in errors[0]
+    assert sent_while_read_only == []
+    assert [s.number for s in sim.sent] == [N]
+    assert [(c["outcome"], c["action"]) for c in calls] == [("missed", "sent")]
