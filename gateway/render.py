@@ -139,13 +139,14 @@ def render(text: str, fields: dict[str, str]) -> str:
 
 
 def default_templates_dir() -> Path:
-    """The shipped defaults: installed `gateway.default_templates`, else the repo's templates/."""
-    from importlib import resources
+    """The shipped defaults: gateway/default_templates/ in an installed wheel (pyproject maps the
+    repo's templates/ there), else the repo's templates/ when running from a checkout.
 
-    try:
-        folder = Path(str(resources.files("gateway.default_templates")))
-    except ModuleNotFoundError:
-        folder = Path(__file__).parent.parent / "templates"
-    if not (folder / f"{TEMPLATE_NAMES[0]}.txt").is_file():
-        folder = Path(__file__).parent.parent / "templates"
-    return folder
+    Not importlib.resources: the folder has no __init__.py, so it is a namespace package whose
+    files() is a MultiplexedPath, and str() of that is not a path.
+    """
+    for folder in (Path(__file__).parent / "default_templates", Path(__file__).parent.parent / "templates"):
+        if (folder / f"{TEMPLATE_NAMES[0]}.txt").is_file():
+            return folder
+    raise TemplateError("the default templates are missing from this installation",
+                        hint="reinstall textback (pip install --force-reinstall textback)")

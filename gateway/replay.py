@@ -9,7 +9,6 @@ import contextlib
 import json
 from dataclasses import replace
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -18,7 +17,7 @@ WARMUP = 5.0  # virtual seconds before the scenario's 0 in which the daemon init
 
 
 def demo_scenario_path() -> Path:
-    return Path(str(resources.files("gateway") / "scenarios" / "demo.json"))
+    return Path(__file__).parent / "scenarios" / "demo.json"  # shipped as package data
 
 
 @contextlib.contextmanager

@@ -263,3 +263,31 @@ def test_package_file_list(tmp_path):
     assert control == f"Package: textback\nVersion: {ver}\nArchitecture: all\n"
     postinst = (tmp_path / "tree/DEBIAN/postinst").read_text()
     assert f'VERSION="{ver}"' in postinst and "--no-index" in postinst
+
+
+def test_an_installed_wheel_finds_its_templates_and_demo(tmp_path):
+    """From the wheel, not the checkout: the defaults `textback init` copies and the demo scenario
+    must be inside the package (they were not found once: a namespace-package path)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                            "--no-build-isolation", "-w", str(wheels), str(repo)],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.skip(f"cannot build the wheel offline here: {built.stderr.strip()[-200:]}")
+    (wheel,) = wheels.glob("textback-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
+                    str(site), str(wheel)], check=True)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import gateway; "
+            "from gateway.render import default_templates_dir; from gateway.replay import "
+            "demo_scenario_path; from gateway.starter import write_starter; from pathlib import Path; "
+            "print(gateway.__file__.startswith(sys.argv[1])); "
+            "print(sorted(p.name for p in default_templates_dir().glob('*.txt'))); "
+            "print(demo_scenario_path().is_file()); "
+            "print(len(write_starter(Path(sys.argv[2]))))")
+    out = subprocess.run([sys.executable, "-c", code, str(site), str(tmp_path / "etc")],
+                         capture_output=True, text=True, cwd=tmp_path, check=True).stdout.split("\n")
+    assert out[:4] == ["True", "['after_hours.txt', 'follow_up.txt', 'missed_call.txt']", "True", "4"]
