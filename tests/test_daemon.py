@@ -168,31 +168,50 @@ def test_calls_missed_while_the_daemon_was_down_are_texted_once(tmp_path):
         (away, "missed-calls list", True)]
 
 
-class LockedUntil:
-    """Another program holds the lead database locked until `at` (scenario seconds)."""
+class FaultUntil:
+    """A fault that lasts until `at` scenario seconds, on a modem line that plays on meanwhile:
+    `begin()` at construction, `end()` at `at`. The virtual clock stops at `at` to end it."""
 
-    def __init__(self, sim: SimModem, db: Path, at: float):
-        import sqlite3
+    def __init__(self, sim: SimModem, at: float):
+        self.sim, self.at, self.on = sim, at, True
+        self.begin()
 
-        self.sim, self.at = sim, at
-        self.holder = sqlite3.connect(db, isolation_level=None)
-        self.holder.execute("BEGIN EXCLUSIVE")
+    def begin(self): ...
+
+    def end(self): ...
 
     def pump(self):
         self.sim.pump()
 
     def next_step_time(self):
         step = self.sim.next_step_time()
-        if self.holder is None:
+        if not self.on:
             return step
         return self.at if step is None else min(step, self.at)
 
     def deliver_due(self, t):
-        if self.holder is not None and t >= self.at:
-            self.holder.execute("ROLLBACK")
-            self.holder.close()
-            self.holder = None
+        if self.on and t >= self.at:
+            self.end()
+            self.on = False
         self.sim.deliver_due(t)
+
+
+class LockedUntil(FaultUntil):
+    """Another program holds the lead database locked."""
+
+    def __init__(self, sim: SimModem, db: Path, at: float):
+        self.db = db
+        super().__init__(sim, at)
+
+    def begin(self):
+        import sqlite3
+
+        self.holder = sqlite3.connect(self.db, isolation_level=None)
+        self.holder.execute("BEGIN EXCLUSIVE")
+
+    def end(self):
+        self.holder.execute("ROLLBACK")
+        self.holder.close()
 
 
 def test_a_locked_database_keeps_the_call_and_texts_once_it_can_write(tmp_path):
@@ -273,28 +292,19 @@ def test_a_silent_modem_is_retried_until_it_answers(tmp_path):
     assert [s.number for s in sim.sent] == [N]
 
 
-class FullUntil:
-    """The disk is full (SQLite cannot grow the file) until `at` scenario seconds."""
+class FullUntil(FaultUntil):
+    """The disk is full: SQLite cannot grow the file."""
 
     def __init__(self, sim: SimModem, store: Store, at: float):
-        self.sim, self.store, self.at, self.full = sim, store, at, True
-        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
-        store.db.execute(f"PRAGMA max_page_count = {pages}")
+        self.store = store
+        super().__init__(sim, at)
 
-    def pump(self):
-        self.sim.pump()
+    def begin(self):
+        pages = self.store.db.execute("PRAGMA page_count").fetchone()[0]
+        self.store.db.execute(f"PRAGMA max_page_count = {pages}")
 
-    def next_step_time(self):
-        step = self.sim.next_step_time()
-        if not self.full:
-            return step
-        return self.at if step is None else min(step, self.at)
-
-    def deliver_due(self, t):
-        if self.full and t >= self.at:
-            self.store.db.execute("PRAGMA max_page_count = 1073741823")
-            self.full = False
-        self.sim.deliver_due(t)
+    def end(self):
+        self.store.db.execute("PRAGMA max_page_count = 1073741823")
 
 
 def test_a_full_disk_keeps_the_calls_and_texts_them_once_there_is_room(tmp_path):
@@ -345,17 +355,13 @@ def test_signal_in_words(csq, words):
 
 
 class ReadOnlyUntil(FullUntil):
-    """The database refuses writes (read-only: a remounted card, wrong owner) until `at`."""
+    """The database refuses writes (read-only: a remounted card, wrong owner)."""
 
-    def __init__(self, sim: SimModem, store: Store, at: float):
-        self.sim, self.store, self.at, self.full = sim, store, at, True
-        store.db.execute("PRAGMA query_only = ON")  # every write fails as SQLITE_READONLY would
+    def begin(self):
+        self.store.db.execute("PRAGMA query_only = ON")  # every write fails as SQLITE_READONLY would
 
-    def deliver_due(self, t):
-        if self.full and t >= self.at:
-            self.store.db.execute("PRAGMA query_only = OFF")
-            self.full = False
-        self.sim.deliver_due(t)
+    def end(self):
+        self.store.db.execute("PRAGMA query_only = OFF")
 
 
 def test_a_read_only_database_sends_nothing_it_cannot_record_then_catches_up(tmp_path):
