@@ -3,7 +3,6 @@ import pytest
 from gsmmodem.pdu import encodeSmsSubmitPdu
 
 from gateway.errors import AtError, CommandTimeout, ModemError
-from gateway.modem import Session
 from tests.conftest import START, sim_session
 
 CLIP = '+CLIP: "+15125550142",145,"",0,"",0'

@@ -341,7 +341,7 @@ def test_export_csv_keeps_formulas_as_text(home):
     assert lines[0] == ("lead_id,number,name,status,missed_calls,created_at,message_at,direction,"
                         "kind,message,message_status")
     assert lines[5:] == [
-        f"2,+15125550177,,replied,1,2026-11-24T17:00:00.000Z,2026-11-24T17:05:00.000Z,in,reply,"
+        "2,+15125550177,,replied,1,2026-11-24T17:00:00.000Z,2026-11-24T17:05:00.000Z,in,reply,"
         "[red]x[/red] \\x1b[2J\\x1b]0;pwned\\x07 call me,",
         '2,+15125550177,,replied,1,2026-11-24T17:00:00.000Z,2026-11-24T17:06:00.000Z,in,reply,'
         '"\'=HYPERLINK(""http://x"")",',

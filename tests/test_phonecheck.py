@@ -1,5 +1,4 @@
 """`textback phone check` against the fake gateway, and with a fake adb on PATH."""
-from dataclasses import replace
 
 import pytest
 

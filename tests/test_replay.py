@@ -26,8 +26,7 @@ STOPPED = ("Acme Plumbing: you are unsubscribed and will get no more texts from 
            "subscribe again.")
 HELP = "Acme Plumbing: we text back callers we missed. Call us on (512) 555-0100. Reply STOP to opt out."
 STARTED = "Acme Plumbing: you are subscribed again. Reply STOP to opt out."
-OWNER = "+15125550199"
-from gateway.owner import USAGE  # noqa: E402  # business.owner_phone in the starter config
+OWNER = "+15125550199"  # business.owner_phone in the starter config
 
 
 def call(t, how, outcome="missed", number=N, rings=None):
