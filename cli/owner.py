@@ -57,6 +57,21 @@ def open_store(config_path: str | None, db_path: str | None):
     return Store(database(config_path, db_path))
 
 
+def quick_read(config_path: str | None, db_path: str | None, report, **query):
+    """`report(store, **query)` on a plain read-only connection (no sqlite_utils import, no
+    migration check: the owner's read commands start fast on a Pi); on any SQLite error (an older
+    schema, a locked file) on the real Store, which migrates or explains."""
+    import sqlite3
+
+    from gateway import reports
+
+    try:
+        with reports.glance(database(config_path, db_path)) as quick:
+            return report(quick, **query)
+    except sqlite3.Error:
+        return report(open_store(config_path, db_path), **query)
+
+
 def business(config_path: str | None):
     """(time zone, region) from the config; with no config at all, this machine's zone and "US"."""
     from gateway import config
@@ -100,15 +115,8 @@ def leads(config_path, db_path, status, since, search, limit, as_json) -> None:
     from cli import show
     from gateway import reports
 
-    import sqlite3
-
-    path = database(config_path, db_path)
     query = dict(status=status, since=_since(since, config_path), search=search, limit=limit)
-    try:
-        with reports.glance(path) as quick:
-            rows = reports.leads(quick, **query)
-    except sqlite3.Error:  # an older schema, a locked file: the Store migrates or explains
-        rows = reports.leads(open_store(config_path, db_path), **query)
+    rows = quick_read(config_path, db_path, reports.leads, **query)
     show.leads(rows, as_json=as_json, now=now())
 
 
@@ -232,8 +240,8 @@ def calls(config_path, db_path, since, limit, as_json) -> None:
     from cli import show
     from gateway import reports
 
-    store = open_store(config_path, db_path)
-    rows = reports.calls(store, since=_since(since, config_path), limit=limit)
+    rows = quick_read(config_path, db_path, reports.calls, since=_since(since, config_path),
+                      limit=limit)
     show.calls(rows, as_json=as_json, now=now())
 
 
@@ -247,8 +255,8 @@ def stats(days, config_path, db_path, as_json) -> None:
     from cli import show
     from gateway import reports
 
-    store = open_store(config_path, db_path)
-    figures = reports.stats(store, now=now(), days=days, tz=business(config_path)[0])
+    figures = quick_read(config_path, db_path, reports.stats, now=now(), days=days,
+                         tz=business(config_path)[0])
     show.stats(figures, as_json=as_json)
 
 

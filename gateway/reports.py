@@ -152,35 +152,39 @@ def stats(store: Store, *, now: float, days: int, tz: ZoneInfo) -> dict:
     """The last `days` days (today included, business time): missed calls, texted, time from
     hang-up to text sent (median, worst), reply and booked rates, opt-outs, and per-day counts."""
     import statistics
+    from bisect import bisect_right
 
-    from .store import epoch, iso
+    from .store import iso
 
     today = datetime.fromtimestamp(now, tz).date()
     first = today - timedelta(days=days - 1)
-    start = datetime(first.year, first.month, first.day, tzinfo=tz).timestamp()
+    day_list = [first + timedelta(days=i) for i in range(days)]
+    # Each day's start as stored text (UTC, sortable): a call's day is found by comparing text,
+    # with no date parsing per row (a year is 18,000 rows; the owner waits on this on a Pi).
+    starts = [iso(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()) for d in day_list]
     rows = store.db.execute(
-        "SELECT c.ended_at, c.action, c.lead_id, (SELECT min(o.sent_at) FROM messages m JOIN outbox o "
-        "ON o.message_id = m.id WHERE m.call_id = c.id AND o.status = 'sent') "
-        "FROM calls c WHERE c.outcome != 'answered' AND c.ended_at >= ?", (iso(start),)).fetchall()
-    per_day = {first + timedelta(days=i): [0, 0] for i in range(days)}
+        "SELECT c.ended_at, c.lead_id, (SELECT (julianday(min(o.sent_at)) - julianday(c.ended_at)) "
+        "* 86400.0 FROM messages m JOIN outbox o ON o.message_id = m.id "
+        "WHERE m.call_id = c.id AND o.status = 'sent') "
+        "FROM calls c WHERE c.outcome != 'answered' AND c.ended_at >= ?", (starts[0],)).fetchall()
+    per_day = [[0, 0] for _ in day_list]
     delays, leads, texted_leads = [], set(), set()
-    for ended, action, lead_id, sent in rows:
-        day = datetime.fromtimestamp(epoch(ended), tz).date()
-        if day in per_day:
-            per_day[day][0] += 1
+    for ended, lead_id, delay in rows:
+        slot = bisect_right(starts, ended) - 1
+        per_day[slot][0] += 1
         if lead_id is not None:
             leads.add(lead_id)
-        if sent is not None:
-            delays.append(epoch(sent) - epoch(ended))
+        if delay is not None:
+            delays.append(delay)
             texted_leads.add(lead_id)
-            if day in per_day:
-                per_day[day][1] += 1
+            per_day[slot][1] += 1
+    start = starts[0]
     replied = {r[0] for r in store.db.execute(
         "SELECT DISTINCT lead_id FROM messages WHERE direction = 'in' AND created_at >= ?",
-        (iso(start),))} & texted_leads
+        (start,))} & texted_leads
     booked = {r[0] for r in store.db.execute("SELECT id FROM leads WHERE status = 'booked'")} & leads
     opt_outs = store.db.execute("SELECT count(*) FROM opt_outs WHERE opted_out_at >= ?",
-                                (iso(start),)).fetchone()[0]
+                                (start,)).fetchone()[0]
     rate = lambda part, whole: round(len(part) / len(whole), 3) if whole else None  # noqa: E731
     return {
         "days": days, "from": first.isoformat(), "to": today.isoformat(),
@@ -190,7 +194,7 @@ def stats(store: Store, *, now: float, days: int, tz: ZoneInfo) -> dict:
         "leads": len(leads), "texted_leads": len(texted_leads), "replied": len(replied), "reply_rate": rate(replied, texted_leads),
         "booked": len(booked), "booked_rate": rate(booked, leads), "opt_outs": opt_outs,
         "per_day": [{"day": d.isoformat(), "missed": m, "texted": t}
-                    for d, (m, t) in per_day.items()],
+                    for d, (m, t) in zip(day_list, per_day)],
     }
 
 

@@ -372,3 +372,34 @@ def test_status_says_what_the_sim_needs(home):
     sim_rows = [row for row in json.loads(result.output) if row["check"] == "SIM"]
     assert sim_rows == [{"check": "SIM", "ok": False, "value": "the SIM refused the PIN in modem.pin",
                          "fix": "fix the SIM or modem.pin in the config, then restart textback"}]
+
+
+def test_stats_days_follow_business_time_across_the_end_of_daylight_saving(tmp_path):
+    """Chicago falls back at 02:00 on 2026-11-01, a 25-hour day: calls land on their local day,
+    including the hour that happens twice and the stroke of midnight."""
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", str(tmp_path)]).exit_code == 0
+    store = Store(tmp_path / "textback.db")
+    local = ["2026-10-30T23:59:59-05:00",   # before the three days asked for
+             "2026-10-31T23:30:00-05:00",
+             "2026-11-01T00:30:00-05:00", "2026-11-01T01:30:00-05:00",
+             "2026-11-01T01:30:00-06:00",   # the same wall time again, after falling back
+             "2026-11-01T23:59:59-06:00",
+             "2026-11-02T00:00:00-06:00"]
+    for i, stamp in enumerate(local):
+        t = datetime.fromisoformat(stamp).timestamp()
+        ended = CallEnded(call_id=0, number=f"+1512555020{i}", number_type=145, withheld=False,
+                          outcome="missed", started=t - 9, ended=t, rings=2, how="NO CARRIER")
+        call_id, _ = store.record_call(ended, f"+1512555020{i}", key=f"dst-{i}", now=t)
+        outbox_id = store.queue_text(number=f"+1512555020{i}", body="Sorry", kind="missed_call",
+                                     dedupe_key=f"dst-{i}", send_at=t, now=t, call_id=call_id)
+        store.mark_sending(outbox_id, t)
+        store.mark_sent(outbox_id, i, t + 1.5 + i)
+    store.close()
+    result = run((tmp_path / "textback.toml", tmp_path / "textback.db"), "stats", "--days", "3",
+                 "--json", now="2026-11-02T12:00:00-06:00")
+    figures = json.loads(result.output)
+    assert figures["per_day"] == [{"day": "2026-10-31", "missed": 1, "texted": 1},
+                                  {"day": "2026-11-01", "missed": 4, "texted": 4},
+                                  {"day": "2026-11-02", "missed": 1, "texted": 1}]
+    assert (figures["missed"], figures["median_seconds"], figures["worst_seconds"]) == (6, 5.0, 7.5)
