@@ -28,6 +28,10 @@ URC_PREFIXES = (
 REBOOT_LINES = ("RDY", "Call Ready", "SMS Ready", "SMS DONE", "+CPIN: READY")
 CTRL_Z = "\x1a"
 ESC = "\x1b"
+# Commands in a row with no answer before the session calls the modem gone: one timeout can be a
+# slow network answer; three mean a hung or rebooted modem, which only reopening and setting it up
+# again cures (the timeouts of AT+CLCC, health checks and reads are otherwise swallowed).
+SILENT_LIMIT = 3
 
 
 def is_urc(line: str) -> bool:
@@ -52,6 +56,7 @@ class Session:
         self.urcs: deque[tuple[float, str]] = deque()
         self._lines: deque[str] = deque()
         self._stale = False  # a command timed out: its answer may still come
+        self.silent = 0      # commands in a row that got no answer
         self.sms_timeout = 60.0  # 27.005 leaves it open; real networks answer AT+CMGS within tens of s
 
     # -- reading -------------------------------------------------------------------------------
@@ -83,10 +88,23 @@ class Session:
         while not self._lines:
             if self.clock.now() >= deadline:
                 self._stale = True
+                self.silent += 1
+                if self.silent >= SILENT_LIMIT:
+                    raise ModemGone(f"the modem stopped answering ({self.silent} commands in a row "
+                                    f"got no answer, the last {command.split('=')[0]})",
+                                    hint="textback reopens the port and sets the modem up again")
                 raise CommandTimeout(f"no answer from the modem to {command.split('=')[0]}",
                                      hint="the modem may be rebooting; textback retries")
             self._fill(deadline)
         return self._lines.popleft()
+
+    def _recover(self) -> None:
+        """After a timeout: the late answer may still come, and the modem may be waiting for a
+        text's body (a prompt that came after we gave up), taking every command as text. ESC
+        leaves that state (27.005 3.5.1); whatever comes back is dropped."""
+        if self._stale:
+            self._write(ESC + "\r")
+            self.drain(0.5)
 
     # -- writing -------------------------------------------------------------------------------
     def _write(self, text: str) -> None:
@@ -99,8 +117,7 @@ class Session:
 
     def command(self, cmd: str, *, prefix: str | None = None, timeout: float | None = None) -> list[str]:
         """Send one command; return its information lines. URCs that arrive meanwhile go to `urcs`."""
-        if self._stale:  # a timed-out command's late answer must not be taken for this one's
-            self.drain(0.5)
+        self._recover()  # a timed-out command's late answer must not be taken for this one's
         self._write(cmd + "\r")
         deadline = self.clock.now() + (timeout or self.timeout)
         info: list[str] = []
@@ -109,6 +126,7 @@ class Session:
             if line.upper() == cmd.upper() or line == PROMPT:
                 continue  # echo (ATE0 itself is echoed) or a stray prompt
             if is_final(line):
+                self.silent = 0
                 if is_error(line):
                     raise AtError(cmd, line)
                 return info
@@ -124,36 +142,35 @@ class Session:
     def send_pdu(self, tpdu_length: int, pdu_hex: str) -> int | None:
         """AT+CMGS in PDU mode (27.005 3.5.1); returns the message reference the modem gave."""
         cmd = f"AT+CMGS={tpdu_length}"
+        self._recover()
         self._write(cmd + "\r")
         deadline = self.clock.now() + self.timeout
         while True:  # the prompt "> " comes with no line end
             line = self._next_line(deadline, cmd)
             if line == PROMPT:
+                self.silent = 0
                 break
             if line.upper() == cmd.upper():
                 continue
             if is_final(line):  # an error, or OK without a prompt: the modem did not take the PDU
+                self.silent = 0
                 raise AtError(cmd, line)
             self.urcs.append((self.clock.now(), line))
         self._write(pdu_hex + CTRL_Z)
         deadline = self.clock.now() + self.sms_timeout
         ref: int | None = None
-        try:
-            while True:
-                line = self._next_line(deadline, cmd)
-                if line.strip(CTRL_Z) == pdu_hex or line == PROMPT:
-                    continue  # the PDU echoed back (gammu#58)
-                if line.startswith("+CMGS:"):
-                    ref = _int_or_none(line.split(":", 1)[1])
-                elif is_final(line):
-                    if is_error(line):
-                        raise AtError(cmd, line)
-                    return ref
-                else:
-                    self.urcs.append((self.clock.now(), line))
-        except CommandTimeout:
-            self._write(ESC)  # leave the modem out of its text-entry state
-            raise
+        while True:
+            line = self._next_line(deadline, cmd)
+            if line.strip(CTRL_Z) == pdu_hex or line == PROMPT:
+                continue  # the PDU echoed back (gammu#58)
+            if line.startswith("+CMGS:"):
+                ref = _int_or_none(line.split(":", 1)[1])
+            elif is_final(line):
+                if is_error(line):
+                    raise AtError(cmd, line)
+                return ref
+            else:
+                self.urcs.append((self.clock.now(), line))
 
     # -- set-up --------------------------------------------------------------------------------
     def synchronise(self, attempts: int = 3) -> None:
@@ -165,6 +182,7 @@ class Session:
         self._write(ESC + "\r")
         self.drain(0.3)
         for attempt in range(attempts):
+            self.silent = 0  # these tries are counted here, and end in CommandTimeout
             try:
                 self.command("AT", timeout=2.0)
                 return

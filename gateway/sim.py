@@ -98,6 +98,7 @@ class SimModem:
         self._now = 0.0            # scenario seconds, as far as the host has told us
         self._line = bytearray()
         self._sms: _PendingSms | None = None
+        self.hung = False          # hang(): commands are ignored
         self._call: _Call | None = None
         self._ref = 0
         # scenario time 0 on the network's clock, for the timestamps of received texts
@@ -193,6 +194,18 @@ class SimModem:
             except (OSError, ValueError):
                 return
 
+    # ---- faults ---------------------------------------------------------------------------------
+    def wedge(self) -> None:
+        """Leave the modem waiting for a text's body, as when its "> " came after the host gave up
+        on AT+CMGS: every later command is taken as text until ESC or Ctrl-Z (27.005 3.5.1)."""
+        with self._lock:
+            self._sms = _PendingSms(arg="0", override=None)
+
+    def hang(self, hung: bool = True) -> None:
+        """Firmware hung (or back): bytes from the host are read and ignored, nothing is answered."""
+        with self._lock:
+            self.hung = hung
+
     # ---- the end of the line --------------------------------------------------------------------
     def unplug(self) -> None:
         """Close the master side: the host's next read fails (EIO), as when a USB modem is pulled."""
@@ -218,6 +231,8 @@ class SimModem:
 
     # ---- bytes in -------------------------------------------------------------------------------
     def _take(self, data: bytes) -> None:
+        if self.hung:
+            return
         for byte in data:
             if self.settings["echo"] == "1":
                 self._out.append(byte)   # echo before acting, so "ATE0\r" is itself echoed

@@ -292,6 +292,56 @@ def test_a_silent_modem_is_retried_until_it_answers(tmp_path):
     assert [s.number for s in sim.sent] == [N]
 
 
+class Between(FaultUntil):
+    """A modem fault from `start` to `end` scenario seconds: `sim.<fault>()` at start, and
+    `sim.hang(False)` at the end when the fault is a hang (a wedge ends only by our ESC)."""
+
+    def __init__(self, sim: SimModem, fault: str, start: float, end: float):
+        self.fault, self.start, self.started = fault, start, False
+        super().__init__(sim, end)
+
+    def end(self):
+        if self.fault == "hang":
+            self.sim.hang(False)
+
+    def next_step_time(self):
+        step = super().next_step_time()
+        if self.started:
+            return step
+        return self.start if step is None else min(step, self.start)
+
+    def deliver_due(self, t):
+        if not self.started and t >= self.start:
+            getattr(self.sim, self.fault)()
+            self.started = True
+        super().deliver_due(t)
+
+
+def later_call(at: float) -> list[Step]:
+    return [Step(at, "RING"), Step(at + 0.05, f'+CLIP: "{N}",145,"",0,"",0'),
+            Step(at + 5.0, "NO CARRIER")]
+
+
+def test_a_modem_waiting_for_a_text_body_mid_run_texts_the_next_caller_once(tmp_path):
+    # From 20 s the modem takes every command as the body of a text (a prompt we gave up on): the
+    # caller at 30 s is texted after one timeout, once, without letting go of the port.
+    sim = SimModem("sim800", steps=later_call(30.0))
+    events = play(tmp_path, sim, until=120, line=Between(sim, "wedge", 20.0, 21.0))[0]
+    assert [s.number for s in sim.sent] == [N]
+    assert [e["event"] for e in events if e["event"] in ("modem_lost", "send_error")] == ["send_error"]
+
+
+def test_a_modem_hung_mid_run_is_reopened_and_the_caller_texted_once_it_answers(tmp_path):
+    # Hung from 20 s to 80 s: the swallowed timeouts (AT+CLCC, the send) add up to "gone"; the
+    # port is reopened with back-off until the modem answers; the caller of 30 s is texted once.
+    sim = SimModem("sim800", steps=later_call(30.0))
+    events = play(tmp_path, sim, until=200, line=Between(sim, "hang", 20.0, 80.0))[0]
+    assert [s.number for s in sim.sent] == [N]
+    kinds = [e["event"] for e in events if e["event"] in ("modem_lost", "modem")]
+    assert kinds[0] == "modem" and kinds[1] == "modem_lost" and kinds[-1] == "modem"
+    assert sum(e["event"] == "modem" and e["at"] >= START + 80 for e in events) == 1
+
+
 class FullUntil(FaultUntil):
     """The disk is full: SQLite cannot grow the file."""
 

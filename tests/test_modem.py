@@ -2,7 +2,7 @@
 import pytest
 from gsmmodem.pdu import encodeSmsSubmitPdu
 
-from gateway.errors import AtError, CommandTimeout, ModemError
+from gateway.errors import AtError, CommandTimeout, ModemError, ModemGone
 from tests.conftest import START, sim_session
 
 CLIP = '+CLIP: "+15125550142",145,"",0,"",0'
@@ -69,6 +69,36 @@ def test_a_silent_modem_times_out_on_the_virtual_clock():
         with pytest.raises(CommandTimeout):
             session.command("AT+CSQ", timeout=5)
         assert clock.now() - before == pytest.approx(5)
+
+
+def test_a_modem_left_waiting_for_a_text_body_answers_again_after_one_timeout():
+    # Its "> " came after we gave up on AT+CMGS: it takes every command as text. The command that
+    # follows a timeout first sends ESC, which ends that state; the ones after it are answered.
+    with sim_session() as (sim, session, clock):
+        session.initialise()
+        sim.wedge()
+        with pytest.raises(CommandTimeout):
+            session.command("AT+CSQ", timeout=2)
+        assert session.command("AT+CSQ", prefix="+CSQ:") == ["+CSQ: 21,0"]
+        assert session.send_pdu(*pdu_for("+15125550187", "hello")) is not None
+        assert [s.text for s in sim.sent] == ["hello"]
+
+
+def test_three_commands_in_a_row_without_an_answer_mean_the_modem_is_gone():
+    with sim_session() as (sim, session, clock):
+        session.initialise()
+        sim.hang()
+        for _ in range(2):
+            with pytest.raises(CommandTimeout):
+                session.command("AT+CSQ", timeout=1)
+        sim.hang(False)
+        session.command("AT")  # an answer in between starts the count again
+        sim.hang()
+        for _ in range(2):
+            with pytest.raises(CommandTimeout):
+                session.command("AT+CSQ", timeout=1)
+        with pytest.raises(ModemGone, match="3 commands in a row"):
+            session.command("AT+CSQ", timeout=1)
 
 
 def test_a_byte_at_a_time_changes_nothing():
