@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from string import Template
 
 from . import events as ev
+from .calllog import MISSED_TYPE, REJECTED_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,12 @@ OUTAGE = 30 * 60.0  # a heartbeat older than this at start-up is an outage worth
 # Calls recorded but never decided (a crash between the two commits) are decided at start-up if
 # they ended this recently; older ones are left alone rather than texted hours late.
 UNDECIDED_WINDOW = 6 * 3600.0  # a second missed call within an hour is "calling again": tell the owner
+
+
+# The phone's call log (CallLog.Calls.TYPE, Android reference): what a recovered entry counts as.
+LOG_OUTCOMES = {MISSED_TYPE: ev.MISSED, REJECTED_TYPE: ev.REJECTED}
+# Phone and Pi clocks are taken to agree within 5 min (SMSGate's signing window assumes as much).
+CLOCK_SKEW = 300.0
 
 
 class Conversation:
@@ -201,6 +208,33 @@ class Conversation:
                 continue  # seen ringing by us: already handled
             self.call_ended(ev.CallEnded(0, number or None, type_, not number, ev.MISSED, now, now,
                                          0, "missed-calls list", recovered=True))
+
+    def missed_in_log(self, found: ev.MissedLog) -> None:
+        """Text back what the phone's call log shows missed (or rejected) while we were not
+        listening: a restart, an update, a crash, the cable out.
+
+        "Not listening" starts at the later of the last read of the log and the last heartbeat
+        (written every 30 s while connected); calls older than UNDECIDED_WINDOW are left alone, as
+        for undecided calls. The first reading on a new box is the starting point, never texted.
+        A number we saw ring around that time was handled live. Each call goes the normal way
+        (policy: outcome, cooldown, contacts, opt-outs), recorded as recovered.
+        """
+        before = self.store.get_state("call_log_seen")
+        if before is not None:
+            beat = self.store.get_state("heartbeat")
+            since = max(float(before), float(beat or 0), self.clock.now() - UNDECIDED_WINDOW)
+            for number, type_, at in sorted(found.entries, key=lambda e: e[2]):
+                outcome = LOG_OUTCOMES.get(type_)
+                if outcome is None or at <= since:
+                    continue
+                e164 = self.e164(number)
+                if e164 and self.store.missed_calls_since(e164, at - CLOCK_SKEW)[0]:
+                    continue  # seen ringing by us: already handled
+                self.call_ended(ev.CallEnded(0, number or None, None, not number, outcome, at, at,
+                                             0, "phone call log", recovered=True))
+        # Written last: if the store fails half way the event is retried, and the keys of the
+        # calls already recorded keep them from being texted twice.
+        self.store.set_state("call_log_seen", f"{found.at:.3f}")
 
     def repeat_caller(self, number: str, key: str) -> None:
         """Calling again soon after a text-back means it is urgent: tell the owner, not the caller."""

@@ -199,6 +199,8 @@ class Daemon:
                 log.warning("no network (%s); texts wait", event.registration)
         elif isinstance(event, ev.MissedList):
             self.talk.missed_while_away(event)
+        elif isinstance(event, ev.MissedLog):
+            self.talk.missed_in_log(event)
         elif isinstance(event, ev.SmsReceived):
             if self.talk.text_received(event):
                 self.link.release(event)  # recorded: now it may leave the SIM / phone

@@ -49,6 +49,14 @@ class MissedList:
 
 
 @dataclass(frozen=True)
+class MissedLog:
+    """The phone's call log (missed and rejected calls, with times), read at connect over USB."""
+
+    entries: tuple[tuple[str, int, float], ...]  # (number, "" = withheld; CallLog type; epoch s), oldest first
+    at: float
+
+
+@dataclass(frozen=True)
 class SmsReceived:
     """A whole text arrived (decoded, parts joined). The link deletes it from the phone or SIM only
     when the daemon says it is recorded (`Link.release(handle)`)."""

@@ -258,6 +258,7 @@ class PhoneLink:
         self._sms_states: dict[str, tuple[str, str | None]] = {}
         self._next_inbox = 0.0
         self._inbox_since: float | None = None
+        self._call_log_warned = False  # one warning per run when the log cannot be read
 
     # -- connection ------------------------------------------------------------------------------
     def connect(self) -> ModemInfo:
@@ -280,8 +281,31 @@ class PhoneLink:
         if self._inbox_since is None:
             self._inbox_since = self.wall() - INBOX_LOOKBACK
         self._next_inbox = 0.0
+        if s.adb:
+            self._out += self._call_log()
         self.info = ModemInfo("Android", str(root.get("model") or "phone"), "android")
         return self.info
+
+    def _call_log(self) -> list:
+        """The phone's call log as one MissedLog: CallGate keeps no history, so this is how calls
+        that rang while we were away are found. Unreadable (older Android) -> one warning, go on."""
+        from . import adb, calllog
+
+        try:
+            said = adb.run(calllog.QUERY, serial=self.settings.adb_serial)
+        except ModemGone as exc:
+            said = f"{exc.message} {exc.hint or ''}"
+            ok = False
+        else:
+            ok = not calllog.refused(said)
+        if not ok:
+            why = (said.strip().splitlines() or ["no answer"])[0][:160]
+            (log.debug if self._call_log_warned else log.warning)(
+                "cannot read the phone's call log (%s): calls missed while textback was down "
+                "will not be texted back", why)
+            self._call_log_warned = True
+            return []
+        return [ev.MissedLog(calllog.parse(said), self.clock.now())]
 
     def close(self) -> None:
         """Let go of the receiver port; what the call book holds stays (the phone still rings)."""

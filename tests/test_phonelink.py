@@ -244,11 +244,14 @@ def test_texts_in_by_webhook_and_inbox_count_once(gw, link):
 
 
 # -- USB: adb forward / reverse -------------------------------------------------------------------
-def fake_adb(folder, *, says="device", fails=""):
+def fake_adb(folder, *, says="device", fails="", shell_exit=0):
+    """adb on PATH: logs its arguments; `adb shell` prints folder/calllog.txt when there is one."""
     script = folder / "adb"
     script.write_text(f'#!/bin/sh\necho "$@" >> "{folder}/adb.log"\n'
                       + (f'echo "{fails}" >&2\nexit 1\n' if fails else
-                         f'[ "$1" = get-state ] && echo {says}\nexit 0\n'))
+                         f'[ "$1" = get-state ] && echo {says}\n'
+                         f'[ "$1" = shell ] && cat "{folder}/calllog.txt" 2>/dev/null '
+                         f'&& exit {shell_exit}\nexit 0\n'))
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return folder / "adb.log"
 
@@ -268,7 +271,8 @@ def test_replug_redoes_adb_forward_and_reverse(gw, tmp_path, monkeypatch):
     phone.close()
     sms, calls = gw.url_sms.rsplit(":", 1)[1], gw.url_calls.rsplit(":", 1)[1]
     once = ["get-state", f"forward tcp:{sms} tcp:{sms}", f"forward tcp:{calls} tcp:{calls}",
-            f"reverse tcp:{port} tcp:{port}"]
+            f"reverse tcp:{port} tcp:{port}", "shell content query --uri content://call_log/calls "
+            "--projection number:type:date:duration --where 'type IN (3,5)'"]
     assert record.read_text().splitlines() == once + once
 
 
@@ -344,3 +348,98 @@ def test_daemon_phone_offline_then_back_the_text_goes_once(tmp_path, gw):
     assert [r["event"] for r in records].count("modem_lost") == 1
     assert [m["recipients"][0]["phoneNumber"] for m in gw.messages.values()].count(N) == 1
     assert daemon.stop_reason == "texted"
+
+
+# -- calls missed while the daemon was down, from the phone's call log (USB) -----------------------
+A, C, D, E = "+15125550143", "+15125550144", "+15125550145", "+15125550146"
+
+
+def call_log(*rows) -> str:
+    """`content query` output for (number, CallLog type, epoch seconds) rows, newest first."""
+    rows = sorted(rows, key=lambda r: -r[2])
+    return "".join(f"Row: {i} number={n}, type={t}, date={int(at * 1000)}, duration=0\n"
+                   for i, (n, t, at) in enumerate(rows)) or "No result found.\n"
+
+
+def start_once(tmp_path, gw) -> list:
+    """One start of the daemon over USB: connect, act on what the phone shows, stop. Its records."""
+    cfg = config_mod.load(tmp_path / "textback.toml")
+    store = Store(tmp_path / "t.db")
+    clock = WallClock()
+    records = []
+    daemon = Daemon(cfg, store, clock, PhoneLink(settings(gw, adb=True), clock),
+                    sink=records.append)
+
+    def after_first_pass():
+        if daemon.connected:
+            daemon.stop("done")
+            clock.interrupt()
+    daemon.on_pass = after_first_pass
+    try:
+        daemon.run(until=clock.now() + 8)
+    finally:
+        daemon.link.close()
+        store.close()
+    assert daemon.stop_reason == "done"
+    return records
+
+
+def texted(gw) -> list:
+    return [m["recipients"][0]["phoneNumber"] for m in gw.messages.values()
+            if m["recipients"][0]["phoneNumber"] != "+15125550199"]
+
+
+def test_restarts_text_back_what_the_call_log_shows_missed_while_down(tmp_path, gw, monkeypatch):
+    fake_adb(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    write_starter(tmp_path)
+    now = time.time()
+    old = [(E, 3, now - 7200), (C, 3, now - 60)]
+    (tmp_path / "calllog.txt").write_text(call_log(*old))
+    first = start_once(tmp_path, gw)          # (a) a new box: the log is the starting point
+    store = Store(tmp_path / "t.db")
+    seen = float(store.get_state("call_log_seen"))
+    down = max(seen, float(store.get_state("heartbeat")))  # the last moment we were live
+    store.close()
+    assert (texted(gw), [r for r in first if r["event"] == "call"], seen >= now) == ([], [], True)
+
+    # Down: two callers missed, one answered on the phone; the old entries are still there.
+    new = [(N, 3, down + 0.01), (D, 1, down + 0.02), (A, 3, down + 0.03)]
+    (tmp_path / "calllog.txt").write_text(call_log(*old, *new))
+    second = start_once(tmp_path, gw)         # (b) the restart texts those two, once
+    third = start_once(tmp_path, gw)          # (c) and the next one nothing more
+    store = Store(tmp_path / "t.db")
+    calls = [(c["number"], c["outcome"], c["action"], c["recovered"]) for c in store.calls()]
+    store.close()
+    assert sorted(texted(gw)) == sorted([N, A])
+    assert [(r["number"], r["outcome"], r.get("recovered")) for r in second
+            if r["event"] == "call"] == [(N, "missed", True), (A, "missed", True)]
+    assert [r for r in third if r["event"] in ("call", "queued")] == []
+    assert sorted(calls) == sorted([(N, "missed", "sent", True), (A, "missed", "sent", True)])
+
+
+@pytest.mark.parametrize("shell_exit, said", [
+    (0, ""),                                  # adbd before shell protocol v2 always exits 0
+    (1, "adb shell failed: "),
+])
+def test_a_call_log_the_phone_refuses_is_one_warning(tmp_path, gw, monkeypatch, caplog,
+                                                     shell_exit, said):
+    fake_adb(tmp_path, shell_exit=shell_exit)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "calllog.txt").write_text(
+        "Error while accessing provider:call_log\njava.lang.SecurityException: Permission "
+        "Denial: opening provider com.android.providers.contacts.CallLogProvider from (null) "
+        "(pid=8112, uid=2000) requires android.permission.READ_CALL_LOG or "
+        "android.permission.WRITE_CALL_LOG\n")
+    phone = PhoneLink(settings(gw, adb=True), WallClock())
+    try:
+        for _ in range(2):                    # connect, and reconnect after a replug
+            info = phone.connect()
+            got = phone.events(phone.clock.now())
+    finally:
+        phone.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert (info.family, got) == ("android", [])
+    assert warnings == [f"cannot read the phone's call log ({said}Error while accessing provider:"
+                        "call_log): calls missed while textback was down will not be texted back"]
+
