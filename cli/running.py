@@ -88,14 +88,16 @@ def tell_systemd(daemon, clock) -> None:
     daemon.on_pass = on_pass
 
 
-def link_for(cfg, clock):
-    """(link, simulated modem or None) for `[modem] port`: "android", "sim" or a device path."""
+def link_for(cfg, clock, db: Path | None = None):
+    """(link, simulated modem or None) for `[modem] port`: "android", "sim" or a device path.
+    The phone link keeps its call journal next to the database `db` ("<db>-calls")."""
     from gateway.atlink import AtLink
 
     if cfg.modem.port == "android":
         from gateway.phonelink import PhoneLink
 
-        return PhoneLink(cfg.phone, clock), None
+        journal = db.with_name(db.name + "-calls") if db else None
+        return PhoneLink(cfg.phone, clock, journal=journal), None
     sim = None
     if cfg.modem.port == "sim":
         from gateway import scenario
@@ -120,7 +122,7 @@ def run_daemon(cfg, db_path: str | None) -> None:
     refuse_exposed_secrets(cfg)
     store = Store(Path(db_path) if db_path else cfg.database)
     clock = WallClock()
-    link, sim = link_for(cfg, clock)
+    link, sim = link_for(cfg, clock, store.path)
     daemon = Daemon(cfg, store, clock, link)
     tell_systemd(daemon, clock)
     stop_on_signals(daemon, clock)

@@ -131,6 +131,9 @@ class Conversation:
         key = f"{call.started:.3f}|{number or call.number or 'withheld'}"
         call_id, created = self.store.record_call(call, number, key=key, now=now,
                                                   recovered=call.recovered)
+        undecided = not created and self.store.call_action(call_id) == "recorded"
+        if not (created or undecided):
+            return  # recorded and decided before (the phone link's journal played after a restart)
         self.counters.calls += 1
         self.counters.missed += call.outcome == ev.MISSED
         log.info("call ended: %s after %d ring(s), decided by %s", call.outcome, call.rings, call.how)
@@ -139,8 +142,7 @@ class Conversation:
                   rings=call.rings, withheld=call.withheld,
                   **({"recovered": True} if call.recovered else {}))
         # Decide a new call, or one whose decision a store failure cut short (its event is retried).
-        if created or self.store.call_action(call_id) == "recorded":
-            self.decide(call, call_id, number, key)
+        self.decide(call, call_id, number, key)
 
     def resume(self) -> None:
         """Decide calls a crash left recorded but undecided (killed between the two commits)."""

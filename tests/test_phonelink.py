@@ -14,7 +14,7 @@ from gateway.clock import WallClock
 from gateway.daemon import Daemon
 from gateway.errors import ModemGone
 from gateway.fakegateway import FakeGateway
-from gateway.phonelink import PhoneLink, PhoneSettings
+from gateway.phonelink import ENDED_ONLY, CallBook, PhoneLink, PhoneSettings
 from gateway.starter import write_starter
 from gateway import config as config_mod
 from gateway.store import Store
@@ -443,3 +443,70 @@ def test_a_call_log_the_phone_refuses_is_one_warning(tmp_path, gw, monkeypatch, 
     assert warnings == [f"cannot read the phone's call log ({said}Error while accessing provider:"
                         "call_log): calls missed while textback was down will not be texted back"]
 
+
+
+# -- a crash while a call waits to be decided: the call journal ------------------------------------
+def test_a_crash_before_a_call_is_decided_loses_nothing_the_journal_plays_it_back(tmp_path, gw):
+    # The receiver answered 2xx to call:ringing and call:ended (CallGate will never send them
+    # again), then the process died within the settle wait, before the call was decided. The next
+    # start plays the journal back: the caller is texted once; a third start adds nothing.
+    write_starter(tmp_path)
+    cfg = config_mod.load(tmp_path / "textback.toml")
+    journal, port, clock = tmp_path / "t.db-calls", free_port(), WallClock()
+    first = PhoneLink(settings(gw, listen_port=port, settle=60.0), clock, journal=journal)
+    first.connect()
+    gw.play("missed", N)
+    limit = time.monotonic() + 5
+    while not (gw.idle() and "call:ended" in journal.read_text()) and time.monotonic() < limit:
+        first.events(clock.now())
+        first.wait(clock.now() + 0.05)
+    first.close()  # killed: nothing decided, nothing recorded
+    assert [json.loads(line)["event"] for line in journal.read_text().splitlines()] == \
+        ["call:ringing", "call:ended"]
+    assert stat.S_IMODE(os.stat(journal).st_mode) == 0o600
+
+    store = Store(tmp_path / "t.db")
+    try:
+        for _ in range(2):
+            records = []
+            daemon = Daemon(cfg, store, clock, PhoneLink(settings(gw, listen_port=port), clock,
+                                                         journal=journal), sink=records.append)
+            run_until_texted(daemon, records, seconds=2.0)
+            daemon.link.close()
+        calls = [(c["number"], c["outcome"], c["action"]) for c in store.calls()]
+    finally:
+        store.close()
+    assert calls == [(N, "missed", "sent")]
+    assert [m["recipients"][0]["phoneNumber"] for m in gw.messages.values()].count(N) == 1
+
+
+def test_the_call_journal_skips_a_torn_line_and_forgets_what_is_old(tmp_path):
+    from gateway.phonelink import JOURNAL_KEEP, CallJournal
+
+    path, now = tmp_path / "calls", 1_800_000_000.0
+    journal = CallJournal(path)
+    for event, at in (("call:ringing", now - JOURNAL_KEEP - 1), ("call:ringing", now - 10),
+                      ("call:ended", now - 5)):
+        journal.add({"id": event + str(at), "event": event, "number": N, "at": at})
+    with open(path, "a") as torn:  # the power went mid-write
+        torn.write('{"id": "x", "event": "call:ri')
+    assert [(e["event"], e["at"]) for e in journal.load(now)] == \
+        [("call:ringing", now - 10), ("call:ended", now - 5)]
+    journal.rewrite(journal.load(now))
+    assert len(path.read_text().splitlines()) == 2
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize("fed, expected", [
+    # Its ringing went to a daemon that was down (CallGate retries once): an incoming call, not
+    # an outgoing one (those go off hook); missed or answered cannot be told.
+    ([("call:ended", N)], [("unknown", N, False, ENDED_ONLY)]),
+    ([("call:ended", ""), ("call:ended", N)], [("unknown", N, False, ENDED_ONLY)]),
+    ([("call:ended", "")], []),                               # nothing to text
+    ([("call:started", N), ("call:ended", N)], []),           # outgoing
+])
+def test_a_call_ended_without_its_ringing(fed, expected):
+    book = CallBook(settle=2.0)
+    for i, (event, number) in enumerate(fed):
+        assert book.feed(event, number, 100.0 + i * 0.1) == []
+    assert ended(book.tick(110.0)) == expected
