@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import re
 
+from . import events as ev
+
 # The query as adb runs it. adb joins the arguments for the phone's shell, so the WHERE clause is
 # quoted for that shell. CallLog.Calls.TYPE: 3 missed, 5 rejected (Android reference CallLog.Calls).
 QUERY = ["shell", "content", "query", "--uri", "content://call_log/calls",
          "--projection", "number:type:date:duration", "--where", "'type IN (3,5)'"]
 MISSED_TYPE, REJECTED_TYPE = 3, 5
+OUTCOMES = {MISSED_TYPE: ev.MISSED, REJECTED_TYPE: ev.REJECTED}  # what an entry counts as
 
 _ROW = re.compile(r"^Row:\s*\d+\s+(?P<fields>.*)$")
 _FIELD = re.compile(r"(?:^|, )(?P<key>[A-Za-z_][A-Za-z0-9_]*)=")
@@ -59,3 +62,20 @@ def refused(output: str) -> bool:
     """The shell could not read the call log (no READ_CALL_LOG), whatever the exit code said:
     adbd before shell protocol v2 always exits 0."""
     return any(words in output for words in _REFUSALS)
+
+
+def same_number(a: str, b: str) -> bool:
+    """The call log and CallGate may write one number differently ("+1 512-555-0142",
+    "5125550142"): the same when their last 10 digits (or all, if shorter) agree."""
+    da, db = re.sub(r"\D", "", a), re.sub(r"\D", "", b)
+    tail = min(10, len(da), len(db))
+    return tail >= 3 and da[-tail:] == db[-tail:]
+
+
+def find(entries, number: str, start: float, end: float) -> tuple[str, int, float] | None:
+    """The missed or rejected entry for `number` that rang between `start` and `end`, if any."""
+    for entry in entries:
+        if entry[0] and same_number(entry[0], number) and start <= entry[2] <= end \
+                and entry[1] in OUTCOMES:
+            return entry
+    return None

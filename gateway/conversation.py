@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from string import Template
 
 from . import events as ev
-from .calllog import MISSED_TYPE, REJECTED_TYPE
+from .calllog import OUTCOMES as LOG_OUTCOMES
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,6 @@ OUTAGE = 30 * 60.0  # a heartbeat older than this at start-up is an outage worth
 UNDECIDED_WINDOW = 6 * 3600.0  # a second missed call within an hour is "calling again": tell the owner
 
 
-# The phone's call log (CallLog.Calls.TYPE, Android reference): what a recovered entry counts as.
-LOG_OUTCOMES = {MISSED_TYPE: ev.MISSED, REJECTED_TYPE: ev.REJECTED}
 # Phone and Pi clocks are taken to agree within 5 min (SMSGate's signing window assumes as much).
 CLOCK_SKEW = 300.0
 

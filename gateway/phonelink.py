@@ -47,6 +47,10 @@ CALL_EVENTS = ("call:ringing", "call:started", "call:ended")
 # (conversation.UNDECIDED_WINDOW); older ones were decided and recorded long since.
 JOURNAL_KEEP = 6 * 3600.0
 ENDED_ONLY = "call:ended without call:ringing (its ringing was lost)"
+WAITING = "call waiting: looks answered (Android cannot tell)"
+WAITING_MISSED = "call waiting: not picked up (the phone's call log)"
+# s around a call in which its call-log entry is looked for (the phone stamps the ringing time)
+LOG_WINDOW = 60.0
 SMS_EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
 # A failure reason that no retry can fix (SMSGate PhoneHelper: the number does not parse or is not
 # a mobile number). Anything else (no service, radio off, generic failure) may pass next time.
@@ -172,7 +176,7 @@ class CallBook:
         out = []
         for i, number in enumerate(numbers or [""]):
             if i and group.picked:
-                how = "call waiting: looks answered (Android cannot tell)"
+                how = WAITING
             out.append(ev.CallEnded(call_id=self._id(group, number), number=number or None,
                                     number_type=None, withheld=not number, outcome=outcome,
                                     started=group.first, ended=ended, rings=1, how=how))
@@ -490,7 +494,31 @@ class PhoneLink:
             self._next_inbox = now + INBOX_POLL
         self._take()
         out, self._out = self._out, []
-        return out + self.book.tick(now)
+        decided = self.book.tick(now)
+        if self.settings.adb and any(call.how == WAITING for call in decided):
+            decided = self._check_waiting(decided)
+        return out + decided
+
+    def _check_waiting(self, decided: list) -> list:
+        """Over USB the call log can tell what CallGate cannot: a call that rang while another
+        was on, and was not picked up, is in the log as missed (or declined)."""
+        from dataclasses import replace
+
+        from . import adb, calllog
+
+        try:
+            said = adb.run(calllog.QUERY, serial=self.settings.adb_serial)
+        except ModemGone as exc:
+            log.debug("call log not read for a waiting call: %s", exc.message)
+            return decided
+        entries = () if calllog.refused(said) else calllog.parse(said)
+        out = []
+        for call in decided:
+            found = call.how == WAITING and call.number and calllog.find(
+                entries, call.number, call.started - LOG_WINDOW, call.ended + LOG_WINDOW)
+            out.append(replace(call, outcome=calllog.OUTCOMES[found[1]], how=WAITING_MISSED)
+                       if found else call)
+        return out
 
     def _take(self) -> None:
         """Serve waiting webhooks and sort what they carry: calls, texts in, send results."""

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, strategies as st
 
+from gateway import calllog
 from gateway import config as config_mod
 from gateway import events as ev
 from gateway.calllog import parse, refused
@@ -102,3 +103,15 @@ def test_what_the_log_recovers(tmp_path, seen, beat, calls):
         assert (got, float(store.get_state("call_log_seen"))) == (calls, T + 1)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("+15125550142", "(512) 555-0142", True),
+    ("+15125550142", "5125550142", True),
+    ("+15125550142", "+15125550143", False),
+    ("+447700900123", "07700 900123", True),     # national and international forms
+    ("72345", "72345", True),                    # a short code
+    ("", "+15125550142", False),
+])
+def test_same_number(a, b, same):
+    assert calllog.same_number(a, b) is same

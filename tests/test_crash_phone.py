@@ -11,8 +11,6 @@ import random
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import crash_phone  # noqa: E402

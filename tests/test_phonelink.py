@@ -14,7 +14,8 @@ from gateway.clock import WallClock
 from gateway.daemon import Daemon
 from gateway.errors import ModemGone
 from gateway.fakegateway import FakeGateway
-from gateway.phonelink import ENDED_ONLY, CallBook, PhoneLink, PhoneSettings
+from gateway.phonelink import (ENDED_ONLY, WAITING, WAITING_MISSED, CallBook, PhoneLink,
+                               PhoneSettings)
 from gateway.starter import write_starter
 from gateway import config as config_mod
 from gateway.store import Store
@@ -510,3 +511,25 @@ def test_a_call_ended_without_its_ringing(fed, expected):
     for i, (event, number) in enumerate(fed):
         assert book.feed(event, number, 100.0 + i * 0.1) == []
     assert ended(book.tick(110.0)) == expected
+
+
+@pytest.mark.parametrize("log_rows, expected_b", [
+    # B rang while N was on and was not picked up: the phone's log says missed (or declined).
+    (lambda now: [(B, 3, now)], ("missed", B, False, WAITING_MISSED)),
+    (lambda now: [("(512) 555-0177", 5, now)], ("rejected", B, False, WAITING_MISSED)),
+    # Not in the log as missed (picked up, or an hour ago): it stays as CallGate says.
+    (lambda now: [(B, 3, now - 3600), (N, 3, now)], ("answered", B, False, WAITING)),
+])
+def test_over_usb_the_call_log_tells_a_missed_waiting_call(gw, tmp_path, monkeypatch, log_rows,
+                                                          expected_b):
+    fake_adb(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "calllog.txt").write_text(call_log(*log_rows(time.time())))
+    phone = PhoneLink(settings(gw, adb=True), WallClock())
+    phone.connect()
+    try:
+        gw.play("waiting", N, B)
+        assert ended(pump(phone, gw, then=100)) == [("answered", N, False, "call:started"),
+                                                     expected_b]
+    finally:
+        phone.close()
