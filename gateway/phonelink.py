@@ -121,13 +121,17 @@ class CallBook:
 
     def _group_for(self, event: str, number: str, at: float) -> _Group:
         group = self.groups[-1] if self.groups else None
-        if group is not None and group.ended is not None:
-            # After the end, only late copies join (within the settle time, and not a new caller
-            # ringing): the next call starts a group of its own.
-            late = at <= group.ended + self.settle
-            new_caller = event == "call:ringing" and number and group.numbers \
-                and number not in group.numbers
-            if not late or new_caller:
+        if group is not None:
+            known = group.numbers + group.ended_numbers
+            stranger = bool(number) and bool(known) and number not in known
+            if group.ended is not None:
+                # After the end, only late copies join (within the settle time, and naming no
+                # other caller): the next call starts a group of its own.
+                if at > group.ended + self.settle or stranger:
+                    group = None
+            elif event == "call:ended" and stranger and not group.picked:
+                # With no call on, one caller rings at a time: the end of another caller's call
+                # (its ringing lost) is another call; this one waits for its own end.
                 group = None
         if group is None:
             group = _Group(first=at, last=at)

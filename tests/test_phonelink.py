@@ -533,3 +533,21 @@ def test_over_usb_the_call_log_tells_a_missed_waiting_call(gw, tmp_path, monkeyp
                                                      expected_b]
     finally:
         phone.close()
+
+
+@pytest.mark.parametrize("fed, expected", [
+    # Calls close together whose ringing was lost for one of them (CallGate's one retry fell on a
+    # restart): each call is decided on its own, none swallowed by its neighbour.
+    ([("call:ended", A, 0.0), ("call:ended", B, 1.2), ("call:ringing", B, 1.7)],
+     [("unknown", A, False, ENDED_ONLY), ("missed", B, False, MISS)]),
+    ([("call:ringing", A, 0.0), ("call:ended", B, 1.2)],
+     [("unknown", B, False, ENDED_ONLY), ("unknown", A, False, "no call:ended within 90 s (lost event?)")]),
+    ([("call:ringing", A, 0.0), ("call:ended", A, 0.5), ("call:ringing", B, 1.0),
+      ("call:ended", "", 1.5), ("call:ended", B, 1.5)],
+     [("missed", A, False, MISS), ("missed", B, False, MISS)]),
+])
+def test_calls_close_together_with_lost_events_stay_apart(fed, expected):
+    book = CallBook(settle=2.0)
+    for event, number, at in fed:
+        book.feed(event, number, 100.0 + at)
+    assert sorted(ended(book.tick(300.0))) == sorted(expected)
