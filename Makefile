@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-crash image-test clean
+.PHONY: demo test bench bench-crash image-test powercut-test clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "textback needs Python 3.11 or newer")'
@@ -26,17 +26,24 @@ bench: $(STAMP)
 	$(BIN)/python bench/ring_to_text.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/memory_daemon.py
 	$(BIN)/python bench/year.py
 	$(BIN)/python bench/leads_cold.py
 	$(BIN)/python bench/fuzz_tracker.py
 
 bench-crash: $(STAMP)
 	$(BIN)/python bench/crash.py --kills 200
+	$(BIN)/python bench/crash_phone.py --kills 200
 
 # Opt-in, needs root (about 2.5 min cached, 4 min first): boots our .deb in a Debian trixie image
 # under qemu, a good and a broken card (deploy/image-test/README.md).
 image-test:
 	deploy/image-test/run
+
+# Opt-in, needs root and image-test's cached rootfs (about 12 min): 10 hard power cuts of a qemu
+# guest running our .deb, the modem simulator on the host (deploy/image-test/README.md "powercut").
+powercut-test: $(STAMP)
+	PYTHON=$(abspath $(BIN))/python deploy/image-test/powercut
 
 clean:
 	rm -rf $(VENV) build *.egg-info

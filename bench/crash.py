@@ -88,16 +88,22 @@ def burst(calls: int, gap: float, first: int = 2000) -> tuple[list[Step], list[t
     return steps, plan
 
 
-def write_config(folder: Path, port: str) -> Path:
+def write_config(folder: Path, port: str, *, owner: bool = False,
+                 daily_cap: int | None = None) -> Path:
+    """The starter config on `port` (a SIM800), digest and follow-up off. Without `owner`, no
+    owner's cell: the burst's callers are the only ones texted (no liveness texts, alerts or
+    digest to count apart)."""
     subprocess.run([sys.executable, "-m", "cli.main", "init", str(folder)], cwd=REPO, check=True,
                    stdout=subprocess.DEVNULL)
     path = folder / "textback.toml"
     text = path.read_text()
-    for old, new in (('port = "sim"', f'port = "{port}"'), ('family = "auto"', 'family = "sim800"'),
-                     ("digest = true", "digest = false"), ("follow_up = true", "follow_up = false"),
-                     # no owner's cell: the burst's callers are the only ones texted (no liveness
-                     # texts, alerts or digest to count apart)
-                     ('owner_phone = "+15125550199"', 'owner_phone = ""')):
+    changes = [('port = "sim"', f'port = "{port}"'), ('family = "auto"', 'family = "sim800"'),
+               ("digest = true", "digest = false"), ("follow_up = true", "follow_up = false")]
+    if not owner:
+        changes.append(('owner_phone = "+15125550199"', 'owner_phone = ""'))
+    if daily_cap is not None:
+        changes.append(("daily_cap = 400", f"daily_cap = {daily_cap}"))
+    for old, new in changes:
         assert old in text, old
         text = text.replace(old, new)
     path.write_text(text)
@@ -363,7 +369,7 @@ def summary(report: Report) -> str:
             f"unrecorded while up, {report.rang_while_down} rang while down; {report.wall_s:.0f} s")
 
 
-def _pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
@@ -415,7 +421,7 @@ def main() -> None:
         f"{total('window_hits')} of {total('sending_at_kill')} |\n\n"
         f"Duplicate window (the modem accepted the PDU -> the daemon logged \"text sent\", after "
         f"`mark_sent` committed): median {statistics.median(window) if window else float('nan'):.1f} ms, "
-        f"p95 {_pct(window, 0.95):.1f} ms, max {max(window, default=float('nan')):.1f} ms over "
+        f"p95 {pct(window, 0.95):.1f} ms, max {max(window, default=float('nan')):.1f} ms over "
         f"{len(window)} texts. A kill there resends the text once on restart (at-least-once, "
         f"store state `resent_after_crash`). Restart to modem ready: median "
         f"{statistics.median(restart):.2f} s.\n"

@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from crash import Process, write_config  # noqa: E402
+from crash import Process, pct, write_config  # noqa: E402
 from gateway.fakegateway import FakeGateway  # noqa: E402
 
 SETTLE = 2.0                 # gateway.phonelink.SETTLE: a call is decided this long after call:ended
@@ -392,11 +392,6 @@ def summary(report: Report) -> str:
             f"{report.inbound_once}/{report.texts_in} once; {report.wall_s:.0f} s")
 
 
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
-
-
 def main() -> None:
     import tempfile
 
@@ -455,7 +450,7 @@ def main() -> None:
         f"the daemon's. Lost after a daemon took them, by cause: {dict(causes) or 'none'}.\n"
         f"Send window (the fake took POST /message -> the daemon logged \"text sent\"): median "
         f"{statistics.median(window) if window else float('nan'):.1f} ms, p95 "
-        f"{_pct(window, 0.95):.1f} ms over {len(window)} texts; a kill there leaves the row "
+        f"{pct(window, 0.95):.1f} ms over {len(window)} texts; a kill there leaves the row "
         f"'sending', the restart posts the same id, gets 409 and follows it: no second text. "
         f"Start to first inbox read: median {statistics.median(restart):.2f} s.\n"
         f"Other harness problems: {sum(len(r.problems) for r in reports)}.\n\n"
