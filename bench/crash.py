@@ -311,7 +311,7 @@ def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
             proc.kill()
         sim.close()
     report.wall_s = time.monotonic() - began
-    _judge(report, plan, sim, db, alive)
+    judge(report, plan, sim, db, alive)
     return report
 
 
@@ -331,14 +331,18 @@ def _windows(proc: Process, sim: WatchedSim) -> list[float]:
     return [(s - l) * 1000 for l, s in zip(landed, sent) if s >= l]
 
 
-def _judge(report: Report, plan, sim: WatchedSim, db: Path, alive) -> None:
+def judge(report, plan, sim: WatchedSim, db: Path, alive, *, rows=_rows,
+          call_length: float = CALL_LENGTH) -> None:
+    """Count each call of `plan` from the sim's texts and the store (also deploy/image-test/
+    powercut.py's judge, on a database read off a powered-off disk). `alive`: (ready, killed)
+    spans of the daemon."""
     texts = Counter(s.number for s in sim.sent)
     calls: dict[str, list] = {}
-    for number, action, reason, recovered in _rows(
+    for number, action, reason, recovered in rows(
             db, "SELECT number, action, reason, recovered FROM calls"):
         calls.setdefault(number, []).append((action, reason, recovered))
-    report.resent_after_crash = int((_rows(db, "SELECT value FROM state WHERE key = "
-                                           "'resent_after_crash'") or [(0,)])[0][0])
+    report.resent_after_crash = int((rows(db, "SELECT value FROM state WHERE key = "
+                                          "'resent_after_crash'") or [(0,)])[0][0])
     for number, start in plan:
         sent, rows = texts[number], calls.get(number, [])
         report.duplicates += max(0, sent - 1)
@@ -350,7 +354,7 @@ def _judge(report: Report, plan, sim: WatchedSim, db: Path, alive) -> None:
             report.reason_no_text += 1
         elif rows:
             report.lost_recorded.append((number, rows))
-        elif any(r <= start - 0.05 and k >= start + CALL_LENGTH + 0.3 for r, k in alive):
+        elif any(r <= start - 0.05 and k >= start + call_length + 0.3 for r, k in alive):
             report.lost_unrecorded_alive.append(number)
         else:
             report.rang_while_down += 1

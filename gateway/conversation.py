@@ -195,19 +195,22 @@ class Conversation:
 
         numbers = [number for number, _ in missed.entries]
         before = self.store.get_state("missed_list")
+        if before is not None:
+            old = json.loads(before)
+            # Newest first: the new entries are the ones before the old list (maybe cut at its end).
+            fresh = next(i for i in range(len(numbers) + 1)
+                         if numbers[i:] == old[:len(numbers) - i])
+            now = self.clock.now()
+            for number, type_ in reversed(missed.entries[:fresh]):
+                e164 = self.e164(number, type_)
+                if e164 and self.store.missed_calls_since(e164, now - 86400)[0]:
+                    continue  # seen ringing by us, or recovered by a start a crash cut short
+                self.call_ended(ev.CallEnded(0, number or None, type_, not number, ev.MISSED, now,
+                                             now, 0, "missed-calls list", recovered=True))
+        # Written last: a crash (a power cut) half way leaves the old list, so the next start
+        # finds the same new entries and recovers what is not recorded yet (found by
+        # deploy/image-test/powercut: a cut 0.3 s after start-up lost a recovered call).
         self.store.set_state("missed_list", json.dumps(numbers))
-        if before is None:
-            return
-        old = json.loads(before)
-        # Newest first: the new entries are the ones before the old list (maybe cut at its end).
-        fresh = next(i for i in range(len(numbers) + 1) if numbers[i:] == old[:len(numbers) - i])
-        now = self.clock.now()
-        for number, type_ in reversed(missed.entries[:fresh]):
-            e164 = self.e164(number, type_)
-            if e164 and self.store.missed_calls_since(e164, now - 86400)[0]:
-                continue  # seen ringing by us: already handled
-            self.call_ended(ev.CallEnded(0, number or None, type_, not number, ev.MISSED, now, now,
-                                         0, "missed-calls list", recovered=True))
 
     def missed_in_log(self, found: ev.MissedLog) -> None:
         """Text back what the phone's call log shows missed (or rejected) while we were not

@@ -1,4 +1,5 @@
 """The daemon loop against the pty simulator: faults on the serial line lose nothing, double nothing."""
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,30 @@ def test_calls_missed_while_the_daemon_was_down_are_texted_once(tmp_path):
     assert (first.sent, [s.number for s in second.sent], third.sent) == ([], [away], [])
     assert [(e["number"], e["how"], e.get("recovered")) for e in events if e["event"] == "call"] == [
         (away, "missed-calls list", True)]
+
+
+def test_a_crash_while_recovering_the_missed_list_loses_no_call(tmp_path):
+    # The write of the second recovered call fails (a real SQLite error, from a trigger; the
+    # daemon keeps retrying, sending nothing meanwhile): the list must not be taken as handled,
+    # so the next start recovers that call too, and each caller is texted once.
+    old, first_away, second_away = "+15125550111", "+15125550122", "+15125550133"
+    db_dir = tmp_path / "box"
+    missed = [(old, 145), (first_away, 145), (second_away, 145)]
+    texted = []
+    for n, entries in enumerate([missed[:1], missed, missed]):
+        if n == 2:
+            conn = sqlite3.connect(db_dir / "t.db")
+            conn.execute("DROP TRIGGER power_cut")
+            conn.close()
+        sim = SimModem("sim800", missed_calls=entries)
+        play(db_dir, sim, start=START + n * 3600, until=10)
+        texted.append(sorted(s.number for s in sim.sent))
+        if n == 0:
+            conn = sqlite3.connect(db_dir / "t.db")
+            conn.execute(f"CREATE TRIGGER power_cut BEFORE INSERT ON calls WHEN NEW.number = "
+                         f"'{second_away}' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+            conn.close()
+    assert texted == [[], [], [first_away, second_away]]
 
 
 class FaultUntil:
