@@ -331,17 +331,17 @@ def _windows(proc: Process, sim: WatchedSim) -> list[float]:
     return [(s - l) * 1000 for l, s in zip(landed, sent) if s >= l]
 
 
-def judge(report, plan, sim: WatchedSim, db: Path, alive, *, rows=_rows,
+def judge(report, plan, sim: WatchedSim, db: Path, alive, *, read=_rows,
           call_length: float = CALL_LENGTH) -> None:
     """Count each call of `plan` from the sim's texts and the store (also deploy/image-test/
     powercut.py's judge, on a database read off a powered-off disk). `alive`: (ready, killed)
     spans of the daemon."""
     texts = Counter(s.number for s in sim.sent)
     calls: dict[str, list] = {}
-    for number, action, reason, recovered in rows(
+    for number, action, reason, recovered in read(
             db, "SELECT number, action, reason, recovered FROM calls"):
         calls.setdefault(number, []).append((action, reason, recovered))
-    report.resent_after_crash = int((rows(db, "SELECT value FROM state WHERE key = "
+    report.resent_after_crash = int((read(db, "SELECT value FROM state WHERE key = "
                                           "'resent_after_crash'") or [(0,)])[0][0])
     for number, start in plan:
         sent, rows = texts[number], calls.get(number, [])

@@ -168,6 +168,17 @@ def burst(calls: int, gap: float, first: int = 3000):
     return sorted(steps, key=lambda s: s.at), plan
 
 
+def judge_inbound(report: Report, steps, sim: WatchedSim, db: Path) -> None:
+    """Every reply the modem received is recorded once, and deleted from the SIM."""
+    sent = sum(1 for step in steps if step.sms is not None)
+    stored = query(db, "SELECT count(*), count(DISTINCT dedupe_key) FROM messages "
+                       "WHERE direction = 'in'")[0]
+    report.inbound = (f"{stored[0]} of {sent} reply texts recorded ({stored[1]} distinct), "
+                      f"{len(sim.inbox)} left in the SIM")
+    if stored[0] != sent or stored[1] != stored[0]:
+        report.problems.append(f"replies: {report.inbound}")
+
+
 def quiet_moment(plan, after: float) -> float:
     """The first sim time >= after with no call ringing (so no call straddles a pause)."""
     t = after
@@ -285,8 +296,12 @@ class Report:
     def failures(self) -> list:
         unexplained = [] if self.duplicates <= self.resent_after_crash else [
             f"{self.duplicates} duplicates > resent_after_crash {self.resent_after_crash}"]
+        # The simulator keeps every call in its missed-calls list, which the next start reads:
+        # a call that rang while the guest was down and was never texted is lost, not excused.
+        down = [f"{self.rang_while_down} call(s) rang while down and were never texted"] \
+            if self.rang_while_down else []
         return (self.lost_commits + self.integrity + self.lost_recorded + self.lost_unrecorded_alive
-                + unexplained + self.problems)
+                + down + unexplained + self.problems)
 
 
 def check_cut(report: Report, work: Path, sim: WatchedSim, mode: str, say) -> None:
@@ -399,7 +414,8 @@ def run(args, say) -> Report:
             if db is None:
                 report.problems.append("no database on the final disk")
             else:
-                judge(report, plan, sim, db, alive, rows=query, call_length=CALL_LENGTH)
+                judge(report, plan, sim, db, alive, read=query, call_length=CALL_LENGTH)
+                judge_inbound(report, steps, sim, db)
     finally:
         if guest is not None and guest.proc.poll() is None:
             guest.cut()
