@@ -65,10 +65,15 @@ class WatchedSim(SimModem):
         return super()._emit(line, over_at)
 
     def _take(self, data):
-        seen, self._tail = self._tail + data, (self._tail + data)[-8:]
+        seen, self._tail = self._tail + data, (self._tail + data)[-16:]
+        self.saw(seen)
+        return super()._take(data)
+
+    def saw(self, seen: bytes) -> None:
+        """The latest bytes from the host (with a few before them, for a command split across
+        reads)."""
         if b"AT+CMGS=" in seen:
             self.cmgs.set()
-        return super()._take(data)
 
     def _finish_sms(self, pending):
         before = len(self.sent)

@@ -223,9 +223,10 @@ def _settle(proc: Process, db: Path, gw: WatchedGateway, after: float, timeout: 
 
 
 def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
-        retry_base: float = RETRY_BASE, say=lambda text: None) -> Report:
+        retry_base: float = RETRY_BASE, restart_delay: float = 0.0, say=lambda text: None) -> Report:
     """One burst of `calls` missed calls `gap` s apart (and a text after every 4th), with about
-    `kills` kills spread over it; fewer when the burst is over first (the report says how many)."""
+    `kills` kills spread over it; fewer when the burst is over first (the report says how many).
+    `restart_delay`: s between a kill and the next start (systemd's RestartSec=5 on the box)."""
     rng = random.Random(seed)
     plan = plan_burst(calls, gap)
     report = Report(seed=seed, calls=calls, texts_in=sum(1 for p in plan if p[1] == "sms"))
@@ -251,6 +252,7 @@ def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
                     lives.append((proc.started, proc.kill()))
                     _note_kill(db, report, mode)
                     proc.drain()
+                    time.sleep(restart_delay)
                     continue
             ready = _wait_ready(proc, gw, READY_TIMEOUT)
             if ready is None:
@@ -281,6 +283,7 @@ def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
             proc.drain()
             report.window_ms += _windows(proc, gw)
             say(f"kill {report.kills:4d} {mode:10s} at t={lives[-1][1] - t0[0]:6.2f} s")
+            time.sleep(restart_delay)
         if not report.problems:
             end = t0[0] + last_end + SETTLE + CALL_TIMEOUT + 1.0
             if not _settle(proc, db, gw, end, last_end + 90.0):
@@ -404,7 +407,10 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1.2, help="seconds between calls")
     parser.add_argument("--retry-base", type=float, default=RETRY_BASE,
                         help="the fake's webhook back-off base in s (10 on the phone)")
+    parser.add_argument("--restart-delay", type=float, default=0.0,
+                        help="s between a kill and the next start (systemd RestartSec=5 on the box)")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     print(f"seed {seed}", flush=True)
@@ -414,7 +420,7 @@ def main() -> None:
         while done < args.kills:
             report = run(kills=min(args.per_round, args.kills - done), calls=args.calls,
                          gap=args.gap, seed=seed + n, folder=Path(tmp) / f"round{n}",
-                         retry_base=args.retry_base)
+                         retry_base=args.retry_base, restart_delay=args.restart_delay)
             print(summary(report), flush=True)
             for failure in report.failures:
                 print("  FAILURE:", failure, flush=True)
@@ -431,10 +437,10 @@ def main() -> None:
     body = (
         f"`kill -9` of `textback run` (a subprocess, `[modem] port = \"android\"`) against the fake "
         f"SMSGate + CallGate (loopback HTTP, signed webhooks retried like the apps: SMS 15 times, "
-        f"calls once; back-off base compressed to {args.retry_base:g} s from 10 s; "
+        f"calls once; back-off base {args.retry_base:g} s, 10 s on the phone; "
         f"call_timeout_seconds {CALL_TIMEOUT:g}) while bursts of missed calls ({args.calls} per "
         f"burst, {args.gap:g} s apart, distinct numbers) and incoming texts are in flight; restart "
-        f"after each kill; a clean final start at the end. Kill moments: "
+        f"{args.restart_delay:g} s after each kill; a clean final start at the end. Kill moments: "
         f"{', '.join(f'{k} {v}' for k, v in sorted(modes.items()))}.\n\n"
         f"| kills | calls | texted once | reason recorded | recorded, no text | lost after a daemon "
         f"took call:ended | lost while down | duplicates | texts in, recorded once | lost / doubled "
@@ -454,9 +460,16 @@ def main() -> None:
         f"'sending', the restart posts the same id, gets 409 and follows it: no second text. "
         f"Start to first inbox read: median {statistics.median(restart):.2f} s.\n"
         f"Other harness problems: {sum(len(r.problems) for r in reports)}.\n\n"
-        f"Command: `.venv/bin/python bench/crash_phone.py --kills {args.kills} --seed {seed}`; "
+        f"Command: `.venv/bin/python bench/crash_phone.py {' '.join(sys.argv[1:]) or ''}"
+        f"{'' if args.seed is not None else f' --seed {seed}'}`; "
         f"{results.machine()}; {sum(r.wall_s for r in reports):.0f} s.\n")
-    results.write_section("crash_phone", "Crash (kill -9), Android phone transport", body)
+    if args.no_write:
+        pass
+    elif args.restart_delay or args.retry_base != RETRY_BASE:  # the phone's own timing: apart
+        results.write_section("crash_phone_timing", "Crash (kill -9), Android phone transport, "
+                              "the apps' real retry timing", body)
+    else:
+        results.write_section("crash_phone", "Crash (kill -9), Android phone transport", body)
     print(body)
 
 

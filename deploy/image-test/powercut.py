@@ -34,9 +34,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from crash import judge  # noqa: E402  (bench/crash.py: the same counting, another disk)
+import crash  # noqa: E402  (bench/crash.py: the same counting and simulator, another disk)
+from crash import judge  # noqa: E402
 from gateway.scenario import InboundSms, Step  # noqa: E402
-from gateway.sim import SimModem  # noqa: E402
 
 DB = "/var/lib/textback/textback.db"
 READY = "AT+CNMI"          # the daemon's last set-up command before "modem ready" (modem.py)
@@ -71,26 +71,18 @@ class Clock:
                 self._since = None
 
 
-class WatchedSim(SimModem):
-    """The simulator with events for the moments worth cutting at (as bench/crash.py)."""
+class WatchedSim(crash.WatchedSim):
+    """bench/crash.py's simulator (events for NO CARRIER and AT+CMGS, the moments worth cutting
+    at), which also says when the daemon has set the modem up."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.ended, self.cmgs, self.ready = threading.Event(), threading.Event(), threading.Event()
-        self._tail = b""
+        self.ready = threading.Event()
 
-    def _emit(self, line, over_at=None):
-        if line == "NO CARRIER":
-            self.ended.set()
-        return super()._emit(line, over_at)
-
-    def _take(self, data):
-        seen, self._tail = self._tail + data, (self._tail + data)[-12:]
-        if b"AT+CMGS=" in seen:
-            self.cmgs.set()
+    def saw(self, seen: bytes) -> None:
+        super().saw(seen)
         if READY.encode() in seen:
             self.ready.set()
-        return super()._take(data)
 
 
 class Relay:
