@@ -228,9 +228,42 @@ def _settled(db: Path) -> bool:
     return waiting == 0 and queued == 0
 
 
-def _pick(rng: random.Random) -> str:
-    names = [name for name, weight in MODES for _ in range(weight)]
-    return rng.choice(names)
+def pick(rng: random.Random, modes=MODES) -> str:
+    """A kill moment, by weight ((name, weight) pairs)."""
+    return rng.choice([name for name, weight in modes for _ in range(weight)])
+
+
+def aim(rng: random.Random, mode: str, budget: float, event: threading.Event | None = None,
+        timeout: float = 0.0, spread: float = 0.0) -> None:
+    """Wait for the moment to kill at: a uniform time within 2 x `budget`, or a random instant
+    within `spread` s after `event` next fires (a NO CARRIER, an AT+CMGS, a webhook taken)."""
+    if mode == "uniform":
+        time.sleep(rng.uniform(0.0, 2 * budget))
+        return
+    event.clear()
+    if event.wait(timeout=timeout):
+        time.sleep(rng.uniform(0.0, spread))
+
+
+def rounds(seed: int | None, kills: int, per_round: int, prefix: str, play,
+           describe) -> tuple[int, list]:
+    """Bursts until `kills` kills have landed: `play(kills, seed, folder)` -> a report per round,
+    printed with `describe(report)` as it ends. (the seed, the reports)."""
+    import tempfile
+
+    seed = seed if seed is not None else random.SystemRandom().randrange(10**6)
+    print(f"seed {seed}", flush=True)
+    reports: list = []
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        done, n = 0, 0
+        while done < kills:
+            report = play(min(per_round, kills - done), seed + n, Path(tmp) / f"round{n}")
+            print(describe(report), flush=True)
+            for failure in report.failures:
+                print("  FAILURE:", failure, flush=True)
+            reports.append(report)
+            done, n = done + max(1, report.kills), n + 1
+    return seed, reports
 
 
 def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
@@ -257,7 +290,7 @@ def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
     try:
         while True:
             proc = Process(config, db)
-            mode = _pick(rng) if t0 and clock() < last_end and report.kills < kills else None
+            mode = pick(rng) if t0 and clock() < last_end and report.kills < kills else None
             if mode == "startup":
                 time.sleep(rng.uniform(0.0, 0.4))   # the experiment: a random moment
                 if proc.proc.poll() is None:
@@ -279,14 +312,9 @@ def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
             if clock() >= last_end or report.kills >= kills:
                 break   # the burst is over: this daemon finishes the work
             while mode in (None, "startup"):
-                mode = _pick(rng)
-            if mode == "uniform":
-                time.sleep(rng.uniform(0.0, 2 * budget))
-            else:
-                event = sim.ended if mode == "after_end" else sim.cmgs
-                event.clear()
-                if event.wait(timeout=2 * budget + 1.0):
-                    time.sleep(rng.uniform(0.0, 0.03))
+                mode = pick(rng)
+            aim(rng, mode, budget, sim.ended if mode == "after_end" else sim.cmgs,
+                timeout=2 * budget + 1.0, spread=0.03)
             killed = proc.kill() - t0[0]
             alive.append((ready_t, killed))
             report.kills += 1
@@ -384,8 +412,6 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    import tempfile
-
     import results
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -395,19 +421,10 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1.5, help="seconds between calls")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
-    print(f"seed {seed}", flush=True)
-    reports = []
-    with tempfile.TemporaryDirectory(prefix="textback-crash-") as tmp:
-        done, n = 0, 0
-        while done < args.kills:
-            report = run(kills=min(args.per_round, args.kills - done), calls=args.calls, gap=args.gap,
-                         seed=seed + n, folder=Path(tmp) / f"round{n}")
-            print(summary(report), flush=True)
-            for failure in report.failures:
-                print("  FAILURE:", failure, flush=True)
-            reports.append(report)
-            done, n = done + max(1, report.kills), n + 1
+    seed, reports = rounds(
+        args.seed, args.kills, args.per_round, "textback-crash-",
+        lambda kills, seed, folder: run(kills=kills, calls=args.calls, gap=args.gap, seed=seed,
+                                        folder=folder), summary)
     total = lambda name: sum(getattr(r, name) for r in reports)  # noqa: E731
     count = lambda name: sum(len(getattr(r, name)) for r in reports)  # noqa: E731
     modes = sum((r.modes for r in reports), Counter())

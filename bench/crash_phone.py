@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from crash import Process, pct, write_config  # noqa: E402
+from crash import Process, aim, pct, pick, rounds, write_config  # noqa: E402
 from gateway.fakegateway import FakeGateway  # noqa: E402
 
 SETTLE = 2.0                 # gateway.phonelink.SETTLE: a call is decided this long after call:ended
@@ -169,10 +169,6 @@ def _settled(db: Path, gw: WatchedGateway) -> bool:
     return waiting == 0 and queued == 0
 
 
-def _pick(rng: random.Random) -> str:
-    return rng.choice([name for name, weight in MODES for _ in range(weight)])
-
-
 def plan_burst(calls: int, gap: float, every: int = 4) -> list[tuple[float, str, str, str]]:
     """(t, action, number, text): `calls` missed calls `gap` s apart from distinct numbers, and an
     incoming text from another number after every `every`-th call."""
@@ -245,7 +241,7 @@ def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
             gw.ready.clear()
             proc = Process(config, db)
             late = t0 and time.monotonic() - t0[0] >= last_end
-            mode = _pick(rng) if t0 and not late and report.kills < kills else None
+            mode = pick(rng, MODES) if t0 and not late and report.kills < kills else None
             if mode == "startup":
                 time.sleep(rng.uniform(0.0, 0.4))   # the experiment: a random moment
                 if proc.proc.poll() is None:
@@ -268,16 +264,12 @@ def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
             if time.monotonic() - t0[0] >= last_end or report.kills >= kills:
                 break   # the burst is over: this daemon finishes the work
             while mode in (None, "startup"):
-                mode = _pick(rng)
-            if mode == "uniform":
-                time.sleep(rng.uniform(0.0, 2 * budget))
-            else:
-                event = gw.ended if mode == "after_end" else gw.posted
-                event.clear()
-                # A text is posted only once a call has been decided, SETTLE s after its end.
-                if event.wait(timeout=2 * budget + 1.0 + (SETTLE if mode == "after_post" else 0)):
-                    # after_end: anywhere in the settle time, where the call lives only in memory
-                    time.sleep(rng.uniform(0.0, SETTLE + 0.2 if mode == "after_end" else 0.03))
+                mode = pick(rng, MODES)
+            # A text is posted only once a call has been decided, SETTLE s after its end;
+            # after_end: anywhere in the settle time, where the call lived only in memory.
+            aim(rng, mode, budget, gw.ended if mode == "after_end" else gw.posted,
+                timeout=2 * budget + 1.0 + (SETTLE if mode == "after_post" else 0),
+                spread=SETTLE + 0.2 if mode == "after_end" else 0.03)
             lives.append((proc.started, proc.kill()))
             _note_kill(db, report, mode)
             proc.drain()
@@ -396,8 +388,6 @@ def summary(report: Report) -> str:
 
 
 def main() -> None:
-    import tempfile
-
     import results
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -412,20 +402,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
-    print(f"seed {seed}", flush=True)
-    reports = []
-    with tempfile.TemporaryDirectory(prefix="textback-crash-phone-") as tmp:
-        done, n = 0, 0
-        while done < args.kills:
-            report = run(kills=min(args.per_round, args.kills - done), calls=args.calls,
-                         gap=args.gap, seed=seed + n, folder=Path(tmp) / f"round{n}",
-                         retry_base=args.retry_base, restart_delay=args.restart_delay)
-            print(summary(report), flush=True)
-            for failure in report.failures:
-                print("  FAILURE:", failure, flush=True)
-            reports.append(report)
-            done, n = done + max(1, report.kills), n + 1
+    seed, reports = rounds(
+        args.seed, args.kills, args.per_round, "textback-crash-phone-",
+        lambda kills, seed, folder: run(kills=kills, calls=args.calls, gap=args.gap, seed=seed,
+                                        folder=folder, retry_base=args.retry_base,
+                                        restart_delay=args.restart_delay), summary)
     total = lambda name: sum(getattr(r, name) for r in reports)  # noqa: E731
     count = lambda name: sum(len(getattr(r, name)) for r in reports)  # noqa: E731
     modes = sum((r.modes for r in reports), Counter())

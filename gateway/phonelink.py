@@ -375,26 +375,31 @@ class PhoneLink:
         self.info = ModemInfo("Android", str(root.get("model") or "phone"), "android")
         return self.info
 
-    def _call_log(self) -> list:
-        """The phone's call log as one MissedLog: CallGate keeps no history, so this is how calls
-        that rang while we were away are found. Unreadable (older Android) -> one warning, go on."""
+    def _read_call_log(self):
+        """The phone's missed and declined calls (`calllog.parse`), or why they cannot be read
+        (adb gone, or an older Android whose shell may not read the call log): a str."""
         from . import adb, calllog
 
         try:
             said = adb.run(calllog.QUERY, serial=self.settings.adb_serial)
         except ModemGone as exc:
             said = f"{exc.message} {exc.hint or ''}"
-            ok = False
         else:
-            ok = not calllog.refused(said)
-        if not ok:
-            why = (said.strip().splitlines() or ["no answer"])[0][:160]
+            if not calllog.refused(said):
+                return calllog.parse(said)
+        return (said.strip().splitlines() or ["no answer"])[0][:160]
+
+    def _call_log(self) -> list:
+        """The phone's call log as one MissedLog: CallGate keeps no history, so this is how calls
+        that rang while we were away are found. Unreadable (older Android) -> one warning, go on."""
+        entries = self._read_call_log()
+        if isinstance(entries, str):
             (log.debug if self._call_log_warned else log.warning)(
                 "cannot read the phone's call log (%s): calls missed while textback was down "
-                "will not be texted back", why)
+                "will not be texted back", entries)
             self._call_log_warned = True
             return []
-        return [ev.MissedLog(calllog.parse(said), self.clock.now())]
+        return [ev.MissedLog(entries, self.clock.now())]
 
     def _keep(self, envelope: dict) -> None:
         """A call event, stamped with our time and written down before the phone hears 2xx."""
@@ -508,14 +513,12 @@ class PhoneLink:
         was on, and was not picked up, is in the log as missed (or declined)."""
         from dataclasses import replace
 
-        from . import adb, calllog
+        from . import calllog
 
-        try:
-            said = adb.run(calllog.QUERY, serial=self.settings.adb_serial)
-        except ModemGone as exc:
-            log.debug("call log not read for a waiting call: %s", exc.message)
+        entries = self._read_call_log()
+        if isinstance(entries, str):
+            log.debug("call log not read for a waiting call: %s", entries)
             return decided
-        entries = () if calllog.refused(said) else calllog.parse(said)
         out = []
         for call in decided:
             found = call.how == WAITING and call.number and calllog.find(

@@ -326,10 +326,6 @@ def check_cut(report: Report, work: Path, sim: WatchedSim, mode: str, say) -> No
         f"integrity {ok}; {note}")
 
 
-def pick(rng: random.Random) -> str:
-    return rng.choice([name for name, weight in MODES for _ in range(weight)])
-
-
 def run(args, say) -> Report:
     work = Path(args.work)
     rng = random.Random(args.seed)
@@ -359,14 +355,9 @@ def run(args, say) -> Report:
             final = report.cuts >= args.cuts or clock.now() >= last_end
             if final:
                 break
-            mode = pick(rng)
-            if mode == "uniform":
-                time.sleep(rng.uniform(0.0, 2 * budget))
-            else:
-                event = sim.ended if mode == "after_end" else sim.cmgs
-                event.clear()
-                if event.wait(timeout=2 * budget + 2.0):
-                    time.sleep(rng.uniform(0.0, AIM[mode]))
+            mode = crash.pick(rng, MODES)
+            crash.aim(rng, mode, budget, sim.ended if mode == "after_end" else sim.cmgs,
+                      timeout=2 * budget + 2.0, spread=AIM.get(mode, 0.0))
             guest.cut()
             cut_at = clock.now()
             relay.detach()
