@@ -67,6 +67,8 @@ class SmsReceived:
     sent_at: float | None    # the SMSC timestamp
     handle: tuple = ()       # the link's own reference (SIM indexes, gateway message id)
     incomplete: bool = False  # parts never came; `text` holds what did
+    attachments: tuple = ()   # Attachment records of a picture message (MMS)
+    notice: bool = False      # only the announcement of a picture message (recorded, no alert)
 
 
 @dataclass(frozen=True)
@@ -85,4 +87,25 @@ class Health:
     registered: bool
     registration: str           # "home network", "roaming", "searching", "denied", ...
     operator: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A part of a picture message (MMS): its bytes, or why there are none."""
+
+    part: str                 # the phone's part id
+    content_type: str         # as the phone gave it ("image/jpeg")
+    name: str | None          # the sender's file name: shown, never used as a path
+    data: bytes | None        # None: not sent, not fetched, or over the size limit (problem says)
+    size: int | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkWarning:
+    """The link works but something on its far side needs the owner: "" when all is well again."""
+
+    text: str
+    fix: str
     at: float
