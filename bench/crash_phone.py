@@ -1,8 +1,9 @@
 """Crash test, Android phone transport: `kill -9` the real daemon while a burst of missed calls and
 texts comes in through the fake SMSGate + CallGate (issue #6, second transport).
 
-The harness owns a `FakeGateway` (real loopback HTTP servers, signed webhooks retried with back-off
-like the apps: SMS 15 retries, calls 1 retry) on threads of this process; the daemon is a real
+The harness owns a `FakeGateway` (the conformance fake: real loopback HTTP servers, signed webhooks
+retried as the apps retry them: SMS 15 retries, calls one attempt per copy, each phone state posted
+twice, numbers in national format) on threads of this process; the daemon is a real
 subprocess, `textback run --config FILE --db FILE` with `[modem] port = "android"`, its webhook
 receiver on one fixed port across restarts. A burst of missed calls (call:ringing, then call:ended
 with no call:started, distinct numbers) and a few incoming texts (sms:received) is played while the
@@ -12,8 +13,8 @@ retries land. Counted per call, from the fake's accepted POST /message and the S
 - texted once / twice (a duplicate: here the target is 0 even in the send window, because the
   message id is ours, `textback-{outbox row}-{digest}`, so a resend gets 409 and is followed);
 - a reason recorded (calls.action skipped/failed);
-- lost while down: never recorded, and every delivery of its call:ended failed (CallGate's one
-  retry included) because no daemon listened - the transport's limit, counted apart, with the
+- lost while down: never recorded, and every delivery of its call:ended failed (CallGate makes one
+  attempt by default) because no daemon listened - the transport's limit, counted apart, with the
   failed deliveries as evidence from the fake's delivery log;
 - lost after a daemon took it (2xx to call:ended) - a failure, tagged with the likely cause.
 
@@ -21,8 +22,8 @@ Each incoming text must end as exactly one message row (webhook retries 15 times
 at every connect). Kill moments: uniform, after a call:ended was accepted (the settle + record
 window), after the fake took a POST /message (the send window), during start-up.
 
-Compressed for a run (documented in the report): the fake's retry_base (10 s on the phone; 1 s
-here, calls still retried once) and [phone] call_timeout_seconds (90 s; 5 s here, so a ringing
+Compressed for a run (documented in the report): the fake's retry back-off (10 s for CallGate and
+5 s for SMSGate on the phone; a tenth of that here) and [phone] call_timeout_seconds (90 s; 5 s here, so a ringing
 whose call:ended never came is decided before the end of the run).
 Long form: `.venv/bin/python bench/crash_phone.py --kills 200 --seed N` (writes bench/RESULTS.md);
 the short form is tests/test_crash_phone.py.
@@ -49,10 +50,10 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from crash import Process, aim, pct, pick, rounds, write_config  # noqa: E402
 from gateway.fakegateway import FakeGateway  # noqa: E402
-
-SETTLE = 2.0                 # gateway.phonelink.SETTLE: a call is decided this long after call:ended
+from gateway.numbers import normalize  # noqa: E402
+from gateway.phonelink import SETTLE  # noqa: E402  (a call is decided at most this long after call:ended)
 CALL_TIMEOUT = 5.0           # [phone] call_timeout_seconds for the run (90 s by default)
-RETRY_BASE = 1.0             # the fake's webhook back-off base for the run (10 s on the phone)
+RETRY_BASE = 1.0             # CallGate's webhook back-off base for the run (10 s on the phone)
 READY_TIMEOUT = 15.0         # s for a fresh process to import, open the store and connect
 CALL_LENGTH = 0.5            # s from call:ringing to call:ended in the burst
 SENT = "text sent"           # gateway.daemon, after mark_sent committed
@@ -64,8 +65,8 @@ MODES = (("uniform", 5), ("after_end", 2), ("after_post", 2), ("startup", 1))
 class WatchedGateway(FakeGateway):
     """The fake, with its delivery log per number and events for the moments worth killing at."""
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, retry_base: float = RETRY_BASE, **kwargs):
+        super().__init__(retry_scale=retry_base / 10.0, **kwargs)
         self.deliveries: list[tuple[float, str, str, bool]] = []  # (t, event, number, accepted)
         self.accepted_posts: dict[str, float] = {}  # message id -> when the fake took it
         self.ready = threading.Event()    # a daemon finished connect and read the inbox
@@ -79,21 +80,20 @@ class WatchedGateway(FakeGateway):
         envelope = json.loads(delivery.body)
         payload = envelope.get("payload") or {}
         number = payload.get("sender") or payload.get("phoneNumber") or ""
+        number = normalize(number, None, "US") or number   # CallGate's is as the phone saw it
         self.deliveries.append((time.monotonic(), envelope["event"], number, ok))
         if ok and envelope["event"] == "call:ended":
             self.ended.set()
         return ok
 
-    def _process(self, message_id: str, validate: bool) -> None:
+    def _process(self, message_id: str) -> None:
         self.accepted_posts[message_id] = time.monotonic()
         self.posted.set()
-        super()._process(message_id, validate)
+        super()._process(message_id)
 
     def waiting(self) -> int:
         """Call and incoming-text webhooks still to be delivered (status webhooks do not count)."""
-        with self._lock:
-            return sum(1 for _, _, d in self._queue
-                       if json.loads(d.body)["event"] in CALL_EVENTS + ("sms:received",))
+        return sum(1 for event in self.pending_events() if event in CALL_EVENTS + ("sms:received",))
 
 
 def _watched(gateway: WatchedGateway, base):
@@ -417,8 +417,9 @@ def main() -> None:
     restart = [s for r in reports for s in r.restart_s]
     body = (
         f"`kill -9` of `textback run` (a subprocess, `[modem] port = \"android\"`) against the fake "
-        f"SMSGate + CallGate (loopback HTTP, signed webhooks retried like the apps: SMS 15 times, "
-        f"calls once; back-off base {args.retry_base:g} s, 10 s on the phone; "
+        f"SMSGate + CallGate (the conformance fake, built from the apps' source: loopback HTTP, "
+        f"signed webhooks, SMS retried 15 times, each call state posted twice with one attempt "
+        f"each; CallGate back-off base {args.retry_base:g} s, 10 s on the phone; "
         f"call_timeout_seconds {CALL_TIMEOUT:g}) while bursts of missed calls ({args.calls} per "
         f"burst, {args.gap:g} s apart, distinct numbers) and incoming texts are in flight; restart "
         f"{args.restart_delay:g} s after each kill; a clean final start at the end. Kill moments: "
@@ -432,7 +433,7 @@ def main() -> None:
         f"{total('lost_while_down')} | {total('duplicates')} | {total('inbound_once')} of "
         f"{total('texts_in')} | {count('inbound_lost')} / {count('inbound_doubled')} | "
         f"{total('resent_after_crash')} ({total('sending_at_kill')}) |\n\n"
-        f"Lost while down (no daemon listened at the call:ended delivery nor at its one retry; "
+        f"Lost while down (no daemon listened at CallGate's one attempt to post call:ended; "
         f"failed deliveries per such call: {dict(sorted(attempts.items()))}): CallGate's limit, not "
         f"the daemon's. Lost after a daemon took them, by cause: {dict(causes) or 'none'}.\n"
         f"Send window (the fake took POST /message -> the daemon logged \"text sent\"): median "

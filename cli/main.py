@@ -181,7 +181,7 @@ def phone_check(config_path: str | None) -> None:
                          hint='set port = "android" and fill in [phone] (see README)')
     checks = run_checks(cfg.phone, WallClock())
     for check in checks:
-        mark = {True: "ok  ", False: "FAIL", None: "note"}[check.ok]
+        mark = "WARN" if check.warn else {True: "ok  ", False: "FAIL", None: "note"}[check.ok]
         click.echo(f"{mark} {check.name}: {check.detail}" + (f"\n     -> {check.fix}" if check.fix else ""))
     if any(check.ok is False for check in checks):
         sys.exit(1)

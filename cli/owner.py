@@ -302,7 +302,8 @@ def status(ctx, config_path, db_path, as_json) -> None:
     store = open_store(config_path, db_path)
     rows = reports.health(store, now=now())
     show.health(rows, as_json=as_json)
-    if any(row["ok"] is False for row in rows):
+    # A warning (the phone's battery, its internet) needs the owner but textback still works.
+    if any(row["ok"] is False and not row.get("warn") for row in rows):
         ctx.exit(1)
 
 

@@ -184,10 +184,22 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
 
 PHONE_SCRIPT = (  # (seconds after the link is up, what the phone does)
     (1.0, "play", "missed", "+15125550142"),
-    (6.0, "play", "answered", "+15125550177"),
-    (11.0, "sms", "Yes please - the kitchen sink is leaking", "+15125550142"),
+    (5.0, "play", "answered", "+15125550177"),
+    (9.0, "sms", "Yes please - the kitchen sink is leaking", "+15125550142"),
+    (12.0, "photo", "This is under the sink", "+15125550142"),
+    (15.0, "battery", 8, ""),
 )
-PHONE_DEMO_SECONDS = 18.0
+PHONE_DEMO_SECONDS = 20.0
+# A tiny JPEG (a 1x1 grey pixel) for the demo's photo.
+DEMO_JPEG = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c"
+    "1912130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffc000"
+    "0b080001000101011100ffc4001f0000010501010101010100000000000000000102030405060708090a0bffc400"
+    "b5100002010303020403050504040000017d01020300041105122131410613516107227114328191a1082342b1c1"
+    "1552d1f02433627282090a161718191a25262728292a3435363738393a434445464748494a535455565758595a63"
+    "6465666768696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6"
+    "b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda0008"
+    "010100003f00fbd3ffd9")
 
 
 def run_phone_demo(*, db_path: str | None) -> None:
@@ -213,7 +225,8 @@ def run_phone_demo(*, db_path: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp, FakeGateway() as phone:
         write_starter(Path(tmp))
         cfg = config_mod.load(Path(tmp) / "textback.toml")
-        settings = replace(_phone_settings(phone), listen_port=0, adb=False)
+        # The health check every 2 s instead of every minute: the demo is short.
+        settings = replace(_phone_settings(phone), listen_port=0, adb=False, health_every=2.0)
         store = Store(Path(db_path) if db_path else Path(tmp) / "demo.db")
         clock = WallClock()
         console.print(f"textback demo --phone: the daemon and a simulated Android phone "
@@ -231,6 +244,13 @@ def run_phone_demo(*, db_path: str | None) -> None:
                 if action == "play":
                     console.print(f"[dim]phone: a call from {number}, {what}[/dim]")
                     phone.play(what, number)
+                elif action == "photo":
+                    console.print(f"[dim]phone: a picture message arrives from {number}[/dim]")
+                    phone.receive_mms(number, [{"contentType": "text/plain", "text": what},
+                                               {"contentType": "image/jpeg", "data": DEMO_JPEG}])
+                elif action == "battery":
+                    console.print(f"[dim]phone: the battery falls to {what} %[/dim]")
+                    phone.battery, phone.charging = what, False
                 else:
                     console.print(f"[dim]phone: a text arrives from {number}[/dim]")
                     phone.receive_sms(number, what)
@@ -242,6 +262,12 @@ def run_phone_demo(*, db_path: str | None) -> None:
             daemon.link.close()
         console.print()
         show.leads(store.leads(limit=20), console=console, title="Leads after the demo")
+        from gateway import reports
+
+        lead = store.lead_by_number("+15125550142")
+        if lead:
+            show.timeline(lead, reports.timeline(store, lead["id"]), tz=cfg.business.timezone,
+                          console=console)
         store.close()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime
+from pathlib import Path
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -176,7 +177,20 @@ def _event_line(event) -> tuple[str, object]:
         return (f"text out ({event['kind']})",
                 Text.assemble(literal(event["body"]), literal(f"  [{state}]", "dim")))
     if kind == "text_in":
-        return ("text in", literal(event["body"], "bold"))
+        if event["kind"] == "mms_notice":
+            return ("picture note", literal(event["body"], "dim"))
+        detail = (Text.assemble(literal(event["body"], "bold")) if event["body"] else
+                  Text("(an empty text)" if not event.get("attachments") else "", style="dim"))
+        for part in event.get("attachments", []):
+            size = part.get("size")
+            size = (f", {size} bytes" if size and size < 1000 else
+                    f", {size / 1000:.0f} kB" if size else "")
+            line = (f"{part['kind']}: {part['path']}{size}" if part["path"] else
+                    f"{part['kind']} not kept: {part['problem']}")
+            if part["path"] and part.get("problem"):
+                line += f" ({part['problem']})"
+            detail.append("\n" if detail.plain else "").append(literal(line, "dim"))
+        return ("text in" if not event.get("attachments") else "picture message", detail)
     if kind == "opt_out":
         return ("opted out", literal("no texts to this number until they text START", "dim"))
     change = f"{event['old'] or '-'} -> {event['new']}"
@@ -194,10 +208,18 @@ def timeline(lead: dict, events, *, tz, console=None) -> None:
     console.print(head)
     zone = getattr(tz, "key", None) or datetime.now(tz).tzname()
     table = _table(f"when ({zone})", "what", "detail")
+    table.columns[2].overflow = "fold"  # a photo's path is shown whole, folded, never cut
     for event in events:
         what, detail = _event_line(event)
         table.add_row(_local(event["at"], tz), what, detail)
     console.print(table if events else "Nothing recorded yet.")
+    kept = [(event["at"], part) for event in events for part in event.get("attachments", [])
+            if part["path"]]
+    if kept:  # whole paths, one a line, never wrapped: to open or copy
+        console.print(f"Files this lead sent (kept in {Path(kept[0][1]['path']).parent}):")
+        for at, part in kept:
+            console.print(Text.assemble(f"  {_local(at, tz)}  {part['kind']}: ",
+                                        literal(part["path"])), soft_wrap=True)
 
 
 def describe(segs) -> str:
@@ -295,7 +317,7 @@ def health(rows, *, as_json: bool = False, console=None) -> None:
     marks = {True: ("ok", "green"), False: ("!!", "bold red"), None: ("  ", "")}
     out = Text()
     for row in rows:
-        mark, style = marks[row["ok"]]
+        mark, style = (" !", "bold yellow") if row.get("warn") else marks[row["ok"]]
         out.append(f"{mark} ", style).append(f"{row['check']:<{width}}").append(
             literal(row["value"])).append("\n")
     fixes = [row for row in rows if row["ok"] is False]
@@ -380,9 +402,17 @@ class DemoSink:
         elif kind == "sms":
             line.append(f"{rec['status']:<10}", style="magenta").append(self._who(rec.get("to")))
             line.append(f"  {rec.get('reason')}", style="dim")
+        elif kind == "inbound" and rec.get("notice"):
+            line.append("picture   ", style="cyan").append(self._who(rec["from"]))
+            line.append(": ").append(literal(rec["text"], style="dim"))
         elif kind == "inbound":
             line.append("reply     ", style="bold cyan").append(self._who(rec["from"]))
+            if rec.get("attachments"):
+                line.append(f" sent {', '.join('a ' + a for a in rec['attachments'])}")
             line.append(": ").append(literal(rec["text"], style="italic"))
+        elif kind == "link_warning":
+            line.append("phone     ", style="bold yellow")
+            line.append(literal(rec["text"] or "its health checks pass again"))
         elif kind == "send_error":
             line.append("send error", style="bold red")
             line.append(f" {rec['error']}: retrying in {rec['retry_in']:.0f} s", style="red")

@@ -215,8 +215,10 @@ class AtLink:
         if not self._to_read:
             self.session.poll(deadline)
 
-    def send_text(self, number: str, body: str, reference: int) -> int | None:
-        """Send in PDU mode (GSM-7 or UCS-2, concatenated if long); the first part's reference."""
+    def send_text(self, number: str, body: str, reference: int, *, key: str = "",
+                  retry: bool = False) -> int | None:
+        """Send in PDU mode (GSM-7 or UCS-2, concatenated if long); the first part's reference.
+        (`key` and `retry` name the text for links that keep ids; a modem keeps none.)"""
         from gsmmodem.pdu import encodeSmsSubmitPdu
 
         from . import outbox

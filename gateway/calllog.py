@@ -1,6 +1,8 @@
-"""The phone's own call log, read over USB with `adb shell content query` (phone-as-modem.md 4).
+"""The phone's own call log, read over USB with `adb shell content query` (Android's
+CallLog.Calls provider: TYPE 3 missed, 5 rejected).
 
-CallGate has no call history and retries a webhook once, so a call that rang while the daemon was
+CallGate has no call history and by default makes one attempt per webhook
+(docs/reference/phone-apps.md, "Delivery"), so a call that rang while the daemon was
 down is only in the phone's call log. Over USB the shell user can read it where its manifest holds
 READ_CALL_LOG (recent Android; older Shell manifests lack it). Pure: text in, entries out.
 

@@ -61,7 +61,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
               "calls_signing_key": Key("text", ""), "listen_host": Key("text", "127.0.0.1"),
               "listen_port": Key("int", 8787), "webhook_url": Key("text", ""),
               "adb": Key("bool", True), "adb_serial": Key("text", ""),
-              "call_timeout_seconds": Key("number", 90)},
+              "call_timeout_seconds": Key("number", 90), "photo_max_mb": Key("number", 5)},
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
@@ -363,7 +363,9 @@ def _phone_link(p: dict, where: str):
         calls_signing_key=p["calls_signing_key"], listen_host=p["listen_host"],
         listen_port=p["listen_port"], webhook_url=p["webhook_url"], adb=p["adb"],
         adb_serial=p["adb_serial"],
-        lost_end=float(_non_negative(p["call_timeout_seconds"], where, "phone.call_timeout_seconds")))
+        lost_end=float(_non_negative(p["call_timeout_seconds"], where, "phone.call_timeout_seconds")),
+        photo_max_bytes=int(float(_non_negative(p["photo_max_mb"], where, "phone.photo_max_mb"))
+                            * 1_000_000))
 
 
 def _owner(o: dict, business: Business, where: str) -> OwnerSettings:

@@ -267,15 +267,28 @@ class Conversation:
         number = self.e164(sms.number) or sms.number
         digest = hashlib.sha256(sms.text.encode()).hexdigest()[:16]
         key = f"in|{number}|{sms.sent_at or sms.at:.0f}|{digest}"
+        if sms.attachments or sms.notice:  # a picture message: its own id names it
+            key = f"in|{number}|{sms.handle[0] if sms.handle else key}"
         if number == self.config.business.owner_phone:
+            if sms.attachments or sms.notice:  # the owner is no lead: a picture is not relayed
+                log.info("a picture message from the owner's own phone is not relayed")
+                if sms.notice or not sms.text.strip():
+                    return True
             self.owner_command(sms.text, key)
             return True
         now = self.clock.now()
+        kind = "mms_notice" if sms.notice else "mms" if sms.attachments else "reply"
         message_id, lead_id, created = self.store.record_inbound(
-            number=number, body=sms.text, now=now, dedupe_key=key)
+            number=number, body=sms.text, now=now, dedupe_key=key, kind=kind)
+        labels = self.keep_attachments(sms, lead_id, message_id)
         if created:
-            log.info("text received from lead #%d", lead_id)
-            self.emit("inbound", **{"from": number, "text": sms.text, "lead": lead_id})
+            log.info("%s from lead #%d", "picture message" if labels else "picture message notice"
+                     if sms.notice else "text received", lead_id)
+            self.emit("inbound", **{"from": number, "text": sms.text, "lead": lead_id},
+                      **({"attachments": labels} if labels else {}),
+                      **({"notice": True} if sms.notice else {}))
+        if sms.notice:
+            return True  # the picture itself follows (mms:downloaded); it is what the owner hears of
         # Acted on again when read again (a restart, or a store failure half way): every step
         # below is idempotent (dedupe keys, opt-out recorded once), so nothing is lost or doubled.
         word = keyword(sms.text)
@@ -292,11 +305,34 @@ class Conversation:
             self.queue(number, self.render_reply("help_reply"), "help_reply", f"help|{key}")
         else:
             from .numbers import display
-            from .owner import alert
+            from .owner import alert, picture_alert
 
             who = (lead or {}).get("name") or display(number, self.config.business.region)
-            self.tell_owner(alert(lead_id, who, sms.text), f"alert|{key}")
+            body = (picture_alert(lead_id, who, labels, sms.text) if labels
+                    else alert(lead_id, who, sms.text))
+            self.tell_owner(body, f"alert|{key}")
         return True
+
+    def keep_attachments(self, sms: ev.SmsReceived, lead_id: int, message_id: int) -> list[str]:
+        """Each part of a picture message as a file beside the database (or the reason it is
+        not one), recorded once; what each one is, for the owner ("photo", "photo (not kept)")."""
+        from . import photos
+
+        labels = []
+        folder = photos.folder_for(self.store.path.absolute())  # `textback lead` may run elsewhere
+        for part in sms.attachments:
+            what = photos.label(part)
+            if not self.store.has_attachment(message_id, part.part):
+                path, problem = photos.keep(folder, lead_id, message_id, part)
+                if path is None:
+                    log.warning("a %s from lead #%d is not kept: %s", what, lead_id, problem)
+                self.store.record_attachment(message_id, part=part.part,
+                                             content_type=part.content_type, name=part.name,
+                                             size=part.size, kind=what, path=path,
+                                             problem=problem, now=self.clock.now())
+            kept = self.store.attachment_path(message_id, part.part)
+            labels.append(what if kept else f"{what} (not kept)")
+        return labels
 
     def render_reply(self, kind: str) -> str:
         return Template(REPLIES[kind]).safe_substitute(self.fields(None))

@@ -59,6 +59,7 @@ class Daemon:
         self._next_chores = 0.0
         self._pending: deque = deque()
         self._lost_since: float | None = None
+        self._install: str | None = None
 
     def emit(self, event: str, at: float | None = None, **fields) -> None:
         self.sink({"at": self.clock.now() if at is None else at, "event": event, **fields})
@@ -197,6 +198,11 @@ class Daemon:
                                  f"no network: the modem is {event.registration}")
             if not event.registered:
                 log.warning("no network (%s); texts wait", event.registration)
+        elif isinstance(event, ev.LinkWarning):
+            self.store.set_state("link_warning", event.text)
+            self.store.set_state("link_warning_fix", event.fix)
+            self.store.set_state("link_warning_at", f"{event.at:.0f}")
+            self.emit("link_warning", at=event.at, text=event.text, fix=event.fix)
         elif isinstance(event, ev.MissedList):
             self.talk.missed_while_away(event)
         elif isinstance(event, ev.MissedLog):
@@ -206,6 +212,21 @@ class Daemon:
                 self.link.release(event)  # recorded: now it may leave the SIM / phone
 
     # -- sending ---------------------------------------------------------------------------------
+    def text_key(self, item) -> str:
+        """A name for this outbox row that no other database uses: the phone link makes its
+        message id of it, and the phone keeps ids for good (a re-imaged box or a restored backup
+        counts its rows from the same numbers). This database's own random id, the row, and a
+        digest of what it says and when it was queued."""
+        if self._install is None:
+            self._install = self.store.get_state("install_id")
+            if not self._install:
+                import secrets
+
+                self._install = secrets.token_hex(4)
+                self.store.set_state("install_id", self._install)
+        digest = hashlib.sha256(f"{item.number}|{item.body}|{item.queued_at}".encode())
+        return f"{self._install}-{item.id}-{digest.hexdigest()[:8]}"
+
     def send_due(self) -> None:
         from . import outbox
 
@@ -218,9 +239,11 @@ class Daemon:
                 self.emit("sms", to=item.number, text=item.body, status="failed", reason=refusal,
                           kind=item.kind)
                 continue
+            key = self.text_key(item)
             self.store.mark_sending(item.id, now)  # committed before the link sees a byte
             try:
-                ref = self.link.send_text(item.number, item.body, item.id)
+                ref = self.link.send_text(item.number, item.body, item.id, key=key,
+                                          retry=item.attempts > 0)
             except ModemGone:
                 self.store.mark_retry(item.id, "modem gone", now, now)
                 raise

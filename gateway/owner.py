@@ -149,7 +149,23 @@ def alert(lead_id: int, name: str, text: str) -> str:
     `name` is the lead's name, or its display number when the name is unknown. The reply is
     shortened with an ellipsis so that the alert fits in ALERT_MAX_PARTS segments.
     """
+    if not text.strip():
+        return f"#{lead_id} {name} sent an empty text"
     return _fit(f"#{lead_id} {name}: ", text.strip(), ALERT_MAX_PARTS)
+
+
+def picture_alert(lead_id: int, name: str, labels: list[str], text: str) -> str:
+    """"#12 Jane sent a photo: is this the pipe?" (or "2 photos", "a video", "a photo (not
+    kept)"): the picture itself stays on the box, `textback lead 12` shows where."""
+    if len(labels) == 1:
+        what = f"a {labels[0]}"
+    elif len(set(labels)) == 1:
+        noun, _, rest = labels[0].partition(" (")
+        what = f"{len(labels)} {noun}s" + (f" ({rest}" if rest else "")
+    else:
+        what = ", ".join(f"a {label}" for label in labels)
+    head = f"#{lead_id} {name} sent {what}"
+    return _fit(head + ": ", text.strip(), ALERT_MAX_PARTS) if text.strip() else head
 
 
 def _fit(head: str, body: str, max_parts: int) -> str:

@@ -1,5 +1,6 @@
 """The contractor's own Android phone as the link: SMSGate sends and receives texts, CallGate tells
-us about calls (phone-as-modem.md 2.1, 2.2). Same surface as `AtLink`.
+us about calls (docs/reference/phone-apps.md: every API point used, with the apps' source lines).
+Same surface as `AtLink`.
 
 The phone posts signed webhooks to a small HTTP receiver here; it is served on the daemon's thread,
 when `wait` sees its socket readable (no threads). CallGate only reports PHONE_STATE changes
@@ -18,7 +19,7 @@ import select
 import time
 import urllib.error
 import urllib.request
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.client import HTTPException
@@ -33,9 +34,18 @@ from .modem import ModemInfo
 
 log = logging.getLogger(__name__)
 
-SETTLE = 2.0       # s a finished call waits for late copies of its events (doubled broadcasts, 1)
-LOST_END = 90.0    # s without call:ended before the call is decided unknown (reference 2.2)
+# s a finished call waits for the other copy of its call:ended and any straggler of its other
+# events (Android posts each phone state twice; CallGate sends each as its own job, in no set
+# order). A call whose copies are all in is decided at once (CallBook.complete).
+SETTLE = 0.6
+# s a decided call keeps taking its late copies, so that none of them starts a phantom call.
+TAIL = 30.0
+LOST_END = 90.0    # s without call:ended before the call is decided unknown (a lost event)
 SIGNATURE_WINDOW = 300.0  # s: SMSGate docs "Payload Signing" advise +-5 min
+# Bytes of one webhook we read: an mms:downloaded carries its pictures in Base64, and carriers cap
+# an MMS at a few MB; anything far bigger is refused (413) before it is read.
+MAX_WEBHOOK = 32 << 20
+HEALTH_POLL = 60.0  # s between GET /health looks (battery, internet, failing texts)
 HTTP_TIMEOUT = 5.0  # s per request to the phone; over USB or LAN an answer takes milliseconds
 SEND_WAIT = 30.0   # s to wait for Sent/Failed before handing the text back for a retry
 SEND_POLL = 0.5    # s between GET /messages/{id} while waiting (webhooks may be lost)
@@ -51,9 +61,10 @@ WAITING = "call waiting: looks answered (Android cannot tell)"
 WAITING_MISSED = "call waiting: not picked up (the phone's call log)"
 # s around a call in which its call-log entry is looked for (the phone stamps the ringing time)
 LOG_WINDOW = 60.0
-SMS_EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
-# A failure reason that no retry can fix (SMSGate PhoneHelper: the number does not parse or is not
-# a mobile number). Anything else (no service, radio off, generic failure) may pass next time.
+SMS_EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed", "mms:received",
+              "mms:downloaded")
+# A failure reason that no retry can fix (SMSGate's number check, docs/reference/phone-apps.md
+# "Sending a text": the number does not parse or is not a mobile number). Anything else (no service, radio off, generic failure) may pass next time.
 PERMANENT_REASONS = ("Invalid phone number",)
 
 
@@ -75,6 +86,8 @@ class PhoneSettings:
     settle: float = SETTLE
     lost_end: float = LOST_END
     send_wait: float = SEND_WAIT
+    photo_max_bytes: int = 5_000_000           # a picture bigger than this is recorded, not kept
+    health_every: float = HEALTH_POLL
 
 
 # -- calls: pure ----------------------------------------------------------------------------------
@@ -90,10 +103,20 @@ class _Group:
     ended: float | None = None
     ended_numbers: list = field(default_factory=list)  # numbers named by call:ended
     ids: dict = field(default_factory=dict)      # number ("" = withheld) -> call id
+    # (event, "numbered" | "blank") -> copies seen: Android's two broadcasts of each state, one
+    # with EXTRA_INCOMING_NUMBER ("" for a withheld caller) and one without (payload {}).
+    copies: Counter = field(default_factory=Counter)
+    decided: bool = False
 
 
 class CallBook:
-    """PHONE_STATE webhooks in, CallRinging / CallEnded out. Pure: every time is a parameter."""
+    """PHONE_STATE webhooks in, CallRinging / CallEnded out. Pure: every time is a parameter.
+
+    A call is decided SETTLE s after its call:ended, or at once when every copy of its events is
+    in (both copies of call:ringing and of call:ended, and of call:started if any came). A decided
+    call stays TAIL s to take its late copies; an event that does not fit it (a second copy of a
+    kind it already has, another caller) is a new call: a caller who rings again at once.
+    """
 
     def __init__(self, settle: float = SETTLE, lost_end: float = LOST_END) -> None:
         self.settle, self.lost_end = settle, lost_end
@@ -101,9 +124,15 @@ class CallBook:
         self._next_id = 1
 
     def feed(self, event: str, number: str | None, at: float) -> list:
+        kind = "blank" if number is None else "numbered"
         number = (number or "").strip()
-        group = self._group_for(event, number, at)
+        group = self._group_for(event, number, kind, at)
         group.last = max(group.last, at)
+        group.copies[(event, kind)] += 1
+        if group.decided:
+            if event == "call:started" and not group.picked:
+                log.warning("a call:started came %.1f s after its call was decided", at - group.ended)
+            return []
         if event == "call:started":
             group.picked = True
         elif event == "call:ended":
@@ -119,15 +148,17 @@ class CallBook:
                 return [self._ringing(group, "", at)]
         return []
 
-    def _group_for(self, event: str, number: str, at: float) -> _Group:
+    def _group_for(self, event: str, number: str, kind: str, at: float) -> _Group:
         group = self.groups[-1] if self.groups else None
         if group is not None:
             known = group.numbers + group.ended_numbers
             stranger = bool(number) and bool(known) and number not in known
             if group.ended is not None:
-                # After the end, only late copies join (within the settle time, and naming no
-                # other caller): the next call starts a group of its own.
-                if at > group.ended + self.settle or stranger:
+                # After the end only late copies join: soon after, naming no other caller, and
+                # filling a copy the call has not had yet. Anything else is the next call.
+                late = (at <= group.ended + TAIL and not stranger
+                        and group.copies[(event, kind)] == 0)
+                if not late:
                     group = None
             elif event == "call:ended" and stranger and not group.picked:
                 # With no call on, one caller rings at a time: the end of another caller's call
@@ -148,14 +179,28 @@ class CallBook:
             self._next_id += 1
         return group.ids[number]
 
+    @staticmethod
+    def complete(group: _Group) -> bool:
+        """Both copies of its ringing and of its end are in, and of its pick-up if it had one."""
+        c = group.copies
+        return (all(c[(event, kind)] for event in ("call:ringing", "call:ended")
+                    for kind in ("numbered", "blank"))
+                and c[("call:started", "numbered")] == c[("call:started", "blank")])
+
     def tick(self, now: float) -> list[ev.CallEnded]:
         out: list[ev.CallEnded] = []
         for group in list(self.groups):
-            settled = group.ended is not None and now >= max(group.last, group.ended) + self.settle
+            if group.decided:
+                if now >= group.ended + TAIL:
+                    self.groups.remove(group)
+                continue
+            settled = group.ended is not None and (
+                self.complete(group) or now >= max(group.last, group.ended) + self.settle)
             lost = group.ended is None and now >= group.last + self.lost_end
             if settled or lost:
-                self.groups.remove(group)
                 out += self._decide(group, now if lost else group.ended, lost)
+                group.decided = True
+                group.ended = now if lost else group.ended
         return out
 
     def _decide(self, group: _Group, ended: float, lost: bool) -> list[ev.CallEnded]:
@@ -165,8 +210,8 @@ class CallBook:
                 log.debug("a call with no ringing (outgoing): no text")
                 return []
             # call:ended alone, no call:started: not an outgoing call (those go off hook), so an
-            # incoming one whose ringing was lost (CallGate retries once, maybe while we were
-            # down). Missed or answered cannot be told: policy (text_unknown) decides.
+            # incoming one whose ringing was lost (CallGate tries once by default, maybe while we
+            # were down). Missed or answered cannot be told: policy (text_unknown) decides.
             numbers, outcome, how = group.ended_numbers, ev.UNKNOWN, ENDED_ONLY
         elif group.picked:
             outcome, how = ev.ANSWERED, "call:started"
@@ -187,8 +232,14 @@ class CallBook:
         return out
 
     def next_deadline(self) -> float | None:
-        due = [max(g.last, g.ended) + self.settle if g.ended is not None else g.last + self.lost_end
-               for g in self.groups]
+        due = []
+        for g in self.groups:
+            if g.decided:
+                continue  # forgotten at the next tick after TAIL: nothing to wake up for
+            if g.ended is not None:
+                due.append(g.ended if self.complete(g) else max(g.last, g.ended) + self.settle)
+            else:
+                due.append(g.last + self.lost_end)
         return min(due) if due else None
 
 
@@ -259,7 +310,7 @@ class Receiver:
         # phone sends it again.
         self.keep: Callable[[dict], None] = lambda envelope: None
         self._signatures: dict[str, float] = {}
-        self.server = HTTPServer((host, port), _ReceiverHandler)
+        self.server = _Server((host, port), _ReceiverHandler)
         self.server.timeout = 0
         self.server.receiver = self
 
@@ -306,6 +357,12 @@ class Receiver:
         return 200, "ok"
 
 
+class _Server(HTTPServer):
+    # CallGate posts every state twice, each copy as its own job, all at once: connections wait
+    # in the backlog while one is served, and a full backlog would lose CallGate's only attempt.
+    request_queue_size = 64
+
+
 class _ReceiverHandler(BaseHTTPRequestHandler):
     timeout = 2.0  # a client that stalls mid-request must not hold the daemon
 
@@ -313,11 +370,19 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        status, why = self.server.receiver.check(self.headers, body)
+        receiver = self.server.receiver
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_WEBHOOK:
+            self.close_connection = True
+            status, why = ((413, f"{length} bytes, over the {MAX_WEBHOOK >> 20} MiB limit")
+                           if length > 0 else (400, "no readable Content-Length"))
+        else:
+            status, why = receiver.check(self.headers, self.rfile.read(length))
         if status != 200:
-            self.server.receiver.refused += 1
+            receiver.refused += 1
             log.warning("webhook refused: %s", why)
         self.send_response(status)
         self.send_header("Content-Length", "0")
@@ -336,11 +401,15 @@ class PhoneLink:
         self.book = CallBook(settings.settle, settings.lost_end)
         self.receiver: Receiver | None = None
         self.info: ModemInfo | None = None
+        self.problems: list = []                     # phoneapi.Problem from the last /health
+        self._warning: str | None = None             # what the owner was last told ("" = fine)
         self._out: list = []
         self._seen: OrderedDict = OrderedDict()      # webhook event ids and inbox ids
         self._sms_states: dict[str, tuple[str, str | None]] = {}
         self._next_inbox = 0.0
+        self._next_health = 0.0
         self._inbox_since: float | None = None
+        self._inbox_said: str | None = None          # the inbox refusal already logged
         self._call_log_warned = False  # one warning per run when the log cannot be read
         self.journal = CallJournal(journal) if journal else None
         self._replayed = False
@@ -361,7 +430,7 @@ class PhoneLink:
             ports = [_port(s.url_sms), _port(s.url_calls)]
             adb.link([(p, p) for p in ports], [(self.receiver.port, self.receiver.port)],
                      serial=s.adb_serial)
-        self._get("sms", "/health", auth=False)
+        self._check_health()
         root = self._get("sms", "/")
         self._get("calls", "/api/v1/webhooks")
         url = s.webhook_url or f"http://127.0.0.1:{self.receiver.port}/webhook"
@@ -370,10 +439,36 @@ class PhoneLink:
         if self._inbox_since is None:
             self._inbox_since = self.wall() - INBOX_LOOKBACK
         self._next_inbox = 0.0
+        self._next_health = self.clock.now() + self.settings.health_every
         if s.adb:
             self._out += self._call_log()
         self.info = ModemInfo("Android", str(root.get("model") or "phone"), "android")
         return self.info
+
+    def _check_health(self) -> None:
+        """GET /health. The app answers 500 when a check fails (battery under 10 %, no internet,
+        every recent text failed): the phone still sends and posts, so that is a warning for
+        the owner, not a lost phone. Only no answer at all is."""
+        from .phoneapi import health_problems
+
+        status, body = self._call("sms", "GET", "/health", auth=False)
+        if status not in (200, 500):
+            raise ModemGone(f"the phone answered {status} to GET /health: {_said(body)}",
+                            hint="is it SMSGate's local server at phone.url_sms?")
+        self.problems = health_problems(body)
+        failing = [p for p in self.problems if p.failing]
+        text = "; ".join(p.words for p in failing)
+        if status == 500 and not text:
+            text = f"the phone's health check fails ({_said(body)})"
+        fix = "; ".join(dict.fromkeys(p.fix for p in failing)) or (
+            "see the SMSGate app on the phone" if text else "")
+        if text != self._warning:
+            if text:
+                log.warning("the phone works but needs attention: %s (%s)", text, fix)
+            elif self._warning:
+                log.info("the phone's health checks pass again")
+            self._warning = text
+            self._out.append(ev.LinkWarning(text, fix, self.clock.now()))
 
     def _read_call_log(self):
         """The phone's missed and declined calls (`calllog.parse`), or why they cannot be read
@@ -410,7 +505,7 @@ class PhoneLink:
             payload = envelope.get("payload") or {}
             at = envelope["_at"]
             self.journal.add({"id": envelope.get("id"), "event": envelope["event"],
-                              "number": payload.get("phoneNumber"), "at": at})
+                              "number": _number(payload), "at": at})
             if self._journal_since is None:
                 self._journal_since = at
             elif at - self._journal_since > 2 * JOURNAL_KEEP:  # a daemon up for weeks: prune
@@ -460,7 +555,8 @@ class PhoneLink:
                                      "http://127.0.0.1 (USB with adb reverse)")
 
     # -- HTTP ------------------------------------------------------------------------------------
-    def _call(self, app: str, method: str, path: str, body=None, *, auth: bool = True):
+    def _call(self, app: str, method: str, path: str, body=None, *, auth: bool = True,
+              raw: bool = False, limit: int = 1 << 20):
         s = self.settings
         base, user, password, what = (
             (s.url_sms, s.username, s.password, "SMSGate") if app == "sms"
@@ -473,9 +569,9 @@ class PhoneLink:
             request.add_header("Authorization", f"Basic {token}")
         try:
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
-                status, raw = answer.status, answer.read()
+                status, data = answer.status, answer.read(limit + 1)
         except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
+            status, data = exc.code, exc.read(limit + 1)
         except (OSError, HTTPException) as exc:
             raise ModemGone(f"{what} on the phone does not answer at {base} ({_reason(exc)})",
                             hint="is the phone plugged in (USB) or on the same network, and the "
@@ -484,8 +580,10 @@ class PhoneLink:
             key = "phone.password" if app == "sms" else "phone.calls_password"
             raise ModemGone(f"{what} refused the password in {key}",
                             hint=f"copy the password shown in the {what} app into {key}")
+        if raw:
+            return status, data
         try:
-            return status, json.loads(raw) if raw else None
+            return status, json.loads(data) if data else None
         except ValueError:
             return status, None
 
@@ -498,6 +596,9 @@ class PhoneLink:
 
     # -- events ----------------------------------------------------------------------------------
     def events(self, now: float) -> list:
+        if now >= self._next_health:
+            self._next_health = now + self.settings.health_every
+            self._check_health()
         if now >= self._next_inbox:
             self._poll_inbox()
             self._next_inbox = now + INBOX_POLL
@@ -537,29 +638,80 @@ class PhoneLink:
             envelope = self.receiver.received.pop(0)
             if not self._first_time(f"event:{envelope.get('id')}"):
                 continue  # a retried delivery whose first copy we already took
-            event, payload = envelope.get("event"), envelope.get("payload") or {}
+            event, payload = envelope.get("event"), envelope.get("payload")
+            payload = payload if isinstance(payload, dict) else {}
             if event in CALL_EVENTS:
-                self._out += self.book.feed(event, payload.get("phoneNumber"),
-                                            envelope.get("_at", at))
+                self._out += self.book.feed(event, _number(payload), envelope.get("_at", at))
             elif event == "sms:received":
                 self._received(payload.get("messageId"), payload.get("sender")
                                or payload.get("phoneNumber"), payload.get("message"),
                                payload.get("receivedAt"), at)
+            elif event in ("mms:received", "mms:downloaded"):
+                self._picture(event, payload, at)
             elif event in ("sms:sent", "sms:delivered", "sms:failed"):
                 state = {"sms:sent": "Sent", "sms:delivered": "Delivered"}.get(event, "Failed")
                 self._sms_states[str(payload.get("messageId"))] = (state, payload.get("reason"))
 
-    def _received(self, message_id, sender, text, when, at: float) -> None:
-        if not sender or text is None:
+    def _received(self, message_id, sender, text, when, at: float, attachments=(),
+                  notice: bool = False) -> None:
+        from .phoneapi import text_key
+
+        if not isinstance(sender, str) or not sender or not isinstance(text, str):
+            log.warning("a received text without a sender or a text was ignored")
             return
         sent_at = _epoch(when)
-        # The inbox and the webhook name one text by the same id; the second key also catches a
-        # text whose id differs between the two (same sender, same second, same words).
-        keys = [f"sms:{message_id}", f"sms:{sender}|{sent_at or 0:.0f}|{text}"]
-        if not all([self._first_time(k) for k in keys]):
+        # The inbox and the webhook name one text by one hash (decimal there, hex here), made of
+        # its sender, time to the millisecond and words: that name alone says "seen". (Two texts
+        # alike in the same second are two texts; only one without any id falls back to them.)
+        key = text_key(message_id) if isinstance(message_id, str) and message_id else \
+            f"{sender}|{sent_at or 0:.0f}|{text}"
+        if not self._first_time(f"sms:{key}"):
             return
         self._out.append(ev.SmsReceived(number=sender, text=text, at=at, sent_at=sent_at,
-                                        handle=(message_id,)))
+                                        handle=(message_id,), attachments=tuple(attachments),
+                                        notice=notice))
+
+    def _picture(self, event: str, payload: dict, at: float) -> None:
+        """A picture message. mms:received is only its announcement (the phone's messaging app
+        downloads it next, which needs mobile data): kept as a note, so that one the phone never
+        downloads is not lost without a word. mms:downloaded carries the parts."""
+        from .phoneapi import attachments, human, mms_inbox_id
+
+        sender = payload.get("sender") or payload.get("phoneNumber")
+        message_id = str(payload.get("messageId") or "")
+        if event == "mms:received":
+            size = payload.get("size")
+            note = "[picture message: the phone has been told of it" + (
+                f" ({human(size)})" if isinstance(size, int) else "") + " and downloads it next]"
+            self._received(f"mms-notice:{message_id}", sender, note, payload.get("receivedAt"), at,
+                           notice=True)
+            return
+        parts = attachments(payload, self.settings.photo_max_bytes)
+        parts = [self._fetch(mms_inbox_id(message_id), part) if part.problem ==
+                 "the phone sent no data for it" else part for part in parts]
+        text = payload.get("body") or payload.get("subject") or ""
+        self._received(f"mms:{message_id}", sender, text if isinstance(text, str) else "",
+                       payload.get("receivedAt"), at, parts)
+
+    def _fetch(self, inbox_id: str, part: ev.Attachment) -> ev.Attachment:
+        """A part the webhook came without: asked for by its own route; if that fails too, the
+        record keeps why."""
+        from dataclasses import replace
+
+        from .phoneapi import human
+
+        cap = self.settings.photo_max_bytes
+        try:
+            status, data = self._call("sms", "GET", f"/inbox/{quote(inbox_id)}/attachments/"
+                                      f"{quote(part.part)}", raw=True, limit=cap)
+        except ModemGone as exc:
+            return replace(part, problem=f"the phone sent no data for it, and {exc.message}")
+        if status != 200:
+            return replace(part, problem=f"the phone sent no data for it, and answered {status} "
+                                         f"when asked for it")
+        if len(data) > cap:
+            return replace(part, problem=f"too big to keep (over the {human(cap)} limit)")
+        return replace(part, data=data, size=len(data), problem=None)
 
     def _first_time(self, key: str) -> bool:
         if key in self._seen:
@@ -570,10 +722,22 @@ class PhoneLink:
         return True
 
     def _poll_inbox(self) -> None:
-        since = datetime.fromtimestamp(self._inbox_since).astimezone().isoformat()
-        items = self._get("sms", f"/inbox?type=SMS&limit=500&from={quote(since)}")
+        """The safety net under sms:received. A refusal (our request is wrong, which no reconnect
+        mends) is logged once and the link goes on; no answer at all is a lost phone."""
+        from .phoneapi import app_date
+
+        since = app_date(self._inbox_since)
+        status, items = self._call("sms", "GET", f"/inbox?type=SMS&limit=500&from={quote(since)}")
+        if status != 200 or not isinstance(items, list):
+            said = f"{status}: {_said(items)}"
+            (log.debug if said == self._inbox_said else log.error)(
+                "the phone refused the inbox read (%s); texts come by webhook only", said)
+            self._inbox_said = said
+            return
         at = self.clock.now()
-        for item in reversed(items or []):  # oldest first
+        for item in reversed(items):  # oldest first
+            if not isinstance(item, dict):
+                continue
             self._received(item.get("id"), item.get("sender"), item.get("contentPreview"),
                            item.get("createdAt"), at)
             seen = _epoch(item.get("createdAt"))
@@ -585,21 +749,28 @@ class PhoneLink:
 
     # -- waiting and sending ---------------------------------------------------------------------
     def next_deadline(self) -> float | None:
-        due = [d for d in (self.book.next_deadline(), self._next_inbox) if d is not None]
+        due = [d for d in (self.book.next_deadline(), self._next_inbox, self._next_health)
+               if d is not None]
         return min(due) if due else None
 
     def wait(self, deadline: float | None) -> None:
         if not self._out and self.receiver is not None:
             self.clock.wait(self.receiver.fileno(), deadline)
 
-    def send_text(self, number: str, body: str, reference: int) -> str:
+    def send_text(self, number: str, body: str, reference: int, *, key: str = "",
+                  retry: bool = False) -> str:
         """POST /message, then follow it to Sent (its id) or Failed (SendFailed).
 
-        The id is ours, made from the outbox row: if the phone took the text but its answer was
-        lost, the retry gets 409 and follows the first one instead of sending it twice.
+        The id is ours: "textback-" and `key`, which the daemon makes unique to this outbox row
+        across databases (a re-imaged box, a restored backup on the same phone). If the phone took
+        the text but its answer was lost, the retry gets 409 and follows the first one instead of
+        sending it twice. A 409 is "ours" only when this row may have posted it before (`retry`)
+        and the phone's copy is this text to this number; otherwise the id belongs to a text this
+        database never sent, and the text goes under the next id, never taken as already sent.
         """
-        digest = hashlib.sha256(f"{number}|{body}".encode()).hexdigest()[:10]
-        base = f"textback-{reference}-{digest}"
+        if not key:
+            key = f"{reference}-" + hashlib.sha256(f"{number}|{body}".encode()).hexdigest()[:10]
+        base = f"textback-{key}"
         for attempt in range(1, 20):
             message_id = base if attempt == 1 else f"{base}-{attempt}"
             status, answer = self._call("sms", "POST", "/message", {
@@ -607,6 +778,10 @@ class PhoneLink:
                 "withDeliveryReport": True})
             if status == 409:
                 answer = self._get("sms", f"/messages/{quote(message_id)}")
+                if not (retry and _same(answer, number, body)):
+                    log.warning("the phone already holds a text with id %s that this database "
+                                "did not send; sending under the next id", message_id)
+                    continue
                 if _state(answer)[0] == "Failed":
                     continue  # that try failed for good: this retry is a new message
             elif status >= 500:
@@ -639,6 +814,20 @@ class PhoneLink:
             self._take()
 
 
+def _number(payload: dict) -> str | None:
+    """A call event's number: None for Android's copy without one (payload {}), "" withheld."""
+    number = payload.get("phoneNumber")
+    return number if isinstance(number, str) else None
+
+
+def _same(message: dict | None, number: str, body: str) -> bool:
+    """The phone's copy of a text is this text to this number (and no one else)."""
+    message = message or {}
+    recipients = message.get("recipients") or []
+    return ((message.get("textMessage") or {}).get("text") == body
+            and [r.get("phoneNumber") for r in recipients] == [number])
+
+
 def _state(message: dict | None) -> tuple[str, str | None]:
     message = message or {}
     recipients = message.get("recipients") or [{}]
@@ -660,6 +849,6 @@ def _port(url: str) -> int:
 
 def _epoch(text: str | None) -> float | None:
     try:
-        return datetime.fromisoformat(text).timestamp() if text else None
+        return datetime.fromisoformat(text).timestamp() if isinstance(text, str) and text else None
     except ValueError:
         return None

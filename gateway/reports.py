@@ -129,12 +129,18 @@ def timeline(store: Store, lead_id: int) -> list[dict]:
     events = [{"at": r["ended_at"], "event": "call", "outcome": r["outcome"], "how": r["how"],
                "rings": r["rings"], "action": r["action"], "reason": r["reason"]}
               for r in _rows(store, "SELECT * FROM calls WHERE lead_id = ?", (lead_id,))]
+    parts: dict[int, list] = {}
+    for a in _rows(store, "SELECT a.message_id, a.kind, a.content_type, a.name, a.size, a.path, "
+                   "a.problem FROM attachments a JOIN messages m ON m.id = a.message_id "
+                   "WHERE m.lead_id = ? ORDER BY a.id", (lead_id,)):
+        parts.setdefault(a.pop("message_id"), []).append(a)
     for r in _rows(store, "SELECT m.*, o.status AS sent_status, o.sent_at, o.last_error "
                    "FROM messages m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.lead_id = ?",
                    (lead_id,)):
         if r["direction"] == "in":
             events.append({"at": r["created_at"], "event": "text_in", "kind": r["kind"],
-                           "body": r["body"]})
+                           "body": r["body"],
+                           **({"attachments": parts[r["id"]]} if r["id"] in parts else {})})
         else:
             events.append({"at": r["created_at"], "event": "text_out", "kind": r["kind"],
                            "body": r["body"], "status": r["sent_status"], "sent_at": r["sent_at"],
@@ -226,6 +232,12 @@ def health(store: Store, *, now: float) -> list[dict]:
         {"check": "modem", "ok": None, "value": store.get_state("modem") or "not seen yet",
          "fix": None},
     ]
+    warning = store.get_state("link_warning")
+    if warning:  # the phone answers, and needs the owner (battery, internet): texts still go
+        since = store.get_state("link_warning_at")
+        rows.append({"check": "phone", "ok": False, "warn": True,
+                     "value": warning + (f" (since {_span(now - float(since))} ago)" if since else ""),
+                     "fix": store.get_state("link_warning_fix") or "see the SMSGate app"})
     problem = store.get_state("problem")
     if problem:  # the daemon could not set the modem up (PIN, SIM missing); it said what
         rows.append({"check": "SIM", "ok": False, "value": problem,

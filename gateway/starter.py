@@ -54,6 +54,7 @@ text_unknown = true             # text callers whose call ended unclearly
 # calls_password = ""           # CallGate's password
 # signing_key = ""              # the webhook signing key set in both apps
 # adb = true                    # over USB: adb forward/reverse (false: LAN, set url_sms/url_calls)
+# photo_max_mb = 5              # pictures leads send are kept beside the database up to this size
 
 [owner]                         # what textback tells you, on business.owner_phone
 alerts = true                   # forward each reply from a lead, tagged #12; answer "#12 your text"

@@ -50,6 +50,7 @@ class Outgoing:
     kind: str
     attempts: int   # attempts made so far (mark_sending adds one)
     status: str     # "queued", or "sending" for a text offered again after a crash
+    queued_at: str = ""  # as stored: with the row id, it names the text for the phone link
 
 
 def iso(t: float) -> str:
@@ -164,6 +165,23 @@ def _migrations():
         db.execute("CREATE INDEX lead_changes_by_lead ON lead_changes (lead_id, changed_at)")
         # `textback leads --status replied` on a big database: walk one status, newest first.
         db.execute("CREATE INDEX leads_by_status ON leads (status, last_activity_at)")
+
+    @migrations(name="004_attachments")
+    def attachments(db) -> None:
+        # The parts of a picture message (MMS) a lead sent: a file beside the database when kept
+        # (path), or the reason it is not (problem). One row per part, whatever became of it.
+        db.execute("""CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            part TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            name TEXT,
+            size INTEGER,
+            kind TEXT NOT NULL,
+            path TEXT,
+            problem TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (message_id, part))""")
 
     return migrations
 
@@ -353,8 +371,8 @@ class Store:
         """Queued texts whose time has come, oldest first, after any left "sending" by a crash."""
         orphans = sorted(self._orphans)
         rows = self.db.execute(
-            "SELECT o.id, o.message_id, m.call_id, m.number, m.body, m.kind, o.attempts, o.status "
-            "FROM outbox o JOIN messages m ON m.id = o.message_id "
+            "SELECT o.id, o.message_id, m.call_id, m.number, m.body, m.kind, o.attempts, o.status, "
+            "o.queued_at FROM outbox o JOIN messages m ON m.id = o.message_id "
             f"WHERE (o.status = 'sending' AND o.id IN ({', '.join('?' * len(orphans))})) "
             "OR (o.status = 'queued' AND o.next_attempt_at <= ?) "
             "ORDER BY o.status = 'queued', o.next_attempt_at, o.id LIMIT ?",
@@ -454,6 +472,25 @@ class Store:
                 "lead_id": lead_id, "direction": "in", "number": number, "body": body,
                 "kind": kind, "created_at": iso(now), "dedupe_key": dedupe_key}).last_pk
         return message_id, lead_id, True
+
+    def has_attachment(self, message_id: int, part: str) -> bool:
+        return self._one("SELECT 1 FROM attachments WHERE message_id = ? AND part = ?",
+                         (message_id, part)) is not None
+
+    def record_attachment(self, message_id: int, *, part: str, content_type: str,
+                          name: str | None, size: int | None, kind: str, path: str | None,
+                          problem: str | None, now: float) -> None:
+        """One part of a received picture message: its file, or why there is none. Once."""
+        with self._write():
+            self.db.execute(
+                "INSERT OR IGNORE INTO attachments (message_id, part, content_type, name, size, "
+                "kind, path, problem, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (message_id, part, content_type, name, size, kind, path, problem, iso(now)))
+
+    def attachment_path(self, message_id: int, part: str) -> str | None:
+        row = self._one("SELECT path FROM attachments WHERE message_id = ? AND part = ?",
+                        (message_id, part))
+        return row[0] if row else None
 
     def call_action(self, call_id: int) -> str | None:
         row = self._one("SELECT action FROM calls WHERE id = ?", (call_id,))

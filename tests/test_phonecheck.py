@@ -65,3 +65,56 @@ def test_battery_optimisation_warning(gw, tmp_path, monkeypatch):
     checks = run_checks(settings(gw, adb=True), WallClock())
     assert summary(checks)[2] == (
         "battery", False, "battery optimisation is on for app.callgate.android: Android may stop it")
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"battery": 5}, [("phone health", "the phone's battery is under 10 % (5 %)", True)]),
+    ({"battery": 20}, [("phone health", "the phone's battery is low (20 %)", False)]),
+    ({"internet": False}, [("phone health", "the phone has no internet", True)]),
+])
+def test_the_phones_own_health_checks_are_warnings_not_failures(gw, change, expected):
+    for name, value in change.items():
+        setattr(gw, name, value)
+    checks = run_checks(settings(gw), WallClock())
+    assert [(c.name, c.detail, c.warn) for c in checks if c.name == "phone health"] == expected
+    assert [c.ok for c in checks if c.name == "phone"] == [True]   # the link works
+
+
+def test_phone_check_prints_warn_and_exits_0(gw, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from gateway.starter import write_starter
+
+    write_starter(tmp_path)
+    config = tmp_path / "textback.toml"
+    text = config.read_text().replace('port = "sim"', 'port = "android"')
+    config.write_text(text + f'\n[phone]\nurl_sms = "{gw.url_sms}"\nurl_calls = "{gw.url_calls}"\n'
+                             'password = "Pa55word"\ncalls_password = "CallPa55"\n'
+                             'signing_key = "s1gnKey8"\nadb = false\nlisten_port = 0\n')
+    config.chmod(0o600)
+    gw.battery = 4
+    result = CliRunner().invoke(cli, ["phone", "check", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert ("WARN phone health: the phone's battery is under 10 % (4 %)\n"
+            "     -> plug the phone in to charge") in result.output
+
+
+def test_a_wrong_password_is_one_plain_line_with_no_log_noise(gw, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from gateway.starter import write_starter
+
+    write_starter(tmp_path)
+    config = tmp_path / "textback.toml"
+    text = config.read_text().replace('port = "sim"', 'port = "android"')
+    config.write_text(text + f'\n[phone]\nurl_sms = "{gw.url_sms}"\nurl_calls = "{gw.url_calls}"\n'
+                             'password = "wrong"\ncalls_password = "CallPa55"\n'
+                             'signing_key = "s1gnKey8"\nadb = false\nlisten_port = 0\n')
+    config.chmod(0o600)
+    gw.battery = 4              # /health answers (no password) before the password is refused
+    result = CliRunner().invoke(cli, ["phone", "check", "--config", str(config)])
+    assert (result.exit_code, result.output) == (
+        1, "FAIL phone: SMSGate refused the password in phone.password\n"
+           "     -> copy the password shown in the SMSGate app into phone.password\n")

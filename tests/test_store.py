@@ -77,8 +77,8 @@ def test_migrations_apply_once(path):
     assert applied[:2] == [("textback", "001_initial"), ("textback", "002_inbound")]
     assert len(applied) == len(set(applied))  # opened twice, applied once
     assert sorted(r[0] for r in raw(path, "SELECT name FROM sqlite_master WHERE type = 'table'")) \
-        == ["_sqlite_migrations", "calls", "lead_changes", "leads", "messages", "opt_outs", "outbox",
-            "state"]
+        == ["_sqlite_migrations", "attachments", "calls", "lead_changes", "leads", "messages",
+            "opt_outs", "outbox", "state"]
 
 
 def test_not_a_database(path):
@@ -192,7 +192,7 @@ def test_a_text_through_retry_to_sent(store, path):
     call_id, _ = store.record_call(ended(), ANN, key="c1", now=T0 + 10)
     oid = queue(store, call_id=call_id)
     assert store.due(T0 + 10) == [Outgoing(oid, 1, call_id, ANN, "Sorry we missed you",
-                                           "missed_call", 0, "queued")]
+                                           "missed_call", 0, "queued", "2026-11-28T16:00:10.000Z")]
     store.mark_sending(oid, T0 + 10)
     assert store.due(T0 + 10) == []            # in flight in this process: not offered twice
     store.mark_retry(oid, "+CMS ERROR: 500", T0 + 15, T0 + 10)
