@@ -204,7 +204,9 @@ class CallBook:
         return out
 
     def _decide(self, group: _Group, ended: float, lost: bool) -> list[ev.CallEnded]:
-        numbers = group.numbers
+        # The number comes with the ringing, or, when only its copy without one came (the other
+        # lost, or taken by a daemon that was killed), with the end (found by bench/crash_phone.py).
+        numbers = group.numbers or group.ended_numbers
         if not group.rang:
             if group.picked or not group.ended_numbers:
                 log.debug("a call with no ringing (outgoing): no text")

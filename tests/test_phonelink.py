@@ -551,6 +551,16 @@ def test_the_call_journal_skips_a_torn_line_and_forgets_what_is_old(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
+def test_a_call_whose_ringing_came_only_without_its_number_is_named_by_its_end():
+    # Android's numbered copy of the ringing lost (CallGate's one attempt fell on a restart): the
+    # end still names the caller, who is texted, not recorded as a withheld call.
+    book = CallBook(settle=0.6)
+    for event, number, at in [("call:ringing", None, 0.0), ("call:ended", N, 3.0),
+                              ("call:ended", None, 3.01)]:
+        book.feed(event, number, 100 + at)
+    assert ended(book.tick(110.0)) == [("missed", N, False, MISS)]
+
+
 @pytest.mark.parametrize("fed, expected", [
     # Its ringing went to a daemon that was down (CallGate retries once): an incoming call, not
     # an outgoing one (those go off hook); missed or answered cannot be told.
