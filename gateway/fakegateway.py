@@ -458,14 +458,17 @@ def _handler(gateway: FakeGateway, app: str):
                 self.close_connection = True
                 return  # it happened; the answer is lost
             payload = b"" if body is None else (body if isinstance(body, bytes) else rules.gson(body))
-            self.send_response(status)
-            if body is not None and "Content-Type" not in headers:
-                headers["Content-Type"] = "application/json; charset=UTF-8"
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(status)
+                if body is not None and "Content-Type" not in headers:
+                    headers["Content-Type"] = "application/json; charset=UTF-8"
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:  # the client went away (a killed daemon): the phone shrugs
+                self.close_connection = True
 
         def _answer(self, method, parts, raw):
             if not (app == "sms" and parts.path == "/health") and not self._authorised():
