@@ -24,6 +24,7 @@ test: $(STAMP)
 # Each benchmark writes its own section of bench/RESULTS.md. The long crash run (~6 min) is apart.
 bench: $(STAMP)
 	$(BIN)/python bench/ring_to_text.py
+	$(BIN)/python bench/phone_to_text.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/memory_daemon.py
