@@ -80,19 +80,26 @@ def test_the_phones_own_health_checks_are_warnings_not_failures(gw, change, expe
     assert [c.ok for c in checks if c.name == "phone"] == [True]   # the link works
 
 
+def android_config(folder, gw, password="Pa55word"):
+    """A starter config on the fake phone (over the LAN: no adb)."""
+    from gateway.starter import write_starter
+
+    write_starter(folder)
+    config = folder / "textback.toml"
+    text = config.read_text().replace('port = "sim"', 'port = "android"')
+    config.write_text(text + f'\n[phone]\nurl_sms = "{gw.url_sms}"\nurl_calls = "{gw.url_calls}"\n'
+                             f'password = "{password}"\ncalls_password = "CallPa55"\n'
+                             'signing_key = "s1gnKey8"\nadb = false\nlisten_port = 0\n')
+    config.chmod(0o600)
+    return config
+
+
 def test_phone_check_prints_warn_and_exits_0(gw, tmp_path):
     from click.testing import CliRunner
 
     from cli.main import cli
-    from gateway.starter import write_starter
 
-    write_starter(tmp_path)
-    config = tmp_path / "textback.toml"
-    text = config.read_text().replace('port = "sim"', 'port = "android"')
-    config.write_text(text + f'\n[phone]\nurl_sms = "{gw.url_sms}"\nurl_calls = "{gw.url_calls}"\n'
-                             'password = "Pa55word"\ncalls_password = "CallPa55"\n'
-                             'signing_key = "s1gnKey8"\nadb = false\nlisten_port = 0\n')
-    config.chmod(0o600)
+    config = android_config(tmp_path, gw)
     gw.battery = 4
     result = CliRunner().invoke(cli, ["phone", "check", "--config", str(config)])
     assert result.exit_code == 0, result.output
@@ -104,15 +111,8 @@ def test_a_wrong_password_is_one_plain_line_with_no_log_noise(gw, tmp_path):
     from click.testing import CliRunner
 
     from cli.main import cli
-    from gateway.starter import write_starter
 
-    write_starter(tmp_path)
-    config = tmp_path / "textback.toml"
-    text = config.read_text().replace('port = "sim"', 'port = "android"')
-    config.write_text(text + f'\n[phone]\nurl_sms = "{gw.url_sms}"\nurl_calls = "{gw.url_calls}"\n'
-                             'password = "wrong"\ncalls_password = "CallPa55"\n'
-                             'signing_key = "s1gnKey8"\nadb = false\nlisten_port = 0\n')
-    config.chmod(0o600)
+    config = android_config(tmp_path, gw, password="wrong")
     gw.battery = 4              # /health answers (no password) before the password is refused
     result = CliRunner().invoke(cli, ["phone", "check", "--config", str(config)])
     assert (result.exit_code, result.output) == (
