@@ -699,7 +699,7 @@ def main(argv=None) -> None:
     parser.add_argument("--calls-port", type=int, default=8084)
     args = parser.parse_args(argv)
     gw = FakeGateway(sms_port=args.sms_port, calls_port=args.calls_port).start()
-    (user, password), (calls_user, calls_password) = gw.passwords["sms"], gw.passwords["calls"]
+    (_, password), (_, calls_password) = gw.passwords["sms"], gw.passwords["calls"]
     print(f'A fake phone ({gw.model}). In textback.toml:\n[modem]\nport = "android"\n[phone]\n'
           f'url_sms = "{gw.url_sms}"\nurl_calls = "{gw.url_calls}"\npassword = "{password}"\n'
           f'calls_password = "{calls_password}"\nsigning_key = "{gw.signing_key}"\nadb = false\n\n'

@@ -5,11 +5,9 @@ stale webhooks refused and changing nothing, a reply recorded and forwarded, a f
 leaving the link up with its warning shown, no request of the daemon refused by the fake; texts
 sent from a second database on the same phone not lost to a 409; pictures kept with the lead.
 """
-import base64
 import hashlib
 import hmac
 import json
-import os
 import socket
 import stat
 import time
