@@ -199,6 +199,8 @@ class Daemon:
             if not event.registered:
                 log.warning("no network (%s); texts wait", event.registration)
         elif isinstance(event, ev.LinkWarning):
+            if not event.text and not self.store.get_state("link_warning"):
+                return  # all well, as it was: nothing to say
             self.store.set_state("link_warning", event.text)
             self.store.set_state("link_warning_fix", event.fix)
             self.store.set_state("link_warning_at", f"{event.at:.0f}")

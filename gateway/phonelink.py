@@ -144,7 +144,9 @@ class CallBook:
             if number and number not in group.numbers:
                 group.numbers.append(number)
                 return [self._ringing(group, number, at)]
-            if not group.numbers and "" not in group.ids:
+            # Withheld only when the copy that carries the number says "" (the copy without one
+            # tells nothing: its twin names the caller).
+            if not group.numbers and kind == "numbered" and "" not in group.ids:
                 return [self._ringing(group, "", at)]
         return []
 

@@ -136,6 +136,8 @@ def test_done_means(tmp_path, gw):
         lost = [r for r in box.records if r["event"] == "modem_lost"]
     finally:
         box.close()
+    warnings = [r["text"] for r in box.records if r["event"] == "link_warning"]
+    assert warnings == ["the phone's battery is under 10 % (7 %)"]   # nothing said while all was well
     assert calls == [("+15125550123", "missed", "sent"), (N, "missed", "sent"),
                      (B, "answered", "skipped")]
     assert lost == [] and refused(gw) == []

@@ -614,3 +614,11 @@ def test_calls_close_together_with_lost_events_stay_apart(fed, expected):
     for event, number, at in fed:
         book.feed(event, number, 100.0 + at)
     assert sorted(ended(book.tick(300.0))) == sorted(expected)
+
+
+def test_the_copy_without_a_number_does_not_say_withheld():
+    book = CallBook()
+    rang = book.feed("call:ringing", None, 100.0) + book.feed("call:ringing", N, 100.01)
+    other = CallBook()                                  # a withheld caller: its numbered copy is ""
+    withheld = other.feed("call:ringing", None, 100.0) + other.feed("call:ringing", "", 100.01)
+    assert [(e.number, e.withheld) for e in rang + withheld] == [(N, False), (None, True)]
