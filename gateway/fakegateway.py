@@ -323,7 +323,7 @@ class FakeGateway:
         with self._lock:
             return self._pending == 0
 
-    def wait_until(self, predicate, timeout: float = 5.0) -> bool:
+    def wait_until(self, predicate, timeout: float = 20.0) -> bool:
         """Block until `predicate()` holds after a delivery attempt (or `timeout` real seconds)."""
         with self._lock:
             return self._lock.wait_for(predicate, timeout)

@@ -41,7 +41,7 @@ def call(gw, app, method, path, body=None, password=None, raw=None, kind="applic
         token = base64.b64encode(f"{user}:{password or right}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(request, timeout=5) as answer:
+        with urllib.request.urlopen(request, timeout=20) as answer:
             status, got, headers = answer.status, answer.read(), answer.headers
     except urllib.error.HTTPError as exc:
         status, got, headers = exc.code, exc.read(), exc.headers
@@ -453,7 +453,7 @@ def test_callgate_posts_the_copies_at_once_not_one_after_the_other(gw):
     try:
         hook(gw, "calls", f"http://127.0.0.1:{server.server_address[1]}/", "call:ringing")
         gw.call_event("call:ringing", N)
-        assert gw.wait_until(lambda: len(arrived) == 2, timeout=5)   # both in flight together
+        assert gw.wait_until(lambda: len(arrived) == 2)   # both in flight together
         release.set()
         assert gw.wait_until(gw.idle)
     finally:
