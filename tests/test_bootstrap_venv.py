@@ -69,8 +69,3 @@ def test_a_wheel_that_does_not_match_the_index_hash_is_refused(boot, tmp_path):
     with pytest.raises(SystemExit) as done:
         boot.fetch_wheel(f"file://{wheel}#sha256={'0' * 64}", tmp_path / "out.whl")
     assert "sha256 does not match" in str(done.value)
-
-
-def test_no_registry_host_in_the_script():
-    text = SCRIPT.read_text()
-    assert "pypi.org" not in text and "pythonhosted" not in text
