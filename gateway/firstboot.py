@@ -119,7 +119,9 @@ def apply(paths: Paths, now: datetime) -> Outcome:
             _tell_box(paths, report, gid)
             return Outcome("refused", report)
         text = staged.text()
-        paths.etc.mkdir(parents=True, exist_ok=True)
+        if not paths.etc.is_dir():   # the postinst makes it; 0755 whatever the umask
+            paths.etc.mkdir(parents=True)
+            os.chmod(paths.etc, 0o755)
         _write_atomic(paths.etc / CONFIG_NAME, text.encode("utf-8"),
                       0o640 if gid is not None else 0o600, gid)
         _install_templates(staged.templates, paths.etc / TEMPLATES_NAME)
@@ -354,6 +356,9 @@ def _install_templates(staged: Path, target: Path) -> None:
     new, old = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
     shutil.rmtree(new, ignore_errors=True)
     shutil.copytree(staged, new)
+    # Modes set, not copied: the staged folder is private (the unit's UMask=0077), and the daemon
+    # (user textback) must list the folder and read every template.
+    os.chmod(new, 0o755)
     for path in new.iterdir():
         os.chmod(path, 0o644)
     if target.exists():

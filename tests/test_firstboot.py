@@ -75,6 +75,24 @@ def test_good_file_is_installed_scrubbed_and_reported(tree):
     ]
 
 
+def test_what_the_daemon_reads_is_readable_under_the_units_umask(tree):
+    """textback-firstboot.service runs with UMask=0077; the daemon, user textback, must still
+    list /etc/textback/templates and read them (found by make image-test: 'missing template')."""
+    card(tree, templates={"missed_call.txt": "Hi, $company here."})
+    old = os.umask(0o077)
+    try:
+        assert firstboot.apply(tree, NOW).result == "applied"
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(tree.root).as_posix(): oct(stat.S_IMODE(p.stat().st_mode))
+             for p in [tree.etc, *tree.etc.rglob("*")]}
+    assert modes == {"etc/textback": "0o755", "etc/textback/templates": "0o755",
+                     "etc/textback/templates/after_hours.txt": "0o644",
+                     "etc/textback/templates/follow_up.txt": "0o644",
+                     "etc/textback/templates/missed_call.txt": "0o644",
+                     "etc/textback/textback.toml": "0o600"}   # 0640 with a textback group
+
+
 def test_config_is_group_readable_when_the_textback_group_exists(tree):
     (tree.root / "etc").mkdir()
     # Our own gid, so that chown works without root.
