@@ -26,6 +26,7 @@ Everything is relative to `root` (tests use a temporary tree) and takes `now` as
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import shutil
@@ -43,6 +44,7 @@ from .errors import ConfigError
 BOOT = Path("/boot/firmware")   # Raspberry Pi OS Bookworm and later mount the FAT partition here
 # Windows hides known extensions, so "textback.toml" saved by Notepad may be textback.toml.txt.
 SOURCE_NAMES = ("textback.toml", "textback.toml.txt")
+NEAR_NAMES = "textback*.toml"   # lower case; also with .txt
 APPLIED_NAME = "textback.toml.applied"
 STATUS_NAME = "textback-status.txt"
 ETC = Path("etc/textback")
@@ -97,15 +99,35 @@ def find_source(paths: Paths) -> Path | None:
     return None
 
 
+def misnamed(paths: Paths) -> list[Path]:
+    """Settings files under another name: a browser saves a second download as
+    "textback (1).toml", an installer may keep "textback-acme.toml". Not applied, but reported,
+    so that the installer learns why nothing happened (the unit's ConditionPathExistsGlob=)."""
+    if not paths.boot.is_dir():
+        return []
+    return sorted(p for p in paths.boot.iterdir()
+                  if fnmatch.fnmatch(p.name.lower(), NEAR_NAMES) and p.is_file()
+                  or fnmatch.fnmatch(p.name.lower(), NEAR_NAMES + ".txt") and p.is_file())
+
+
 def apply(paths: Paths, now: datetime) -> Outcome:
     """Validate and install the card's textback.toml; write the status file; see the module doc."""
     from .render import default_templates_dir
 
     _recover_templates(paths.etc)
     source = find_source(paths)
-    if source is None:
-        return Outcome("nothing")
     gid = group_id(paths.root, GROUP)
+    if source is None:
+        near = misnamed(paths)
+        if not near:
+            return Outcome("nothing")
+        names = ", ".join(p.name for p in near)
+        exc = ConfigError("not named textback.toml, so it was not read", path=f"{names} (on the card)",
+                          hint="rename it to textback.toml (and delete any other copy)")
+        report = refused_report(exc, had_config=(paths.etc / CONFIG_NAME).is_file(), now=now)
+        report += _tell_card(paths, report)
+        _tell_box(paths, report, gid)
+        return Outcome("refused", report)
     installed = paths.etc / TEMPLATES_NAME
     base = installed if installed.is_dir() else default_templates_dir()
     with tempfile.TemporaryDirectory(prefix="textback-firstboot-") as tmp:

@@ -134,6 +134,9 @@ def test_firstboot_unit_watches_the_names_firstboot_reads():
     conditions = [v for _, k, v in unit_lines("textback-firstboot.service")
                   if k == "ConditionPathExists"]
     assert conditions == [f"|{firstboot.BOOT / n}" for n in firstboot.SOURCE_NAMES]
+    globs = [v for _, k, v in unit_lines("textback-firstboot.service")
+             if k == "ConditionPathExistsGlob"]
+    assert globs == [f"|{firstboot.BOOT / firstboot.NEAR_NAMES}{ext}" for ext in ("", ".txt")]
 
 
 # -- sysusers -----------------------------------------------------------------------------------

@@ -217,6 +217,25 @@ def test_a_notepad_template_on_the_card_is_read_by_the_one_rule(tree):
     assert load_templates(tree.etc / "templates")["missed_call"] == "Hi, $company here.\nBack soon."
 
 
+@pytest.mark.parametrize("name", ["textback (1).toml", "textback-acme.toml", "TEXTBACK (2).TOML.txt"])
+def test_a_settings_file_under_another_name_is_reported_not_applied(tree, name):
+    """A browser's second download is "textback (1).toml": nothing would happen, silently."""
+    card(tree, name=name)
+    outcome = firstboot.apply(tree, NOW)
+    assert (outcome.result, outcome.exit_code) == ("refused", 2)
+    assert status(tree)[2:5] == [
+        f"File:      {name} (on the card)",
+        "Problem:   not named textback.toml, so it was not read",
+        "Fix:       rename it to textback.toml (and delete any other copy)"]
+    assert not tree.etc.exists() and (tree.boot / name).exists()
+
+
+def test_the_applied_copy_is_not_a_near_name(tree):
+    card(tree)
+    firstboot.apply(tree, NOW)
+    assert firstboot.apply(tree, NOW).result == "nothing"   # textback.toml.applied stays quiet
+
+
 def test_windows_notepad_file_with_bom_crlf_and_txt_extension(tree):
     card(tree, name="textback.toml.txt", text=b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
     assert firstboot.apply(tree, NOW).result == "applied"
