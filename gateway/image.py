@@ -1,7 +1,7 @@
 """`textback image customize`: put a customer's textback.toml (and templates) into an SD card image.
 
 No root, no loop devices: the FAT boot partition is found in the image's MBR and written with mtools
-at its byte offset (`mcopy -i IMAGE@@OFFSET`), as recommended in pi-image.md 1.3 and 1.5. On first boot
+at its byte offset (`mcopy -i IMAGE@@OFFSET`). On first boot
 `textback-firstboot` applies the file exactly as if the installer had copied it onto the card.
 """
 from __future__ import annotations
