@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-crash image-test powercut-test clean
+.PHONY: demo test bench bench-crash image-test deb-test powercut-test clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "textback needs Python 3.11 or newer")'
@@ -36,10 +36,15 @@ bench-crash: $(STAMP)
 	$(BIN)/python bench/crash.py --kills 200
 	$(BIN)/python bench/crash_phone.py --kills 200
 
-# Opt-in, needs root (about 2.5 min cached, 4 min first): boots our .deb in a Debian trixie image
-# under qemu, a good and a broken card (deploy/image-test/README.md).
+# Opt-in, needs root: boots our .deb in a Debian trixie image under qemu with the installers'
+# cards: good, broken, Notepad, empty template, read-only, a second card (deploy/image-test/README.md).
 image-test:
 	deploy/image-test/run
+
+# Opt-in, needs root: our .deb in Debian trixie chroots: the owner's access, an upgrade from
+# 0.1.0, a failed upgrade, the units' sandbox scores (deploy/image-test/README.md).
+deb-test:
+	deploy/image-test/chroot
 
 # Opt-in, needs root and image-test's cached rootfs (about 12 min): 10 hard power cuts of a qemu
 # guest running our .deb, the modem simulator on the host (deploy/image-test/README.md "powercut").

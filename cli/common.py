@@ -19,11 +19,41 @@ class Group(click.Group):
             ctx.exit(exc.exit_code)
 
 
+class SharedPath(click.Path):
+    """click.Path, whose "is not readable" says what to do when the file is the service's (group
+    textback) and this login is not in that group yet: the README's usermod."""
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            hint = group_hint(value)
+            if hint is None:
+                raise
+            self.fail(f"{exc.message}\n  -> {hint}", param, ctx)
+
+
+def group_hint(path) -> str | None:
+    import grp
+    import os
+
+    try:
+        group = grp.getgrgid(os.stat(path).st_gid).gr_name
+    except (OSError, KeyError):
+        return None
+    if group != "textback" or os.access(path, os.R_OK):
+        return None
+    import getpass
+
+    return (f"it is shared with group textback, and you are not in it yet: "
+            f"sudo usermod -aG textback {getpass.getuser()} (then log in again)")
+
+
 config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), envvar="TEXTBACK_CONFIG",
+    "--config", "config_path", type=SharedPath(dir_okay=False), envvar="TEXTBACK_CONFIG",
     help="Config file (default: $TEXTBACK_CONFIG or ~/.config/textback/textback.toml).")
 db_option = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False), envvar="TEXTBACK_DB",
+    "--db", "db_path", type=SharedPath(dir_okay=False), envvar="TEXTBACK_DB",
     help="Lead database (default: the one the config names; $TEXTBACK_DB).")
 
 

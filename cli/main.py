@@ -157,8 +157,11 @@ def image_customize(image_path: str, customer: str, templates: str | None) -> No
     """Write a customer's settings into IMAGE's boot partition (no root needed)."""
     from gateway import image as image_mod
 
-    for name in image_mod.customize(Path(image_path), Path(customer),
-                                    Path(templates) if templates else None):
+    written, warnings = image_mod.customize(Path(image_path), Path(customer),
+                                            Path(templates) if templates else None)
+    for warning in warnings:   # as `textback config check` says them
+        click.echo(f"warning: {warning}", err=True)
+    for name in written:
         click.echo(f"wrote {name}")
 
 

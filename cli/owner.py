@@ -298,10 +298,17 @@ def status(ctx, config_path, db_path, as_json) -> None:
     """Is textback working? Daemon, modem, texts waiting or failing, last call. Exit 1 if not."""
     from cli import show
     from gateway import reports
+    from gateway.errors import UsageError
 
-    store = open_store(config_path, db_path)
-    rows = reports.health(store, now=now())
-    show.health(rows, as_json=as_json)
+    path = Path(db_path) if db_path else load_config(config_path).database
+    card = reports.card_status(path.parent)   # what first boot made of the installer's card
+    try:
+        rows = reports.health(open_store(config_path, db_path), now=now())
+    except UsageError:
+        if card is None:
+            raise
+        rows = [reports.not_started(path)]   # a new box whose card was refused
+    show.health(([card] if card else []) + rows, as_json=as_json)
     # A warning (the phone's battery, its internet) needs the owner but textback still works.
     if any(row["ok"] is False and not row.get("warn") for row in rows):
         ctx.exit(1)

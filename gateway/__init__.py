@@ -2,4 +2,4 @@
 
 Kept import-free so that `textback --help` costs no more than importing click.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -160,11 +160,12 @@ def _read(path: Path) -> dict:
     except OSError as exc:
         raise ConfigError(f"cannot read the config file ({exc.strerror})", path=where,
                           hint="check the path and its permissions") from None
+    from .textfile import NotText, decode
+
     try:
-        return tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text (byte {exc.start})", path=where,
-                          hint="save the file as UTF-8") from None
+        return tomllib.loads(decode(data))
+    except NotText as exc:
+        raise ConfigError(exc.reason, path=where, hint=exc.hint) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=where,
                           hint='fix the syntax at that line: key = "text", key = 24, '

@@ -3,26 +3,30 @@
 The installer writes `textback.toml` (and optionally a `textback-templates/` folder) onto the
 card's boot partition on any laptop. At boot, `textback-firstboot.service` runs `main()`:
 
-1. stage a copy in a temporary folder (UTF-8 BOM dropped: Notepad writes one and tomllib refuses
-   it, pi-image.md §1.3), merged templates beside it, and check it with the daemon's own
-   `config.load` and `config.check`;
+1. stage a copy in a temporary folder with the box's templates overlaid by the card's, and check
+   it as `textback config check` does (gateway.card, shared with `textback image customize`);
+   Notepad's BOM and CRLF are fine (gateway.textfile);
 2. a bad file is refused: nothing in /etc/textback changes, the file on the card is left as it
    is for the installer to fix, and `textback-status.txt` says which file, which key, what to do;
 3. a good one is installed to /etc/textback/textback.toml (0640 root:textback when the group
-   exists, else 0600) and /etc/textback/templates, each by temp file + rename, so a power cut
-   leaves the old state or the new one;
+   exists, else 0600; UTF-8 with LF line ends) and /etc/textback/templates, each by temp file +
+   rename, so a power cut leaves the old state or the new one;
 4. the card's copy is renamed `textback.toml.applied` with its secrets blanked. Renaming, rather
    than blanking in place, is what makes this idempotent: a blanked `textback.toml` left in place
    would be applied again at the next boot and install a config without its SIM PIN. With the
    rename, the unit's ConditionPathExists= is false on later boots, and an installer re-provisions
    a box by putting a new textback.toml on the card. A power cut before the rename applies the
    same file again, which gives the same result.
+5. the report also goes to /var/lib/textback/card-status.txt, which `textback status` reads: a
+   refused card, or one that could not be written (read-only), needs the owner's eye there too.
+   The unit counts a refusal (exit 2) as success, so a bad card never leaves the system degraded.
 
 Everything is relative to `root` (tests use a temporary tree) and takes `now` as a parameter.
 """
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import shutil
@@ -33,19 +37,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import card
+from .card import CONFIG_NAME, TEMPLATES_FOLDER, TEMPLATES_NAME
 from .errors import ConfigError
 
 BOOT = Path("/boot/firmware")   # Raspberry Pi OS Bookworm and later mount the FAT partition here
 # Windows hides known extensions, so "textback.toml" saved by Notepad may be textback.toml.txt.
 SOURCE_NAMES = ("textback.toml", "textback.toml.txt")
-TEMPLATES_FOLDER = "textback-templates"
+NEAR_NAMES = "textback*.toml"   # lower case; also with .txt
 APPLIED_NAME = "textback.toml.applied"
 STATUS_NAME = "textback-status.txt"
 ETC = Path("etc/textback")
-CONFIG_NAME = "textback.toml"
-TEMPLATES_NAME = "templates"
+# The service's state folder (the lead database's): the last card's report, for `textback status`.
+STATE = Path("var/lib/textback")
+CARD_STATUS_NAME = "card-status.txt"
 GROUP = "textback"
-UTF8_BOM = b"\xef\xbb\xbf"
 # Keys whose values must not stay on a FAT partition (no permissions: anyone holding the card reads
 # it): the SIM PIN/PUK and any password, passphrase, token or key a later section may add.
 SECRET_KEY = re.compile(r"(pin|puk|password|passphrase|psk|secret|token|(.*_)?key)")
@@ -70,6 +76,10 @@ class Paths:
     def etc(self) -> Path:
         return self.root / ETC
 
+    @property
+    def state(self) -> Path:
+        return self.root / STATE
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -89,45 +99,95 @@ def find_source(paths: Paths) -> Path | None:
     return None
 
 
+def misnamed(paths: Paths) -> list[Path]:
+    """Settings files under another name: a browser saves a second download as
+    "textback (1).toml", an installer may keep "textback-acme.toml". Not applied, but reported,
+    so that the installer learns why nothing happened (the unit's ConditionPathExistsGlob=)."""
+    if not paths.boot.is_dir():
+        return []
+    return sorted(p for p in paths.boot.iterdir()
+                  if fnmatch.fnmatch(p.name.lower(), NEAR_NAMES) and p.is_file()
+                  or fnmatch.fnmatch(p.name.lower(), NEAR_NAMES + ".txt") and p.is_file())
+
+
 def apply(paths: Paths, now: datetime) -> Outcome:
     """Validate and install the card's textback.toml; write the status file; see the module doc."""
+    from .render import default_templates_dir
+
     _recover_templates(paths.etc)
     source = find_source(paths)
+    gid = group_id(paths.root, GROUP)
     if source is None:
-        return Outcome("nothing")
-    card_templates = paths.boot / TEMPLATES_FOLDER
+        near = misnamed(paths)
+        if not near:
+            return Outcome("nothing")
+        names = ", ".join(p.name for p in near)
+        exc = ConfigError("not named textback.toml, so it was not read", path=f"{names} (on the card)",
+                          hint="rename it to textback.toml (and delete any other copy)")
+        report = refused_report(exc, had_config=(paths.etc / CONFIG_NAME).is_file(), now=now)
+        report += _tell_card(paths, report)
+        _tell_box(paths, report, gid)
+        return Outcome("refused", report)
+    installed = paths.etc / TEMPLATES_NAME
+    base = installed if installed.is_dir() else default_templates_dir()
     with tempfile.TemporaryDirectory(prefix="textback-firstboot-") as tmp:
-        staged = Path(tmp)
-        data = source.read_bytes().removeprefix(UTF8_BOM)
-        names = {staged / CONFIG_NAME: f"{source.name} (on the card)"}
-        _write_private(staged / CONFIG_NAME, data)
-        origins = _stage_templates(staged / TEMPLATES_NAME, paths.etc / TEMPLATES_NAME,
-                                   card_templates)
-        names.update({staged / TEMPLATES_NAME / n: where for n, where in origins.items()})
-        names[staged / TEMPLATES_NAME] = f"the templates ({TEMPLATES_FOLDER}/ and the box's)"
+        staged = card.stage(Path(tmp), source.read_bytes(), f"{source.name} (on the card)", base,
+                            paths.boot / TEMPLATES_FOLDER)
         try:
-            warnings = _check(staged / CONFIG_NAME)
+            warnings = card.check(staged)
         except ConfigError as exc:
-            report = refused_report(exc, names, had_config=(paths.etc / CONFIG_NAME).is_file(),
-                                    now=now)
-            _write_atomic(paths.boot / STATUS_NAME, _dos(report), 0o644)
+            report = refused_report(exc, had_config=(paths.etc / CONFIG_NAME).is_file(), now=now)
+            report += _tell_card(paths, report)
+            _tell_box(paths, report, gid)
             return Outcome("refused", report)
-        gid = group_id(paths.root, GROUP)
-        paths.etc.mkdir(parents=True, exist_ok=True)
-        _write_atomic(paths.etc / CONFIG_NAME, data, 0o640 if gid is not None else 0o600, gid)
-        _install_templates(staged / TEMPLATES_NAME, paths.etc / TEMPLATES_NAME)
-    text = data.decode("utf-8")
-    _write_atomic(paths.boot / APPLIED_NAME, _dos(applied_copy(text, now)), 0o644)
-    source.unlink()
-    report = applied_report(text, source.name, origins, warnings, gid is not None, now)
-    _write_atomic(paths.boot / STATUS_NAME, _dos(report), 0o644)
+        text = staged.text()
+        if not paths.etc.is_dir():   # the postinst makes it; 0755 whatever the umask
+            paths.etc.mkdir(parents=True)
+            os.chmod(paths.etc, 0o755)
+        _write_atomic(paths.etc / CONFIG_NAME, text.encode("utf-8"),
+                      0o640 if gid is not None else 0o600, gid)
+        _install_templates(staged.templates, paths.etc / TEMPLATES_NAME)
+    problem = ""
+    try:
+        _write_atomic(paths.boot / APPLIED_NAME, _dos(applied_copy(text, now)), 0o644)
+        source.unlink()
+    except OSError as exc:
+        problem = _card_unwritable(exc)
+        warnings.append(problem.strip())
+    report = applied_report(text, source.name, staged.from_card(), warnings, gid is not None, now,
+                            renamed=not problem)
+    if not problem:
+        report += _tell_card(paths, report)
+    _tell_box(paths, report, gid)
     return Outcome("applied", report, tuple(warnings))
 
 
-def _check(config_path: Path) -> list[str]:
-    from . import config
+def _card_unwritable(exc: OSError) -> str:
+    return (f"The card could not be written ({exc.strerror}): textback.toml stays on it, with its "
+            f"secrets, and is applied again at every boot. On a laptop, check the card (a "
+            f"read-only or damaged FAT partition), then delete textback.toml from it.\n")
 
-    return config.check(config.load(config_path))
+
+def _tell_card(paths: Paths, report: str) -> str:
+    """Write textback-status.txt on the card; "" when done, else what went wrong (for the box)."""
+    try:
+        _write_atomic(paths.boot / STATUS_NAME, _dos(report), 0o644)
+    except OSError as exc:
+        return "\n" + _card_unwritable(exc).replace(
+            "textback.toml stays on it, with its secrets, and is applied again at every boot",
+            "this report is not on it")
+    return ""
+
+
+def _tell_box(paths: Paths, report: str, gid: int | None) -> None:
+    """The same report for `textback status` (group textback may read it: the owner)."""
+    try:
+        paths.state.mkdir(parents=True, exist_ok=True)
+        _write_atomic(paths.state / CARD_STATUS_NAME, report.encode("utf-8"),
+                      0o640 if gid is not None else 0o600, gid)
+    except OSError as exc:
+        print(f"textback-firstboot: cannot write {paths.state / CARD_STATUS_NAME}: {exc.strerror}",
+              file=sys.stderr)
 
 
 # -- the secrets --------------------------------------------------------------------------------
@@ -213,16 +273,17 @@ def _clock_note(now: datetime) -> str:
     return f"When:      {_when(now)} (the Pi's clock; it may be off before it reaches the network)"
 
 
-def applied_report(text: str, source_name: str, origins: dict[str, str], warnings: list[str],
-                   shared: bool, now: datetime) -> str:
+def applied_report(text: str, source_name: str, from_card: list[str], warnings: list[str],
+                   shared: bool, now: datetime, *, renamed: bool = True) -> str:
     data = tomllib.loads(text)
     business, modem = data.get("business", {}), data.get("modem", {})
-    from_card = sorted(n for n, where in origins.items() if where.startswith(TEMPLATES_FOLDER))
     pin = "SIM PIN set" if modem.get("pin") else "no SIM PIN"
     lines = [
         "textback: settings APPLIED",
         _clock_note(now),
-        f"From:      {source_name} on this card, now renamed {APPLIED_NAME} (secrets removed)",
+        f"From:      {source_name} on this card, " + (
+            f"now renamed {APPLIED_NAME} (secrets removed)" if renamed else
+            "left as it was: the card could not be written"),
         f"Installed: /etc/textback/textback.toml "
         f"({'readable by group textback' if shared else 'root only: no textback group yet'})",
         "Templates: " + (f"{', '.join(from_card)} from {TEMPLATES_FOLDER}/, the others kept"
@@ -238,13 +299,11 @@ def applied_report(text: str, source_name: str, origins: dict[str, str], warning
     return "\n".join(lines) + "\n"
 
 
-def refused_report(exc: ConfigError, names: dict[Path, str], *, had_config: bool,
-                   now: datetime) -> str:
+def refused_report(exc: ConfigError, *, had_config: bool, now: datetime) -> str:
+    """`exc` names the card's files (gateway.card.check)."""
     where = ": ".join(p for p in (exc.path, exc.key) if p)
     what = exc.message.removeprefix(f"{where}: ") if where else exc.message
-    shown = names.get(Path(exc.path), exc.path) if exc.path else "textback.toml (on the card)"
-    for staged, name in names.items():   # a TOML syntax message may quote the staged path
-        what = what.replace(str(staged), name)
+    shown = exc.path or "textback.toml (on the card)"
     kept = ("The box keeps its previous settings: /etc/textback/textback.toml was not changed."
             if had_config else
             "The box has no settings yet, so textback will not start until this is fixed.")
@@ -279,23 +338,25 @@ def group_id(root: Path, name: str) -> int | None:
     return None
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-
-
 def _write_atomic(path: Path, data: bytes, mode: int, gid: int | None = None) -> None:
-    """Temp file, fsync, owner and mode, rename, fsync the folder: the old content or the new."""
+    """Temp file, fsync, owner and mode, rename, fsync the folder: the old content or the new.
+
+    The temp file is made new (O_EXCL, O_NOFOLLOW) and changed through its descriptor: root writes
+    into /var/lib/textback, which group textback may write, so a planted symlink must not be
+    followed."""
     tmp = path.with_name(path.name + ".new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        tmp.unlink()
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
-    if gid is not None:
-        os.chown(tmp, -1, gid)
-    os.chmod(tmp, mode)
+        if gid is not None:
+            os.fchown(out.fileno(), -1, gid)
+        os.fchmod(out.fileno(), mode)
     os.replace(tmp, path)
     _sync_dir(path.parent)
 
@@ -313,25 +374,13 @@ def _sync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _stage_templates(staged: Path, installed: Path, card: Path) -> dict[str, str]:
-    """Installed (else the shipped defaults), overlaid by the card's; {file name: where from}."""
-    from .render import default_templates_dir
-
-    staged.mkdir()
-    base = installed if installed.is_dir() else default_templates_dir()
-    origins = {}
-    for folder, label in ((base, str(base)), (card, TEMPLATES_FOLDER)):
-        if folder.is_dir():
-            for src in sorted(folder.glob("*.txt")):
-                shutil.copyfile(src, staged / src.name)
-                origins[src.name] = f"{label}/{src.name}"
-    return origins
-
-
 def _install_templates(staged: Path, target: Path) -> None:
     new, old = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
     shutil.rmtree(new, ignore_errors=True)
     shutil.copytree(staged, new)
+    # Modes set, not copied: the staged folder is private (the unit's UMask=0077), and the daemon
+    # (user textback) must list the folder and read every template.
+    os.chmod(new, 0o755)
     for path in new.iterdir():
         os.chmod(path, 0o644)
     if target.exists():

@@ -1,7 +1,7 @@
 """`textback image customize`: put a customer's textback.toml (and templates) into an SD card image.
 
 No root, no loop devices: the FAT boot partition is found in the image's MBR and written with mtools
-at its byte offset (`mcopy -i IMAGE@@OFFSET`), as recommended in pi-image.md 1.3 and 1.5. On first boot
+at its byte offset (`mcopy -i IMAGE@@OFFSET`). On first boot
 `textback-firstboot` applies the file exactly as if the installer had copied it onto the card.
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import ConfigError, UsageError
+from .card import CONFIG_NAME, TEMPLATES_FOLDER as TEMPLATES_NAME
+from .errors import UsageError
 
 SECTOR = 512
 # MBR partition types of FAT (Microsoft's list; pi-gen's boot partition is 0x0c, sfdisk "type=c"):
@@ -20,8 +21,6 @@ SECTOR = 512
 FAT_TYPES = {0x01, 0x06, 0x0B, 0x0C, 0x0E}
 MBR_SIGNATURE = b"\x55\xaa"          # bytes 510-511 of the MBR
 TABLE_AT, ENTRY_SIZE = 446, 16        # four 16-byte entries: type at +4, start LBA at +8 (LE u32)
-CONFIG_NAME = "textback.toml"
-TEMPLATES_NAME = "textback-templates"
 
 
 def boot_offset(image: Path) -> int:
@@ -42,35 +41,35 @@ def boot_offset(image: Path) -> int:
     raise UsageError(f"{image} has no FAT boot partition", hint="is this a Raspberry Pi OS image?")
 
 
-def validate(customer_toml: Path, templates: Path | None) -> None:
-    """Check the file with the daemon's own config code, from a copy laid out as on the card."""
-    from . import config
+def validate(customer_toml: Path, templates: Path | None) -> list[str]:
+    """Check the settings exactly as first boot will (gateway.card: `config check`'s rules, the
+    templates included, the shipped defaults overlaid by `templates`); return the warnings."""
+    from . import card
+    from .render import default_templates_dir
 
+    raw = Path(customer_toml).read_bytes()
     with tempfile.TemporaryDirectory(prefix="textback-image-") as tmp:
-        staged = Path(tmp) / CONFIG_NAME
-        shutil.copyfile(customer_toml, staged)
-        if templates is not None:
-            shutil.copytree(templates, Path(tmp) / TEMPLATES_NAME)
-        try:
-            config.load(staged)
-        except ConfigError as exc:  # name the installer's file, not our temporary copy
-            named = ConfigError(exc.message.replace(str(staged), str(customer_toml)), hint=exc.hint)
-            named.path, named.key = str(customer_toml), exc.key
-            raise named from None
+        staged = card.stage(Path(tmp), raw, str(customer_toml), default_templates_dir(), templates)
+        if templates is not None:   # name the installer's own files in errors
+            staged.names.update({staged.templates / n: str(Path(templates) / n)
+                                 for n in staged.from_card()})
+        return card.check(staged)
 
 
-def customize(image: Path, customer_toml: Path, templates: Path | None = None) -> list[str]:
-    """Validate, then write textback.toml (and textback-templates/) into the image's boot partition.
+def customize(image: Path, customer_toml: Path, templates: Path | None = None
+              ) -> tuple[list[str], list[str]]:
+    """Validate, then write textback.toml (and textback-templates/*.txt) into the image's boot
+    partition, where first boot reads them.
 
-    Returns the names written (as "::/textback.toml"). ConfigError: bad file, image untouched;
-    UsageError: not an image we can write, or mtools missing."""
+    Returns (the names written, as "::/textback.toml"; the check's warnings). ConfigError: bad
+    settings, image untouched; UsageError: not an image we can write, or mtools missing."""
     image, customer_toml = Path(image), Path(customer_toml)
     for path in (image, customer_toml):
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
     if templates is not None and not Path(templates).is_dir():
         raise UsageError(f"{templates}: not a folder")
-    validate(customer_toml, templates)
+    warnings = validate(customer_toml, templates)
     offset = boot_offset(image)
     target = f"{image}@@{offset}"
     written = [f"::/{CONFIG_NAME}"]
@@ -79,11 +78,12 @@ def customize(image: Path, customer_toml: Path, templates: Path | None = None) -
         folder = f"::/{TEMPLATES_NAME}"
         if subprocess.run(["mdir", "-i", target, folder], capture_output=True).returncode != 0:
             _mtools("mmd", "-i", target, folder)
-        for item in sorted(Path(templates).iterdir()):
-            if item.is_file():
-                _mtools("mcopy", "-o", "-i", target, str(item), f"{folder}/{item.name}")
-                written.append(f"{folder}/{item.name}")
-    return written
+        from .render import template_files
+
+        for item in template_files(templates):   # what first boot reads, nothing else
+            _mtools("mcopy", "-o", "-i", target, str(item), f"{folder}/{item.name}")
+            written.append(f"{folder}/{item.name}")
+    return written, warnings
 
 
 def read_back(image: Path, name: str) -> bytes:

@@ -10,6 +10,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import textfile
 from .errors import TemplateError
 
 # What a template may use (the daemon fills each; "" when unknown).
@@ -89,6 +90,12 @@ def _where(text: str, index: int) -> str:
 def validate(name: str, text: str, path: Path | str | None = None) -> None:
     """Raise TemplateError for an unknown field ("$compnay": suggest "$company") or a bad "$"."""
     where = str(path) if path else f"template {name}"
+    if not text.strip():
+        # An empty file would send an empty text to every caller.
+        hint = ("write the text to send (textback init FOLDER writes the defaults)" +
+                ("; to send no follow-ups, set [owner] follow_up = false"
+                 if name == "follow_up" else ""))
+        raise TemplateError("the template is empty", path=where, key=name, hint=hint)
     for match in string.Template.pattern.finditer(text):
         if match.group("invalid") is not None:
             start = match.start()  # the "$" itself; the "invalid" group is what follows it
@@ -104,20 +111,27 @@ def validate(name: str, text: str, path: Path | str | None = None) -> None:
                                 path=where, key=name, hint=hint.strip())
 
 
+def template_files(folder: Path) -> list[Path]:
+    """The templates in `folder`: every *.txt file, sorted, but hidden ones (macOS writes
+    "._missed_call.txt" beside each file it copies to a FAT card: resource forks, not text)."""
+    return sorted(p for p in Path(folder).glob("*.txt") if not p.name.startswith(".")
+                  and p.is_file())
+
+
 def load_templates(folder: Path) -> dict[str, str]:
-    """Every *.txt in `folder` by name (file stem), validated, with one trailing newline removed."""
+    """Every template file in `folder` by name (file stem), validated, with one trailing newline
+    removed."""
     folder = Path(folder)
     if not folder.is_dir():
         raise TemplateError("templates folder not found", path=str(folder),
                             hint="set [templates] dir in the config, or run: textback init")
     templates = {}
-    for path in sorted(folder.glob("*.txt")):
+    for path in template_files(folder):
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise TemplateError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                path=str(path), hint="save the file as UTF-8") from exc
-        text = text.removesuffix("\n").removesuffix("\r")
+            text = textfile.read(path)
+        except textfile.NotText as exc:
+            raise TemplateError(exc.reason, path=str(path), hint=exc.hint) from None
+        text = text.removesuffix("\n")
         validate(path.stem, text, path)
         templates[path.stem] = text
     missing = [name for name in TEMPLATE_NAMES if name not in templates]

@@ -259,6 +259,41 @@ def health(store: Store, *, now: float) -> list[dict]:
     return rows
 
 
+# Written by gateway.firstboot next to the service's database: the last card's report.
+CARD_STATUS_NAME = "card-status.txt"
+
+
+def card_status(folder: Path) -> dict | None:
+    """The `textback status` row for the settings last found on the card (None: never a card).
+    A refused card, or one that could not be written, needs the owner's eye."""
+    try:
+        text = (Path(folder) / CARD_STATUS_NAME).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    lines = text.splitlines()
+    field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+             if v and k.strip() in ("When", "File", "Key", "Problem", "Fix")}
+    when = field.get("When", "").split(" (")[0]
+    if lines and "REFUSED" in lines[0]:
+        where = ": ".join(x for x in (field.get("File"), field.get("Key")) if x)
+        return {"check": "card settings", "ok": False,
+                "value": f"REFUSED {when}: {where}: {field.get('Problem', '')}",
+                "fix": f"{field.get('Fix', 'see textback-status.txt on the card')}; then put the "
+                       f"card back and power on (textback-status.txt on the card says the same)"}
+    unwritable = next((line[line.index("The card"):] for line in lines
+                       if "The card could not be written" in line), None)
+    if unwritable:
+        return {"check": "card settings", "ok": False,
+                "value": f"applied {when}, but the card could not be written", "fix": unwritable}
+    return {"check": "card settings", "ok": None, "value": f"applied {when}", "fix": None}
+
+
+def not_started(path: Path) -> dict:
+    """The daemon row when there is no database yet (a new box: the service never ran)."""
+    return {"check": "daemon", "ok": False, "value": f"never started (no {path} yet)",
+            "fix": "fix the settings (above), then: sudo systemctl start textback"}
+
+
 def _span(seconds: float) -> str:
     seconds = max(0, int(seconds))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

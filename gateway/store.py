@@ -202,27 +202,58 @@ def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
     return StoreError(f"lead database {path}: {text}", hint=hint)
 
 
+# The service's database lives in /var/lib/textback, setgid and group textback (2770: tmpfiles.d
+# and the unit's StateDirectoryMode): the owner's login, in that group, reads and writes it too.
+# SQLite makes the -wal and -shm files with the database's mode (os_unix.c, robust_open callers
+# use the main file's st_mode), and a WAL reader must be able to write the -shm, so in such a
+# folder all three are 0660. Anywhere else (a personal install) the database is its owner's only.
+PRIVATE, SHARED = 0o600, 0o660
+SIDE_FILES = ("-wal", "-shm")
+
+
+def _mode_for(folder: Path) -> int:
+    return SHARED if folder.stat().st_mode & stat.S_ISGID else PRIVATE
+
+
 def _create_private(path: Path) -> None:
-    """Create the file 0600 before SQLite does (it holds customers' numbers), or tighten it."""
+    """Create the file before SQLite does (it holds customers' numbers), with the mode its folder
+    calls for (_mode_for); fix the mode of an existing one, and of its -wal and -shm, if ours."""
     try:
         if not path.parent.is_dir():
             path.parent.mkdir(parents=True, mode=0o700)
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        mode = _mode_for(path.parent)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     except FileExistsError:
         if not path.exists():   # a file where a folder on the way should be
             raise StoreError(f"cannot create the lead database {path}: a file is in the way",
                              hint="pass --db FILE with a path in an existing folder") from None
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            log.warning("lead database %s was readable by others (mode %o); setting 0600",
-                        path, mode)
-            os.chmod(path, 0o600)
+        for each in (path, *(path.with_name(path.name + s) for s in SIDE_FILES)):
+            _fix_mode(each, mode)
         return
     except OSError as exc:
         raise StoreError(f"cannot create the lead database {path}: {exc.strerror}",
                          hint="check the folder exists and is writable, or pass --db FILE") from exc
-    os.fchmod(fd, 0o600)  # the umask may have taken bits away, never added them; be exact anyway
+    os.fchmod(fd, mode)  # the umask may have taken bits away, never added them; be exact anyway
     os.close(fd)
+
+
+def _fix_mode(path: Path, mode: int) -> None:
+    """Others never read it; in a shared folder the group reads and writes it (0660)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    now = stat.S_IMODE(info.st_mode)
+    if now == mode or (mode == PRIVATE and not now & 0o077):
+        return
+    if info.st_uid != os.geteuid():   # the daemon's file, seen by the owner: not ours to change
+        if now & 0o007:
+            log.warning("lead database %s is readable by others (mode %o)", path, now)
+        return
+    if now & 0o077 & ~mode:
+        log.warning("lead database %s was readable by others (mode %o); setting %04o",
+                    path, now, mode)
+    os.chmod(path, mode)
 
 
 class Store:

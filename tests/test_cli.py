@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
@@ -98,7 +99,21 @@ def test_help_imports_nothing_heavy():
     assert out.stdout.strip() == "[]"
 
 
-def test_run_texts_back_then_stops_cleanly_on_sigterm(tmp_path):
+def notepad(path: Path) -> None:
+    """Save the file as Windows Notepad does: UTF-8 with a BOM, CRLF line ends."""
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+
+
+def test_config_check_reads_notepad_files(tmp_path):
+    invoke("init", str(tmp_path))
+    for path in [tmp_path / "textback.toml", *(tmp_path / "templates").glob("*.txt")]:
+        notepad(path)
+    result = invoke("config", "check", "--config", str(tmp_path / "textback.toml"))
+    assert (result.exit_code, result.output) == (0, f"{tmp_path / 'textback.toml'}: ok\n")
+
+
+@pytest.mark.parametrize("saved_by", ["editor", "notepad"])
+def test_run_texts_back_then_stops_cleanly_on_sigterm(tmp_path, saved_by):
     invoke("init", str(tmp_path))
     config = tmp_path / "textback.toml"
     scenario = tmp_path / "one_call.json"
@@ -107,6 +122,11 @@ def test_run_texts_back_then_stops_cleanly_on_sigterm(tmp_path):
         "steps": [{"at": 0.5, "rx": "RING"}, {"at": 0.55, "rx": '+CLIP: "+15125550142",145,"",0,"",0'},
                   {"at": 1.5, "rx": "NO CARRIER"}]}))
     config.write_text(config.read_text().replace('scenario = ""', f'scenario = "{scenario}"'))
+    for name in ("missed_call", "after_hours"):   # whichever the clock picks: two lines
+        (tmp_path / "templates" / f"{name}.txt").write_text("Sorry, $company missed you.\nBack soon!\n")
+    if saved_by == "notepad":
+        for path in [config, *(tmp_path / "templates").glob("*.txt")]:
+            notepad(path)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "run", "--config", str(config)],
                             stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parent.parent)
@@ -127,6 +147,8 @@ def test_run_texts_back_then_stops_cleanly_on_sigterm(tmp_path):
     assert "+1512" not in log and "5550142" not in log
     result = invoke("leads", "--db", str(tmp_path / "textback.db"), "--json")
     assert [lead["number"] for lead in json.loads(result.output)] == ["+15125550142"], log
+    # the same text whoever saved the files: no BOM, no carriage return
+    assert json.loads(result.output)[0]["preview"] == "Sorry, Acme Plumbing missed you.\nBack soon!"
 
 
 def test_run_refuses_a_config_with_a_pin_others_can_read(tmp_path):

@@ -1,8 +1,10 @@
 """gateway.firstboot against a temporary root tree; root/boot/firmware plays the card's FAT."""
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
 from datetime import datetime, timezone
 
 import pytest
@@ -73,6 +75,24 @@ def test_good_file_is_installed_scrubbed_and_reported(tree):
     ]
 
 
+def test_what_the_daemon_reads_is_readable_under_the_units_umask(tree):
+    """textback-firstboot.service runs with UMask=0077; the daemon, user textback, must still
+    list /etc/textback/templates and read them (found by make image-test: 'missing template')."""
+    card(tree, templates={"missed_call.txt": "Hi, $company here."})
+    old = os.umask(0o077)
+    try:
+        assert firstboot.apply(tree, NOW).result == "applied"
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(tree.root).as_posix(): oct(stat.S_IMODE(p.stat().st_mode))
+             for p in [tree.etc, *tree.etc.rglob("*")]}
+    assert modes == {"etc/textback": "0o755", "etc/textback/templates": "0o755",
+                     "etc/textback/templates/after_hours.txt": "0o644",
+                     "etc/textback/templates/follow_up.txt": "0o644",
+                     "etc/textback/templates/missed_call.txt": "0o644",
+                     "etc/textback/textback.toml": "0o600"}   # 0640 with a textback group
+
+
 def test_config_is_group_readable_when_the_textback_group_exists(tree):
     (tree.root / "etc").mkdir()
     # Our own gid, so that chown works without root.
@@ -103,7 +123,11 @@ def test_config_is_group_readable_when_the_textback_group_exists(tree):
       "[section]"]),
     ("café = 1".encode("latin-1"),
      ["File:      textback.toml (on the card)", "Problem:   not UTF-8 text (byte 3)",
-      "Fix:       save the file as UTF-8"]),
+      "Fix:       save the file as UTF-8 (in Notepad: Save as, Encoding: UTF-8)"]),
+    ("café = 1".encode("utf-16"),
+     ["File:      textback.toml (on the card)",
+      'Problem:   saved as UTF-16 (Notepad\'s "Unicode"), not UTF-8',
+      "Fix:       save the file as UTF-8 (in Notepad: Save as, Encoding: UTF-8)"]),
 ])
 def test_bad_file_is_refused_and_the_old_config_kept(tree, text, expected):
     tree.etc.mkdir(parents=True)
@@ -164,10 +188,59 @@ def test_a_bad_template_on_the_card_is_refused_by_name(tree):
     assert not tree.etc.exists()
 
 
+def test_an_empty_template_on_the_card_is_refused_by_name(tree):
+    card(tree, templates={"follow_up.txt": "\r\n"})
+    assert firstboot.apply(tree, NOW).result == "refused"
+    assert status(tree)[2:6] == [
+        "File:      textback-templates/follow_up.txt", "Key:       follow_up",
+        "Problem:   the template is empty",
+        "Fix:       write the text to send (textback init FOLDER writes the defaults); to send no "
+        "follow-ups, set [owner] follow_up = false"]
+
+
+def test_foreign_files_in_the_card_templates_folder_are_left_alone(tree):
+    """A Mac writes "._name" resource forks beside each file it copies to FAT; Windows writes
+    desktop.ini. Neither is a template."""
+    card(tree, templates={"missed_call.txt": "Hi, $company here."})
+    (tree.boot / "textback-templates" / "._missed_call.txt").write_bytes(b"\x00\x05\x16\x07\xff")
+    (tree.boot / "textback-templates" / "desktop.ini").write_bytes(b"[.ShellClassInfo]\r\n")
+    assert firstboot.apply(tree, NOW).result == "applied"
+    assert sorted(p.name for p in (tree.etc / "templates").iterdir()) == [
+        "after_hours.txt", "follow_up.txt", "missed_call.txt"]
+
+
+def test_a_notepad_template_on_the_card_is_read_by_the_one_rule(tree):
+    card(tree, templates={"missed_call.txt": "\ufeffHi, $company here.\r\nBack soon.\r\n"})
+    assert firstboot.apply(tree, NOW).result == "applied"
+    from gateway.render import load_templates
+
+    assert load_templates(tree.etc / "templates")["missed_call"] == "Hi, $company here.\nBack soon."
+
+
+@pytest.mark.parametrize("name", ["textback (1).toml", "textback-acme.toml", "TEXTBACK (2).TOML.txt"])
+def test_a_settings_file_under_another_name_is_reported_not_applied(tree, name):
+    """A browser's second download is "textback (1).toml": nothing would happen, silently."""
+    card(tree, name=name)
+    outcome = firstboot.apply(tree, NOW)
+    assert (outcome.result, outcome.exit_code) == ("refused", 2)
+    assert status(tree)[2:5] == [
+        f"File:      {name} (on the card)",
+        "Problem:   not named textback.toml, so it was not read",
+        "Fix:       rename it to textback.toml (and delete any other copy)"]
+    assert not tree.etc.exists() and (tree.boot / name).exists()
+
+
+def test_the_applied_copy_is_not_a_near_name(tree):
+    card(tree)
+    firstboot.apply(tree, NOW)
+    assert firstboot.apply(tree, NOW).result == "nothing"   # textback.toml.applied stays quiet
+
+
 def test_windows_notepad_file_with_bom_crlf_and_txt_extension(tree):
     card(tree, name="textback.toml.txt", text=b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
     assert firstboot.apply(tree, NOW).result == "applied"
-    assert (tree.etc / "textback.toml").read_bytes() == GOOD.replace("\n", "\r\n").encode()
+    # Installed by the one rule (gateway.textfile): UTF-8 with LF line ends, for nano on the Pi.
+    assert (tree.etc / "textback.toml").read_bytes() == GOOD.encode()
     assert not (tree.boot / "textback.toml.txt").exists()
 
 
@@ -235,3 +308,112 @@ def test_main_exit_codes(tree):
 def test_default_templates_exist_for_a_new_box():
     # A new box without a templates folder gets the shipped defaults.
     assert (default_templates_dir() / "missed_call.txt").is_file()
+
+
+# -- what the box keeps, for `textback status` ----------------------------------------------------
+def status_cli(tree, *args):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    db = tree.root / "var/lib/textback/textback.db"
+    return CliRunner().invoke(cli, ["status", "--db", str(db), *args],
+                              env={"TEXTBACK_NOW": NOW.isoformat(), "COLUMNS": "300"})
+
+
+def test_a_refused_card_on_a_new_box_is_reported_by_textback_status(tree):
+    card(tree, text=GOOD.replace('pin = "1234"', 'pin = "12"'))
+    assert firstboot.apply(tree, NOW).result == "refused"
+    kept = tree.state / "card-status.txt"
+    assert kept.read_text() == "\r\n".join(status(tree))[:-2].replace("\r\n", "\n") + "\n"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600       # no textback group in root/etc
+    result = status_cli(tree)
+    assert (result.exit_code, result.output) == (1, (
+        "!! card settings  REFUSED 2026-11-28 16:05 UTC: textback.toml (on the card): modem.pin: "
+        "a SIM PIN is 4 to 8 digits\n"
+        f"!! daemon         never started (no {tree.state / 'textback.db'} yet)\n"
+        "\nNeeds attention:\n"
+        '  card settings: write it in quotes, like pin = "1234", or pin = "" for none; then put '
+        "the card back and power on (textback-status.txt on the card says the same)\n"
+        "  daemon: fix the settings (above), then: sudo systemctl start textback\n"))
+
+
+def test_an_applied_card_is_one_line_of_textback_status(tree):
+    from gateway.store import Store
+
+    card(tree)
+    firstboot.apply(tree, NOW)
+    Store(tree.state / "textback.db").close()
+    result = status_cli(tree, "--json")
+    assert json.loads(result.output)[0] == {"check": "card settings", "ok": None,
+                                            "value": "applied 2026-11-28 16:05 UTC", "fix": None}
+
+
+def test_no_card_no_row(tree):
+    result = status_cli(tree)
+    assert (result.exit_code, result.output) == (
+        2, f"error: no lead database at {tree.state / 'textback.db'}\n"
+           "  -> run the daemon first (textback run), or pass --db FILE\n")
+
+
+def test_card_status_is_group_readable_and_never_follows_a_planted_link(tree):
+    (tree.root / "etc").mkdir()
+    (tree.root / "etc/group").write_text(f"root:x:0:\ntextback:x:{os.getgid()}:mike\n")
+    tree.state.mkdir(parents=True)
+    target = tree.root / "precious"
+    target.write_text("not yours")
+    # /var/lib/textback is writable by group textback: a member could plant this for root
+    (tree.state / "card-status.txt.new").symlink_to(target)
+    card(tree)
+    firstboot.apply(tree, NOW)
+    kept = (tree.state / "card-status.txt").stat()
+    assert (stat.S_IMODE(kept.st_mode), kept.st_gid) == (0o640, os.getgid())
+    assert target.read_text() == "not yours"
+
+
+@pytest.fixture
+def read_only_card(tree):
+    """The card's folder made unwritable for real: immutable for root (chattr +i), 0555 for
+    anyone else. A FAT partition mounted read-only refuses the same calls."""
+    def lock():
+        if os.geteuid() == 0:
+            paths = [tree.boot, *tree.boot.rglob("*")]
+            done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True)
+            if done.returncode != 0:
+                pytest.skip(f"chattr +i not possible here: {done.stderr.decode().strip()}")
+            locked.extend(paths)
+        else:
+            tree.boot.chmod(0o555)
+    locked = []
+    yield lock
+    if locked:
+        subprocess.run(["chattr", "-i", *map(str, locked)], check=True)
+    tree.boot.chmod(0o755)
+
+
+def test_a_read_only_card_is_still_applied_and_textback_status_says_so(tree, read_only_card):
+    card(tree)
+    read_only_card()
+    outcome = firstboot.apply(tree, NOW)
+    assert outcome.result == "applied" and outcome.exit_code == 0
+    assert (tree.etc / "textback.toml").read_text() == GOOD
+    assert (tree.boot / "textback.toml").exists() and not (tree.boot / "textback-status.txt").exists()
+    assert outcome.report.splitlines()[2] == ("From:      textback.toml on this card, left as it "
+                                              "was: the card could not be written")
+    Store = __import__("gateway.store").store.Store
+    Store(tree.state / "textback.db").close()
+    result = status_cli(tree, "--json")
+    row = json.loads(result.output)[0]
+    assert (row["check"], row["ok"], row["value"]) == (
+        "card settings", False, "applied 2026-11-28 16:05 UTC, but the card could not be written")
+    assert row["fix"].startswith("The card could not be written (")
+    assert "delete textback.toml from it" in row["fix"]
+
+
+def test_a_refused_read_only_card_is_reported_on_the_box(tree, read_only_card):
+    card(tree, text="oops")
+    read_only_card()
+    outcome = firstboot.apply(tree, NOW)
+    assert outcome.result == "refused"
+    kept = (tree.state / "card-status.txt").read_text()
+    assert kept.startswith("textback: settings REFUSED") and "this report is not on it" in kept

@@ -59,9 +59,10 @@ def test_customize_writes_config_and_templates(tmp_path):
     templates.mkdir()
     (templates / "missed_call.txt").write_text("Sorry we missed you - $company\n")
     (templates / "after_hours.txt").write_text("Closed now - $owner\n")
-    written = image.customize(disk, customer(tmp_path), templates)
-    assert written == ["::/textback.toml", "::/textback-templates/after_hours.txt",
-                       "::/textback-templates/missed_call.txt"]
+    (templates / "notes.docx").write_bytes(b"PK\x03\x04 not a template")   # first boot reads *.txt
+    written, warnings = image.customize(disk, customer(tmp_path), templates)
+    assert (written, warnings) == (["::/textback.toml", "::/textback-templates/after_hours.txt",
+                                    "::/textback-templates/missed_call.txt"], [])
     assert image.read_back(disk, "::/textback.toml").decode() == GOOD
     assert image.read_back(disk, "::/textback-templates/missed_call.txt") == \
         b"Sorry we missed you - $company\n"
@@ -137,3 +138,63 @@ def test_pi_gen_stage_shape():
     for needed in ("on_chroot", "systemctl mask ModemManager.service",
                    "systemctl enable textback-firstboot.service"):
         assert needed in run
+
+
+BAD_TEMPLATES = {
+    # the issue's case: an unknown field, which first boot would refuse after the drive out
+    "unknown field": ("missed_call.txt", b"Hi from $compnay\n", "unknown field $compnay"),
+    "empty": ("follow_up.txt", b"\r\n", "the template is empty"),
+    "lone dollar": ("after_hours.txt", b"Call-out fee $ 50", "a lone '$'"),
+    "not utf-8": ("missed_call.txt", "Caf\u00e9 $company".encode("cp1252"), "not UTF-8 text"),
+}
+
+
+@needs_tools
+@pytest.mark.parametrize("name, body, problem", BAD_TEMPLATES.values(), ids=BAD_TEMPLATES.keys())
+def test_a_bad_template_is_refused_before_the_image_is_touched(tmp_path, name, body, problem):
+    disk = make_image(tmp_path)
+    before = hashlib.sha256(disk.read_bytes()).hexdigest()
+    templates = tmp_path / "tpl"
+    templates.mkdir()
+    (templates / name).write_bytes(body)
+    with pytest.raises(ConfigError) as err:
+        image.customize(disk, customer(tmp_path), templates)
+    assert err.value.path == str(templates / name) and problem in err.value.message
+    assert "textback-image-" not in str(err.value)
+    assert hashlib.sha256(disk.read_bytes()).hexdigest() == before
+
+
+@needs_tools
+def test_notepad_files_are_accepted_and_written_as_they_are(tmp_path):
+    """One rule (gateway.textfile): a UTF-8 BOM and CRLF, as Notepad saves them, are fine."""
+    disk = make_image(tmp_path)
+    notepad = b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode()
+    toml = tmp_path / "acme.toml"
+    toml.write_bytes(notepad)
+    templates = tmp_path / "tpl"
+    templates.mkdir()
+    (templates / "missed_call.txt").write_bytes(b"\xef\xbb\xbfSorry, $owner missed you.\r\n")
+    written, warnings = image.customize(disk, toml, templates)
+    assert warnings == []
+    assert image.read_back(disk, "::/textback.toml") == notepad   # first boot reads it the same way
+
+
+@needs_tools
+def test_warnings_are_those_of_config_check(tmp_path):
+    disk = make_image(tmp_path)
+    templates = tmp_path / "tpl"
+    templates.mkdir()
+    (templates / "missed_call.txt").write_text("We\u2019ll call you back - $company")
+    _, warnings = image.customize(disk, customer(tmp_path), templates)
+    assert warnings == ["missed_call.txt: '\u2019' (RIGHT SINGLE QUOTATION MARK) forces UCS-2, so a "
+                        "text holds 70 characters instead of 160; use ' instead"]
+
+
+@needs_tools
+def test_a_templates_dir_the_box_would_not_read_is_refused(tmp_path):
+    disk = make_image(tmp_path)
+    text = GOOD.replace('dir = "templates"', 'dir = "/home/pi/my-templates"')
+    assert text != GOOD
+    with pytest.raises(ConfigError) as err:
+        image.customize(disk, customer(tmp_path, text))
+    assert (err.value.key, err.value.path) == ("templates.dir", str(tmp_path / "acme.toml"))

@@ -78,6 +78,11 @@ def test_render_names_a_missing_field():
     ("trailing $",
      "missed_call.txt: missed_call: a lone '$' at line 1, column 10\n"
      "  -> write $$ for a dollar sign, or a field name such as $company"),
+    # An empty template would text every caller an empty message.
+    ("", "missed_call.txt: missed_call: the template is empty\n"
+         "  -> write the text to send (textback init FOLDER writes the defaults)"),
+    (" \n\t\n", "missed_call.txt: missed_call: the template is empty\n"
+                "  -> write the text to send (textback init FOLDER writes the defaults)"),
 ])
 def test_validate_rejects(text, expected):
     with pytest.raises(TemplateError) as info:
@@ -86,7 +91,7 @@ def test_validate_rejects(text, expected):
     assert info.value.exit_code == 2
 
 
-@pytest.mark.parametrize("text", ["", "$$5 off", "${company}", " ".join("$" + f for f in FIELDS)])
+@pytest.mark.parametrize("text", ["$$5 off", "${company}", " ".join("$" + f for f in FIELDS)])
 def test_validate_accepts(text):
     validate("missed_call", text, "missed_call.txt")
 
@@ -104,6 +109,21 @@ def test_load_templates_strips_one_newline(tmp_path):
     assert load_templates(folder) == {"after_hours": "after_hours $company",
                                       "follow_up": "no newline",
                                       "missed_call": "two lines\nhere\n"}
+
+
+def test_empty_follow_up_says_how_to_turn_follow_ups_off():
+    with pytest.raises(TemplateError) as info:
+        validate("follow_up", "", "follow_up.txt")
+    assert info.value.hint == ("write the text to send (textback init FOLDER writes the defaults); "
+                               "to send no follow-ups, set [owner] follow_up = false")
+
+
+def test_load_templates_reads_notepad_files_by_the_one_rule(tmp_path):
+    """BOM dropped, CRLF read as LF (gateway.textfile): the text sent is the same as from nano.
+    Before, the BOM went out as U+FEFF (forcing UCS-2) and every line break as CR LF."""
+    folder = write_set(tmp_path / "t")
+    (folder / "missed_call.txt").write_bytes(b"\xef\xbb\xbfSorry, $company here.\r\nCall you back!\r\n")
+    assert load_templates(folder)["missed_call"] == "Sorry, $company here.\nCall you back!"
 
 
 def test_load_templates_errors(tmp_path):

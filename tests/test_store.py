@@ -70,6 +70,57 @@ def test_loose_existing_file_is_tightened_with_a_warning(path, caplog):
         [f"lead database {path} was readable by others (mode 644); setting 0600"]
 
 
+@pytest.fixture
+def shared(tmp_path):
+    """/var/lib/textback as the package makes it: setgid, group-writable, nothing for others."""
+    folder = tmp_path / "state"
+    folder.mkdir()
+    folder.chmod(0o2770)
+    return folder / "textback.db"
+
+
+def modes(path):
+    return {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in sorted(path.parent.iterdir())}
+
+
+def test_in_a_setgid_folder_the_group_shares_database_wal_and_shm(shared):
+    store = Store(shared)
+    store.set_state("heartbeat", "1")   # a write: SQLite makes -wal and -shm
+    assert modes(shared) == {"textback.db": "0o660", "textback.db-shm": "0o660",
+                             "textback.db-wal": "0o660"}
+    store.close()
+
+
+def test_a_private_database_from_an_older_version_is_shared_when_its_folder_is(shared, caplog):
+    """textback 0.1.0 made /var/lib/textback/textback.db 0600, so the owner could not read it."""
+    Store(shared).close()
+    shared.chmod(0o600)
+    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+        Store(shared).close()
+    assert modes(shared) == {"textback.db": "0o660"} and caplog.records == []
+
+
+def test_others_never_read_a_shared_database(shared, caplog):
+    Store(shared).close()
+    shared.chmod(0o666)
+    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+        Store(shared).close()
+    assert modes(shared) == {"textback.db": "0o660"}
+    assert [r.getMessage() for r in caplog.records] == \
+        [f"lead database {shared} was readable by others (mode 666); setting 0660"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the file to another user")
+def test_a_file_of_another_user_is_left_as_it_is(shared, caplog):
+    """The owner opening the daemon's database must not try to chmod it (EPERM)."""
+    Store(shared).close()
+    shared.chmod(0o640)
+    os.chown(shared, 65534, -1)
+    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+        Store(shared).close()
+    assert modes(shared) == {"textback.db": "0o640"} and caplog.records == []
+
+
 def test_migrations_apply_once(path):
     Store(path).close()
     Store(path).close()
