@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from string import Template
 
@@ -262,7 +263,11 @@ class Conversation:
     def text_received(self, sms: ev.SmsReceived) -> bool:
         """Record it, then act on it. True when it is safely recorded (the link may delete it)."""
         from .inbox import keyword
+        from .pdu import whole_text
 
+        # Valid Unicode from here on, whatever the link gave (a phone app's JSON may carry a lone
+        # surrogate): it is stored, hashed and relayed.
+        sms = replace(sms, text=whole_text(sms.text))
         self.counters.received += 1
         number = self.e164(sms.number) or sms.number
         digest = hashlib.sha256(sms.text.encode()).hexdigest()[:16]
@@ -337,6 +342,11 @@ class Conversation:
     # -- sending checks and chores ---------------------------------------------------------------
     def refusal(self, item) -> str | None:
         """Why a due text must not go after all (checked at send time, after every change)."""
+        from .render import unsendable
+
+        problem = unsendable(item.body)
+        if problem:
+            return f"cannot be sent: {problem}"
         if item.kind in CONSENT_KINDS or item.number == self.config.business.owner_phone:
             return None
         if self.store.is_opted_out(item.number):
