@@ -146,6 +146,9 @@ class Daemon:
         self.on_ready(info)
         self.store.set_state("problem", "")
         self.store.set_state("modem", f"{info.manufacturer} {info.model}".strip())
+        # The owner's listings show clock times in the business's zone without loading the
+        # config (they must start fast): the zone is kept in the store.
+        self.store.set_state("timezone", _zone_key(self.config.business.timezone))
 
     def disconnect(self, exc: Exception, wait: float) -> None:
         """One clear line, then let go of the port so that it can be opened afresh."""
@@ -309,3 +312,7 @@ class Daemon:
         log.error("text to %s failed for good: %s", mask(item.number), reason)
         self.emit("sms", to=item.number, text=item.body, status="failed", reason=reason,
                   kind=item.kind)
+
+
+def _zone_key(tz) -> str:
+    return getattr(tz, "key", None) or ""

@@ -40,16 +40,41 @@ FAILED_WINDOW = 86400.0
 GLANCE_TIMEOUT = 5.0
 
 
+class Glance(SimpleNamespace):
+    """A plain read-only sqlite3 connection (`db`) and its `path`: what the reports need."""
+
+    def get_state(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+
 @contextmanager
 def glance(path: Path):
-    """A plain sqlite3 connection for a quick read, no sqlite_utils and no migration: what
-    `textback leads` needs to start fast. Any sqlite3.Error from it (an older schema, a locked or
-    foreign file) means: use the real Store instead, which migrates and explains."""
-    conn = sqlite3.connect(path, timeout=GLANCE_TIMEOUT)
+    """The lead database opened read-only (gateway.store.read_only: nothing created, migrated or
+    written; someone else's file refused), on a plain sqlite3 connection with no sqlite_utils:
+    what `textback leads` needs to start fast. SQLite errors while reading become StoreError."""
+    from .dbfile import explain, read_only
+
+    conn = read_only(path, GLANCE_TIMEOUT)
     try:
-        yield SimpleNamespace(path=Path(path), db=conn)
+        yield Glance(path=Path(path), db=conn)
+    except sqlite3.Error as exc:
+        raise explain(exc, Path(path)) from exc
     finally:
         conn.close()
+
+
+def zone(store):
+    """The business's time zone as the daemon last recorded it; this machine's when none is."""
+    key = store.get_state("timezone")
+    if key:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            return ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return datetime.now().astimezone().tzinfo
 
 
 def parse_since(text: str, now: float, tz: ZoneInfo) -> float:
@@ -66,6 +91,11 @@ def parse_since(text: str, now: float, tz: ZoneInfo) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
 
 
+# Longest --search term: a name, a number, a phrase (SQLite refuses LIKE patterns over 50,000 bytes,
+# SQLITE_MAX_LIKE_PATTERN_LENGTH, with a traceback-shaped error; nobody searches for a page).
+MAX_SEARCH = 200
+
+
 def _like(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
@@ -77,11 +107,16 @@ def leads(store: Store, *, status: str | None = None, since: float | None = None
     if status is not None:
         from .store import LEAD_STATUSES
 
-        if status not in LEAD_STATUSES:
+        # The table prints "opted out": "opted-out" and "opted out" mean opted_out.
+        wanted = "_".join(status.strip().lower().replace("-", " ").split())
+        if wanted not in LEAD_STATUSES:
             raise UsageError(f"--status: no status {status!r}",
                              hint=f"one of {', '.join(LEAD_STATUSES)}")
         where.append("l.status = ?")
-        params.append(status)
+        params.append(wanted)
+    if search is not None and len(search) > MAX_SEARCH:
+        raise UsageError(f"--search: {len(search)} characters is too long (at most {MAX_SEARCH})",
+                         hint="search for a name, a few digits of the number or a word")
     if since is not None:
         from .store import iso
 
