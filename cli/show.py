@@ -466,6 +466,15 @@ class DemoSink:
 def demo_summary(counters):
     from rich.text import Text
 
-    return Text(f"\n{counters.calls} calls, {counters.missed} missed, {counters.texts_sent} texts "
-                f"sent, {counters.retries} retried after a modem error, {counters.skipped} not texted "
-                f"({', '.join(f'{k}: {v}' for k, v in counters.by_reason.items()) or 'none'}).")
+    from gateway.store import TEXT_BACK_KINDS
+
+    texted = sum(n for kind, n in counters.sent_by_kind.items() if kind in TEXT_BACK_KINDS)
+    others = counters.texts_sent - texted
+    to_owner = sum(n for kind, n in counters.sent_by_kind.items()
+                   if kind.startswith("owner_") or kind == "digest")
+    return Text(f"\n{counters.calls} calls, {counters.missed} missed, {texted} texted back, "
+                f"{counters.skipped} not texted "
+                f"({', '.join(f'{k}: {v}' for k, v in counters.by_reason.items()) or 'none'}); "
+                f"{others} other text{'s' if others != 1 else ''} sent"
+                + (f" ({to_owner} to the owner)" if to_owner else "")
+                + f"; {counters.retries} retried after a modem error.")

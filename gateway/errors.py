@@ -92,3 +92,9 @@ class NotFound(TextbackError):
     """What the command names does not exist ("no lead #99"): a runtime failure, not bad usage."""
 
     exit_code = 1
+
+
+class AlreadyRunning(TextbackError):
+    """Another daemon holds the lead database: two would work the same outbox."""
+
+    exit_code = 1

@@ -150,6 +150,12 @@ def load_templates(folder: Path) -> dict[str, str]:
             raise TemplateError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
                                 path=str(path), hint="save the file as UTF-8") from exc
         text = text.removesuffix("\n").removesuffix("\r")
+        if not text.strip():
+            off = " (or turn follow-ups off: owner.follow_up = false)" if path.stem == "follow_up" \
+                else ""
+            raise TemplateError("is empty: every text it sends would be blank", path=str(path),
+                                hint=f"write the text to send{off}, or copy the default "
+                                     "(textback init FOLDER writes them)")
         validate(path.stem, text, path)
         templates[path.stem] = text
     missing = [name for name in TEMPLATE_NAMES if name not in templates]

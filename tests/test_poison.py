@@ -18,6 +18,7 @@ from gateway.atlink import AtLink
 from gateway.clock import VirtualClock
 from gateway.daemon import Daemon
 from gateway.pdu import whole_text
+from gateway.render import unsendable
 from gateway.scenario import InboundSms, Step
 from gateway.sim import SimModem
 from gateway.starter import write_starter
@@ -215,8 +216,46 @@ def test_any_text_goes_out_whole_or_is_refused_with_a_reason(tmp_path_factory, t
                              if status == "sent"]
     # (the template loader drops the file's final line end)
     rendered = ("Sorry we missed you. " + storable).removesuffix("\n").removesuffix("\r")
-    assert rows[0][:3] == (N, rendered, "missed_call")
     conn = sqlite3.connect(db)
+    [(action, reason)] = conn.execute("SELECT action, reason FROM calls").fetchall()
+    if unsendable(rendered):      # refused before it was queued, the reason on the call
+        assert (action, reason) == ("failed", f"the missed_call text cannot be sent: "
+                                              f"{unsendable(rendered)}")
+        assert "missed_call" not in [kind for _, _, kind, _, _ in rows]
+    else:
+        assert rows[0][:3] == (N, rendered, "missed_call") and action in ("sent", "failed")
     inbound = [body for (body,) in conn.execute("SELECT body FROM messages WHERE direction = 'in'")]
     conn.close()
     assert "".join(inbound) == whole_text(text)   # over 255 parts: several messages
+
+
+@pytest.mark.parametrize("name", ["missed_call", "after_hours", "follow_up"])
+def test_an_empty_template_is_refused_by_config_check(tmp_path, name):
+    # Issue 11.7: an empty missed_call.txt passed config check and sent empty texts.
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    setup(tmp_path)
+    (tmp_path / "templates" / f"{name}.txt").write_text(" \n")
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(tmp_path / "textback.toml")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {tmp_path / 'templates' / name}.txt: is empty: every "
+                                    "text it sends would be blank\n  -> write the text to send")
+
+
+def test_a_template_that_renders_empty_fails_the_call_with_the_reason(tmp_path):
+    # "$status" alone passes config check (it is not empty), but with no status set it renders
+    # to nothing: that call gets no blank text, and says why.
+    cfg, db = setup(tmp_path, missed_call="$status"), tmp_path / "t.db"
+    sim = SimModem("sim800", steps=CALL)
+    events = []
+    run(cfg, db, sim, until=30, events=events)
+    sim.close()
+    assert messages(sim) == [] and outbox(db) == []
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT action, reason FROM calls").fetchall() == [
+        ("failed", "the missed_call text cannot be sent: the text is empty")]
+    conn.close()
+    assert [(e["status"], e["reason"]) for e in events if e["event"] == "sms"] == [
+        ("failed", "the missed_call text cannot be sent: the text is empty")]
