@@ -14,8 +14,8 @@ import click
 from cli.common import config_option, db_option, load_config
 
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON array, for programs.")
-limit_option = click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
-                            help="Show at most this many rows.")
+limit_option = click.option("--limit", type=click.IntRange(1, 1_000_000), default=50,
+                            show_default=True, help="Show at most this many rows.")
 since_option = click.option("--since", metavar="WHEN",
                             help="Only since then: 30m, 12h, 2d, 1w or a date like 2026-11-01.")
 # Names, notes and search terms: a line, not a page (issue 11: a 100,000-character name filled
@@ -127,7 +127,8 @@ def business(config_path: str | None):
 
 def find(store, config_path: str | None, ref: str) -> dict:
     """The lead LEAD names; the region (for national numbers) is only read when needed."""
-    text = ref.strip().removeprefix("#").removeprefix("@").strip()
+    text = ref.strip()
+    text = text[1:].strip() if text[:1] in ("#", "@") else text
     region = "US" if text.isdigit() and len(text) <= store.LEAD_ID_MAX_DIGITS \
         else business(config_path)[1]
     return store.find_lead(ref, region)
@@ -347,7 +348,7 @@ def calls(config_path, db_path, since, limit, as_json) -> None:
 
     rows, tz = quick_read(config_path, db_path, _with_zone(reports.calls),
                           since=_since(since, config_path), limit=limit)
-    show.calls(rows, as_json=as_json, now=now(), tz=tz)
+    show.calls(rows, as_json=as_json, now=now(), tz=tz, filtered=since is not None)
 
 
 @click.command()

@@ -86,11 +86,11 @@ def print_json(rows) -> None:
     sys.stdout.write(json_text(rows if isinstance(rows, dict) else list(rows)))
 
 
-def _table(*columns, title: str | None = None):
+def _table(*columns, title: str | None = None, caption: str | None = None):
     """columns: names; a trailing ">" right-aligns the column."""
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for column in columns:
         table.add_column(column.rstrip(">"), justify="right" if column.endswith(">") else "left")
     return table
@@ -201,11 +201,12 @@ def leads(rows, *, as_json: bool = False, console=None, title: str | None = None
               _when(row.get("last_activity_at"), now, tz),
               (UNREAD_MARK, "bold yellow") if row.get("unread") else ""]
              for row in rows]
-    header = LEADS_HEADER[:6] + [LEADS_HEADER[6] + (f" ({zone_name(tz)})" if tz else ""),
-                                 LEADS_HEADER[7]]
     if title:
         console.print(literal(title, "bold"))
-    write_lines(console, columns(header, table, width=console.width, right=(0, 4), squeeze=5))
+    lines = columns(LEADS_HEADER, table, width=console.width, right=(0, 4), squeeze=5)
+    if tz is not None:   # said once below, not in the header: the table must fit 80 columns
+        lines.append([(f"(times in {zone_name(tz)})", "dim")])
+    write_lines(console, lines)
 
 
 def _what_happened(row) -> str:
@@ -218,17 +219,17 @@ def _what_happened(row) -> str:
 
 
 def calls(rows, *, as_json: bool = False, console=None, now: float | None = None,
-          tz=None) -> None:
+          tz=None, filtered: bool = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = _table("when" + (f" ({zone_name(tz)})" if tz else ""), "phone", "outcome", "how",
-                   "rings>", "text-back")
+    table = _table("when", "phone", "outcome", "how", "rings>", "text-back",
+                   caption=f"(times in {zone_name(tz)})" if tz is not None else None)
     for row in rows:
         table.add_row(_when(row.get("ended_at"), now, tz), literal(row.get("number") or "withheld"),
                       literal(row["outcome"]), literal(row.get("how") or ""), str(row["rings"]),
                       literal(_what_happened(row)))
-    _console(console).print(table if rows else "No calls yet.")
+    _console(console).print(table if rows else "No calls match." if filtered else "No calls yet.")
 
 
 def _event_line(event) -> tuple[str, object]:

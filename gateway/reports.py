@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # `--since 2d`: how many seconds each unit is.
 UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _AGO = re.compile(r"(\d+)\s*([mhdw])")
+MAX_SINCE = 100 * 366 * 86400   # "--since 99999999999999999999d": no time_t reaches that
 
 # The daemon writes state "heartbeat" every 30 s (gateway/daemon.py HEARTBEAT_EVERY): three missed
 # beats mean it is not running.
@@ -82,7 +83,11 @@ def parse_since(text: str, now: float, tz: ZoneInfo) -> float:
     value = text.strip().lower()
     match = _AGO.fullmatch(value)
     if match:
-        return now - int(match.group(1)) * UNITS[match.group(2)]
+        seconds = int(match.group(1)) * UNITS[match.group(2)]
+        if seconds > MAX_SINCE:
+            raise UsageError(f"--since: {text!r} is further back than anything textback holds",
+                             hint="write 30m, 12h, 2d, 1w or a date like 2026-11-01")
+        return now - seconds
     try:
         day = date.fromisoformat(value)
     except ValueError:
@@ -268,6 +273,15 @@ def health(store: Store, *, now: float) -> list[dict]:
     rows += [{"check": key, "ok": None, "value": value, "fix": None}
              for key in ("signal", "registration", "operator")
              if (value := store.get_state(key)) is not None]
+    dropped = store.get_state("dropped_events")
+    if dropped:   # inputs the daemon could not handle and skipped (gateway.daemon.Daemon.drop)
+        import json
+
+        last = json.loads(store.get_state("dropped_last") or "{}")
+        rows.append({"check": "inputs skipped", "ok": None,
+                     "value": f"{dropped} (the last: a {last.get('event', '?')} at "
+                              f"{last.get('at', '?')}, {last.get('reason', '?')})",
+                     "fix": None})
     rows += [
         {"check": "texts queued", "ok": not stuck,
          "value": f"{queued}" + (f" ({retrying} retrying)" if retrying else "")

@@ -153,6 +153,10 @@ def _parse_line(value: Any, key: str, fail) -> str:
         raise fail(key, "must be a string (one line the modem sends)")
     if "\r" in value or "\n" in value:
         raise fail(key, "must be one line: split it into several entries")
+    bad = next((ch for ch in value if 0xD800 <= ord(ch) <= 0xDFFF), None)
+    if bad is not None:   # a line goes over the wire as UTF-8, which has no lone surrogates
+        raise fail(key, f"holds a lone surrogate (U+{ord(bad):04X}), which no modem can send; "
+                        "write the whole character")
     return value
 
 

@@ -531,8 +531,8 @@ class Store:
         from .numbers import normalize
 
         text = ref.strip()
-        digits = text.removeprefix("#").removeprefix("@").strip()
         marked = text[:1] in ("#", "@")
+        digits = text[1:].strip() if marked else text
         if digits.isascii() and digits.isdigit() and (
                 marked or len(digits) <= self.LEAD_ID_MAX_DIGITS):
             # (an id beyond SQLite's 64-bit integers names no lead; int() of it would not bind)

@@ -77,10 +77,11 @@ def as_json(home, *args, db=True):
 
 
 LEADS_TABLE = """\
-#  name  phone         status     missed  last message                                last activity (America/Chicago)
-3        +15125550188  opted out       1  STOP                                        Nov 24 11:31, 29m ago            ●
-2        +15125550177  replied         1  [red]x[/red] \\x1b[2J\\x1b]0;pwned\\x07 call…  Nov 24 11:05, 55m ago            ●
-1        +15125550142  replied         1  I can be there at 3                         Nov 24 10:01, 1h ago             ●
+#  name  phone         status     missed  last message                                  last activity
+3        +15125550188  opted out       1  STOP                                          Nov 24 11:31, 29m ago  ●
+2        +15125550177  replied         1  [red]x[/red] \\x1b[2J\\x1b]0;pwned\\x07 call me  Nov 24 11:05, 55m ago  ●
+1        +15125550142  replied         1  I can be there at 3                           Nov 24 10:01, 1h ago   ●
+(times in America/Chicago)
 """
 
 
@@ -240,13 +241,13 @@ def test_book_lost_name_show_in_the_timeline(home):
 
 
 CALLS_TABLE = """\
-┏━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┓
-┃ when (America/Chicago) ┃ phone        ┃ outcome ┃ how        ┃ rings ┃ text-back            ┃
-┡━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━┩
-│ Nov 24 11:30, 30m ago  │ +15125550188 │ missed  │ NO CARRIER │     2 │ skipped: after hours │
-│ Nov 24 11:00, 1h ago   │ +15125550177 │ missed  │ NO CARRIER │     2 │ texted               │
-└────────────────────────┴──────────────┴─────────┴────────────┴───────┴──────────────────────┘
-"""
+┏━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┓
+┃ when                  ┃ phone        ┃ outcome ┃ how        ┃ rings ┃ text-back            ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━┩
+│ Nov 24 11:30, 30m ago │ +15125550188 │ missed  │ NO CARRIER │     2 │ skipped: after hours │
+│ Nov 24 11:00, 1h ago  │ +15125550177 │ missed  │ NO CARRIER │     2 │ texted               │
+└───────────────────────┴──────────────┴─────────┴────────────┴───────┴──────────────────────┘
+(times in America/Chicago)""" + " " * 68 + "\n"
 
 
 def test_calls_say_texted_or_skipped_and_why(home):

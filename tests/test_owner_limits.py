@@ -146,3 +146,20 @@ def test_on_a_terminal_the_listing_keeps_its_styles_and_fits_the_width():
     plain = re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()
     assert plain[1].startswith("7  Jo [b]  +15125550142  opted out       1  xxxx")
     assert max(len(line) for line in plain) <= 60
+
+
+@pytest.mark.parametrize("args, message", [
+    # found by trying them: each was a traceback (OverflowError) before
+    (("leads", "--limit", "100000000000000000000000"),
+     "Invalid value for '--limit': 100000000000000000000000 is not in the range 1<=x<=1000000."),
+    (("calls", "--since", "99999999999999999999d"),
+     "error: --since: '99999999999999999999d' is further back than anything textback holds"),
+    (("lead", "#@1"), "error: not a phone number or lead number: '#@1'"),
+])
+def test_absurd_values_get_a_message_not_a_traceback(home, args, message):  # noqa: F811
+    result = run(home, *args)
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_no_calls_match_is_not_no_calls_yet(home):  # noqa: F811
+    assert run(home, "calls", "--since", "1m").output == "No calls match.\n"

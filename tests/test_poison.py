@@ -178,6 +178,14 @@ def test_an_event_that_cannot_be_handled_is_skipped_with_its_reason(tmp_path, mo
     assert {k: v for k, v in json.loads(state["dropped_last"]).items() if k != "at"} == {
         "event": "SmsReceived", "reason": "KeyError: 'boom'", "text": "boom"}
     assert "could not handle a SmsReceived (KeyError: 'boom'); skipped it" in caplog.text
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    status = CliRunner().invoke(cli, ["status", "--db", str(db), "--json"])
+    [row] = [row for row in json.loads(status.output) if row["check"] == "inputs skipped"]
+    assert row["value"].startswith("1 (the last: a SmsReceived at 2026-11-24T17:00:01")
+    assert row["value"].endswith(", KeyError: 'boom')")
 
 
 # ---- generated texts through the whole path ---------------------------------------------------

@@ -87,6 +87,8 @@ def broken(**changes):
                                     "start (at most 604800 s); a replay plays at most a week"),
     (broken(steps__1__rx=7), "s.json: steps[1].rx: must be a string (one line the modem sends)"),
     (broken(steps__1__rx="RING\r\nRING"), "s.json: steps[1].rx: must be one line: split it into several entries"),
+    (broken(steps__1__rx='+CLIP: "\ud83d",145'), "s.json: steps[1].rx: holds a lone surrogate "
+     "(U+D83D), which no modem can send; write the whole character"),
     (broken(steps__2__tx="AT"), "s.json: steps[2].tx: unknown key (known: at, rx, sms)"),
     (broken(steps__2__rx=KeyError),
      "s.json: steps[2]: needs exactly one of \"rx\" (a line the modem sends) or \"sms\" (a text it receives)"),
