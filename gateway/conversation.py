@@ -345,6 +345,10 @@ class Conversation:
                 self.store.set_lead_status(command.lead_id, command.status, "by text from the owner",
                                            now)
                 self.emit("lead_status", lead=command.lead_id, status=command.status)
+        elif isinstance(command, owner.Status) and len(command.text) > owner.MAX_STATUS:
+            # It goes into every text-back that uses $status: a page of it would cost many texts.
+            self.queue(me, f"Status not set: {len(command.text)} characters, at most "
+                           f"{owner.MAX_STATUS}.", "owner_reply", f"re|{key}")
         elif isinstance(command, owner.Status):
             until = owner.status_expiry(now, command.until, self.config.business.timezone,
                                         bare=command.bare)
