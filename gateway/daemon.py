@@ -103,8 +103,8 @@ class Daemon:
             except TextbackError:
                 raise
             except Exception as exc:  # noqa: BLE001
-                # Odd input the link could not digest (a line, a PDU) met a bug: the link's state
-                # is suspect, so it is set up afresh, as after a lost modem. Texts wait in the queue.
+                # Odd input the link could not digest (a line, a PDU) met a bug: the link's
+                # state is suspect, so it is set up afresh, as after a lost modem. Texts wait.
                 log.error("the %s link failed on unexpected input (%s: %s); setting it up again",
                           self.link.name, type(exc).__name__, exc)
                 log.debug("the link failure", exc_info=True)
@@ -298,7 +298,8 @@ class Daemon:
             else:
                 self.store.mark_sent(item.id, ref, self.clock.now())
                 self.counters.texts_sent += 1
-                self.counters.sent_by_kind[item.kind] = self.counters.sent_by_kind.get(item.kind, 0) + 1
+                by_kind = self.counters.sent_by_kind
+                by_kind[item.kind] = by_kind.get(item.kind, 0) + 1
                 log.info("text sent (%s, ref %s) to %s", item.kind, ref, who)
                 self.emit("sms", to=item.number, text=item.body, status="sent", ref=ref,
                           kind=item.kind)

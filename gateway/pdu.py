@@ -87,7 +87,7 @@ def encode_submit(number: str, text: str, reference: int, *, lenient: bool = Fal
 
 
 def _user_data(text: str, encoding: str, header: bytes, lenient: bool) -> tuple[int, bytes]:
-    """(TP-UDL, TP-UD): UDL counts septets for GSM-7 (header and fill bits included), else octets."""
+    """(TP-UDL, TP-UD): UDL counts septets for GSM-7 (header and fill bits in), else octets."""
     if encoding == "UCS-2":
         try:
             body = text.encode("utf-16-be", "surrogatepass" if lenient else "strict")
@@ -101,7 +101,7 @@ def _user_data(text: str, encoding: str, header: bytes, lenient: bool) -> tuple[
             septets.append(_GSM7_CODE[ch])
         else:
             septets += [ESCAPE, GSM7_EXTENSION_CODES[ch]]
-    fill = -len(header) * 8 % 7   # the first character starts on a septet boundary (23.040 9.2.3.24)
+    fill = -len(header) * 8 % 7   # the text starts on a septet boundary (23.040 9.2.3.24)
     return (len(header) * 8 + fill) // 7 + len(septets), header + _pack(septets, fill)
 
 

@@ -82,8 +82,8 @@ def _split(text: str, costs: list[int], single: int, multi: int) -> list[str]:
 
 
 def split(text: str) -> tuple[str, list[str]]:
-    """(encoding, parts): how `text` is cut into SMS messages. The PDU encoder (gateway.pdu) sends
-    exactly these parts, so what `segments` says (config check, reply --dry-run) is what goes out."""
+    """(encoding, parts): how `text` is cut into SMS messages. The PDU encoder (gateway.pdu)
+    sends exactly these parts: what `segments` says (config check, reply --dry-run) goes out."""
     ucs2 = any(ch not in _GSM7_COST for ch in text)
     encoding = "UCS-2" if ucs2 else "GSM-7"
     return encoding, _split(text, _costs(text, ucs2), *LIMITS[encoding])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+import crash  # noqa: E402
 import crash_phone  # noqa: E402
 
 # A seed from the environment replays a failing run exactly; otherwise a fresh one, printed.
@@ -22,22 +23,19 @@ SEED = int(os.environ.get("TEXTBACK_CRASH_SEED") or random.SystemRandom().randra
 # where 19 fit on an idle one), so bursts are played until these are met, not counted in one.
 KILLS = 15
 RISKY = ("after_end", "after_post")   # in the settle window of a call; right after a send
-MAX_ROUNDS = 30                       # each round kills at least once: never reached in practice
 
 
 def test_kill_9_during_a_burst_on_the_phone_transport_doubles_nothing(tmp_path):
     print(f"crash seed {SEED} (rerun with TEXTBACK_CRASH_SEED={SEED})")
-    kills, modes = 0, {mode: 0 for mode in RISKY}
-    for n in range(MAX_ROUNDS):
-        if kills >= KILLS and all(modes.values()):
-            break
+
+    def play(n):
         report = crash_phone.run(kills=30, calls=16, gap=1.2, seed=SEED + n,
                                  folder=tmp_path / f"round{n}")
         print(crash_phone.summary(report))
         check(report)
-        kills += report.kills
-        for mode in RISKY:
-            modes[mode] += report.modes[mode]
+        return report
+
+    kills, modes = crash.until_covered(play, kills=KILLS, risky=RISKY)
     assert kills >= KILLS and all(modes.values()), (kills, modes)
 
 
