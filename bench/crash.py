@@ -266,6 +266,22 @@ def rounds(seed: int | None, kills: int, per_round: int, prefix: str, play,
     return seed, reports
 
 
+def until_covered(play, *, kills: int, risky: tuple[str, ...], max_rounds: int = 30) -> tuple:
+    """Bursts until at least `kills` kills have landed, `risky` modes among them each at least
+    once: `play(n)` plays burst n and returns its report (and checks it). How many kills fit in
+    one burst depends on how fast the machine restarts a daemon; what a test wants does not.
+    Every burst kills at least once, so `max_rounds` is a guard, not a budget. (kills, modes)."""
+    landed, modes = 0, {mode: 0 for mode in risky}
+    for n in range(max_rounds):
+        if landed >= kills and all(modes.values()):
+            break
+        report = play(n)
+        landed += report.kills
+        for mode in risky:
+            modes[mode] += report.modes[mode]
+    return landed, modes
+
+
 def run(*, kills: int, calls: int, gap: float, seed: int, folder: Path,
         say=lambda text: None) -> Report:
     """One burst of `calls` missed calls `gap` s apart, with about `kills` kills spread over it.

@@ -5,6 +5,7 @@ Exit codes (DESIGN.md): 0 ok, 1 runtime failure (modem gone), 2 usage or config 
 """
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -30,7 +31,11 @@ def init(folder: str | None, force: bool) -> None:
     target = Path(folder) if folder else config.default_path().parent
     for path in write_starter(target, force=force):
         click.echo(f"wrote {path}")
-    click.echo(f"Next: edit {target / 'textback.toml'}, then run: textback config check")
+    toml = target / "textback.toml"
+    # The commands find the default config by themselves; any other must be named.
+    check = "textback config check" + ("" if toml == config.default_path() else
+                                       f" --config {shlex.quote(str(toml))}")
+    click.echo(f"Next: edit {toml}, then run: {check}")
 
 
 @cli.group(cls=Group)
@@ -61,12 +66,24 @@ def run(config_path: str | None, db_path: str | None) -> None:
     running.run_daemon(load_config(config_path), db_path)
 
 
+# replay and demo use only what they are given: a TEXTBACK_DB or TEXTBACK_CONFIG set for the owner's
+# commands must not send a replay's texts into the real lead database (issue 11).
+REPLAY_DB_HELP = ("Write the run into this lead database (default: a throwaway one, deleted at the "
+                  "end). $TEXTBACK_DB is not read.")
+
+
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@config_option
-@db_option
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Run under this config's business, hours, policy and templates (default: the "
+                   "starter config of `textback init`, Acme Plumbing, in a throwaway folder). "
+                   "Its database is not used; $TEXTBACK_CONFIG is not read.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), help=REPLAY_DB_HELP)
 def replay(scenario: str, config_path: str | None, db_path: str | None) -> None:
-    """Play SCENARIO.json through the real pipeline on a virtual clock; print JSON lines."""
+    """Play SCENARIO.json through the real pipeline on a virtual clock; print JSON lines.
+
+    Uses only what it is given: the starter config and a throwaway database unless --config and
+    --db say otherwise."""
     from gateway.replay import run_replay
 
     run_replay(scenario, config_path=config_path, db_path=db_path, write=sys.stdout.write)
@@ -78,9 +95,12 @@ def replay(scenario: str, config_path: str | None, db_path: str | None) -> None:
               help="How much faster than real time the demo plays.")
 @click.option("--phone", is_flag=True,
               help="Use a simulated Android phone (SMSGate + CallGate) instead of a modem.")
-@db_option
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), help=REPLAY_DB_HELP)
 def demo(speed: float, phone: bool, db_path: str | None) -> None:
-    """Watch the daemon text back missed calls on a simulated modem (no hardware)."""
+    """Watch the daemon text back missed calls on a simulated modem (no hardware).
+
+    Uses the starter config (Acme Plumbing) in a throwaway folder, never yours, and a throwaway
+    database unless --db says otherwise."""
     from cli import running
 
     if phone:
@@ -91,7 +111,8 @@ def demo(speed: float, phone: bool, db_path: str | None) -> None:
 
 @cli.command()
 @click.option("--port", "port_name", type=click.Path(dir_okay=False),
-              help="The modem's port (default: /dev/textback-modem, /dev/serial/by-id/*, ttyUSB*/ttyACM*).")
+              help="The modem's port (default: /dev/textback-modem, /dev/serial/by-id/*, "
+                   "ttyUSB*/ttyACM*); sim: the built-in simulated modem.")
 @click.option("--test-text", "test_number", metavar="NUMBER",
               help="When all is well, also text NUMBER (E.164, e.g. +15125550142).")
 @click.pass_context
@@ -107,6 +128,14 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
     if test_number is not None and not (test_number.startswith("+") and test_number[1:].isdigit()):
         raise UsageError(f"--test-text {test_number!r}: not an international number",
                          hint="write it as +<country><number>, e.g. +15125550142")
+    sim = None
+    if port_name == "sim":
+        # The built-in simulated modem (as `[modem] port = "sim"`): doctor tried without hardware.
+        from gateway.sim import SimModem
+
+        sim = SimModem("sim800")
+        sim.start(lambda: 0.0)
+        port_name = sim.port_name
     ports = [Path(port_name)] if port_name else doc.candidate_ports()
     if not ports:
         raise UsageError("no modem port found", hint="plug the modem in, or give --port")
@@ -122,7 +151,7 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
 
     try:
         for path in ports:
-            click.echo(f"{path}:")
+            click.echo(f"{path}:" if sim is None else f"{path} (the built-in simulated modem):")
             checks = doc.diagnose(opener(path), clock)
             for check in checks:
                 mark = {True: "ok  ", False: "FAIL", None: "note"}[check.ok]
@@ -139,6 +168,8 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
     finally:
         for port in opened:
             port.close()
+        if sim is not None:
+            sim.close()
     ctx.exit(0 if works else 1)
 
 

@@ -14,11 +14,49 @@ import click
 from cli.common import config_option, db_option, load_config
 
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON array, for programs.")
-limit_option = click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
-                            help="Show at most this many rows.")
+limit_option = click.option("--limit", type=click.IntRange(1, 1_000_000), default=50,
+                            show_default=True, help="Show at most this many rows.")
 since_option = click.option("--since", metavar="WHEN",
                             help="Only since then: 30m, 12h, 2d, 1w or a date like 2026-11-01.")
-lead_argument = click.argument("lead", metavar="NUMBER|#ID")
+# Names, notes and search terms: a line, not a page (issue 11: a 100,000-character name filled
+# the leads table).
+MAX_TEXT = 200
+# Replies longer than this many texts need --yes: each part is billed as one text.
+MAX_REPLY_PARTS = 3
+# In bash, zsh and sh an unquoted "#12" starts a comment: the command never sees it.
+LEAD_HINT = "write the lead as 12 or @12 (in a shell, #12 starts a comment unless quoted: '#12')"
+
+
+class LeadArgument(click.Argument):
+    """NUMBER|ID: when it is missing, the likely reason is an unquoted #12 (a shell comment)."""
+
+    def process_value(self, ctx: click.Context, value):
+        if self.value_is_missing(value):
+            raise click.UsageError(f"Missing argument {self.make_metavar(ctx)}.\n  -> {LEAD_HINT}",
+                                   ctx=ctx)
+        return super().process_value(ctx, value)
+
+
+class FreeText(click.ParamType):
+    """Text from the owner: valid Unicode (an undecodable byte in an argument is not), and at
+    most `limit` characters when given."""
+
+    name = "text"
+
+    def __init__(self, what: str, limit: int | None = None) -> None:
+        self.what, self.limit = what, limit
+
+    def convert(self, value, param, ctx):
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            self.fail(f"the {self.what} holds bytes that are not UTF-8 text; retype it",
+                      param, ctx)
+        if self.limit is not None and len(value) > self.limit:
+            self.fail(f"the {self.what} is {len(value):,} characters long; at most {self.limit}",
+                      param, ctx)
+        return value
+
+
+lead_argument = click.argument("lead", metavar="LEAD", cls=LeadArgument)
 
 
 def register(cli: click.Group) -> None:
@@ -52,24 +90,27 @@ def database(config_path: str | None, db_path: str | None) -> Path:
 
 
 def open_store(config_path: str | None, db_path: str | None):
+    """The Store for a command that changes the database."""
     from gateway.store import Store
 
     return Store(database(config_path, db_path))
 
 
-def quick_read(config_path: str | None, db_path: str | None, report, **query):
-    """`report(store, **query)` on a plain read-only connection (no sqlite_utils import, no
-    migration check: the owner's read commands start fast on a Pi); on any SQLite error (an older
-    schema, a locked file) on the real Store, which migrates or explains."""
-    import sqlite3
+def read_store(config_path: str | None, db_path: str | None):
+    """The Store for a command that only reads: opened read-only (nothing created, migrated,
+    chmodded or written; someone else's file refused), so a backup or a read-only card works."""
+    from gateway.store import Store
 
+    return Store.read_only(database(config_path, db_path))
+
+
+def quick_read(config_path: str | None, db_path: str | None, report, **query):
+    """`report(db, **query)` on a plain read-only sqlite3 connection, without sqlite_utils: the
+    owner's listings start fast on a Pi."""
     from gateway import reports
 
-    try:
-        with reports.glance(database(config_path, db_path)) as quick:
-            return report(quick, **query)
-    except sqlite3.Error:
-        return report(open_store(config_path, db_path), **query)
+    with reports.glance(database(config_path, db_path)) as quick:
+        return report(quick, **query)
 
 
 def business(config_path: str | None):
@@ -85,8 +126,9 @@ def business(config_path: str | None):
 
 
 def find(store, config_path: str | None, ref: str) -> dict:
-    """The lead NUMBER|#ID names; the region (for national numbers) is only read when needed."""
-    text = ref.strip().removeprefix("#").strip()
+    """The lead LEAD names; the region (for national numbers) is only read when needed."""
+    text = ref.strip()
+    text = text[1:].strip() if text[:1] in ("#", "@") else text
     region = "US" if text.isdigit() and len(text) <= store.LEAD_ID_MAX_DIGITS \
         else business(config_path)[1]
     return store.find_lead(ref, region)
@@ -105,9 +147,10 @@ def _since(text: str | None, config_path: str | None) -> float | None:
 @config_option
 @db_option
 @click.option("--status", metavar="STATUS",
-              help="Only this status: new, texted, replied, booked, lost, opted_out.")
+              help="Only this status: new, texted, replied, booked, lost, opted-out.")
 @since_option
-@click.option("--search", metavar="TEXT", help="Name, number or message text containing TEXT.")
+@click.option("--search", metavar="TEXT", type=FreeText("search term", MAX_TEXT),
+              help=f"Name, number or message text containing TEXT (at most {MAX_TEXT} characters).")
 @limit_option
 @json_option
 def leads(config_path, db_path, status, since, search, limit, as_json) -> None:
@@ -116,8 +159,18 @@ def leads(config_path, db_path, status, since, search, limit, as_json) -> None:
     from gateway import reports
 
     query = dict(status=status, since=_since(since, config_path), search=search, limit=limit)
-    rows = quick_read(config_path, db_path, reports.leads, **query)
-    show.leads(rows, as_json=as_json, now=now())
+    rows, tz = quick_read(config_path, db_path, _with_zone(reports.leads), **query)
+    filtered = status is not None or since is not None or bool(search)
+    show.leads(rows, as_json=as_json, now=now(), filtered=filtered, tz=tz)
+
+
+def _with_zone(report):
+    """(rows, the business's time zone): both from the database, so no config is loaded."""
+    def both(db, **query):
+        from gateway.reports import zone
+
+        return report(db, **query), zone(db)
+    return both
 
 
 @click.command()
@@ -126,54 +179,103 @@ def leads(config_path, db_path, status, since, search, limit, as_json) -> None:
 @db_option
 @json_option
 def lead(lead, config_path, db_path, as_json) -> None:
-    """One lead's whole story: calls, texts out and in, status changes. Marks it read."""
+    """One lead's whole story: calls, texts out and in, status changes. Marks it read.
+
+    LEAD is its number in the listing (12 or @12; quote '#12' in a shell) or its phone number."""
     from cli import show
     from gateway import reports
 
-    store = open_store(config_path, db_path)
-    found = find(store, config_path, lead)
-    events = reports.timeline(store, found["id"])
+    store = read_store(config_path, db_path)
+    try:
+        found = find(store, config_path, lead)
+        events = reports.timeline(store, found["id"])
+    finally:
+        store.close()
     if as_json:
-        show.print_json(events)
-        return  # a program reading the timeline has not read the replies: they stay unread
+        # A program reading the timeline has not read the replies: they stay unread.
+        show.print_json({**{key: found[key] for key in LEAD_FIELDS}, "events": events})
+        return
     show.timeline(found, events, tz=business(config_path)[0])
-    store.mark_read(found["id"])
+    if found["unread"]:
+        _mark_read(config_path, db_path, found["id"])
+
+
+# What `lead --json` says about the lead itself, before its events.
+LEAD_FIELDS = ("id", "number", "name", "status", "missed_calls", "unread", "created_at",
+               "last_activity_at")
+
+
+def _mark_read(config_path, db_path, lead_id: int) -> None:
+    """Reading a lead marks its replies read; a read-only copy (a backup) is shown, not changed."""
+    import stat
+
+    from gateway.errors import StoreError
+
+    path = database(config_path, db_path)
+    if not path.stat().st_mode & stat.S_IWUSR or not os.access(path, os.W_OK):
+        click.echo(f"note: {path} is read-only; the replies stay marked unread there", err=True)
+        return
+    store = open_store(config_path, db_path)
+    try:
+        store.mark_read(lead_id)
+    except StoreError as exc:
+        click.echo(f"note: not marked read ({exc.message})", err=True)
+    finally:
+        store.close()
 
 
 @click.command()
 @lead_argument
-@click.argument("text")
+@click.argument("text", type=FreeText("reply"))
 @click.option("--dry-run", is_flag=True, help="Show how the text would go (parts, encoding); send nothing.")
+@click.option("--yes", is_flag=True,
+              help=f"Send a reply longer than {MAX_REPLY_PARTS} texts (each part is billed as one).")
 @config_option
 @db_option
-def reply(lead, text, dry_run, config_path, db_path) -> None:
-    """Text a lead from the business number (the daemon sends it)."""
+def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
+    """Text a lead from the business number (the daemon sends it).
+
+    LEAD is its number in the listing (12 or @12; quote '#12' in a shell) or its phone number."""
     import uuid
 
     from cli import show
     from gateway import reports
     from gateway.errors import UsageError
-    from gateway.render import segments
+    from gateway.render import segments, unsendable
 
     body = text.strip()
     if not body:
-        raise UsageError("the reply is empty", hint='textback reply #12 "I can be there at 3"')
-    store = open_store(config_path, db_path)
-    found = find(store, config_path, lead)
+        raise UsageError("the reply is empty", hint='textback reply 12 "I can be there at 3"')
+    problem = unsendable(body)
+    if problem:
+        raise UsageError(f"the reply cannot be sent: {problem}", hint="shorten it")
+    segs = segments(body)
+    if segs.parts > MAX_REPLY_PARTS and not (yes or dry_run):
+        raise UsageError(f"the reply would go as {show.describe(segs)}: each part is billed as "
+                         "a text", hint=f"shorten it, or add --yes to send all {segs.parts} parts")
+    store = read_store(config_path, db_path)
+    try:
+        found = find(store, config_path, lead)
+        opted_out = store.is_opted_out(found["number"])
+    finally:
+        store.close()
     who = f"#{found['id']} ({found['number']})"
-    if store.is_opted_out(found["number"]):
+    if opted_out:
         raise UsageError(f"{who} opted out (STOP): textback texts them nothing, not even replies",
                          hint="call them instead; they can text START to opt back in")
-    segs = segments(body)
     if dry_run:
         click.echo(f"dry run: {show.describe(segs)}; nothing sent")
         return
     t = now()
-    store.queue_text(number=found["number"], body=body, kind="manual", send_at=t, now=t,
-                     dedupe_key=f"manual|{found['id']}|{uuid.uuid4().hex}")
-    store.mark_read(found["id"])
-    click.echo(f"queued for {who}: {show.describe(segs)}")
-    daemon = reports.health(store, now=t)[0]
+    store = open_store(config_path, db_path)
+    try:
+        store.queue_text(number=found["number"], body=body, kind="manual", send_at=t, now=t,
+                         dedupe_key=f"manual|{found['id']}|{uuid.uuid4().hex}")
+        store.mark_read(found["id"])
+        click.echo(f"queued for {who}: {show.describe(segs)}")
+        daemon = reports.health(store, now=t)[0]
+    finally:
+        store.close()
     if not daemon["ok"]:
         click.echo(f"warning: the daemon is {daemon['value']}: the text goes out when it runs\n"
                    f"  -> {daemon['fix']}", err=True)
@@ -191,38 +293,42 @@ def _set_status(status: str, lead: str, note: str | None, config_path, db_path) 
 
 @click.command()
 @lead_argument
-@click.option("--note", help="Why, when, how much: shown in the lead's timeline.")
+@click.option("--note", type=FreeText("note", MAX_TEXT),
+              help=f"Why, when, how much: shown in the lead's timeline (at most {MAX_TEXT} characters).")
 @config_option
 @db_option
 def book(lead, note, config_path, db_path) -> None:
-    """Mark a lead booked (a job)."""
+    """Mark a lead booked (a job). LEAD: 12, @12, '#12' or the phone number."""
     _set_status("booked", lead, note, config_path, db_path)
 
 
 @click.command()
 @lead_argument
-@click.option("--note", help="Why it was lost: shown in the lead's timeline.")
+@click.option("--note", type=FreeText("note", MAX_TEXT),
+              help=f"Why it was lost: shown in the lead's timeline (at most {MAX_TEXT} characters).")
 @config_option
 @db_option
 def lost(lead, note, config_path, db_path) -> None:
-    """Mark a lead lost (no job)."""
+    """Mark a lead lost (no job). LEAD: 12, @12, '#12' or the phone number."""
     _set_status("lost", lead, note, config_path, db_path)
 
 
 @click.command()
 @lead_argument
-@click.argument("full_name", metavar="NAME")
+@click.argument("full_name", metavar="NAME", type=FreeText("name", MAX_TEXT))
 @config_option
 @db_option
 def name(lead, full_name, config_path, db_path) -> None:
-    """Give a lead a name ("Jane Doe"); templates greet them by the first name."""
+    """Give a lead a name ("Jane Doe"); templates greet them by the first name.
+
+    LEAD: 12, @12, '#12' or the phone number."""
     from cli import show
     from gateway.errors import UsageError
 
     text = " ".join(full_name.split())
     if not text or show.neutralise(text) != text:
         raise UsageError(f"not a name: {show.neutralise(full_name)!r}",
-                         hint='textback name #12 "Jane Doe"')
+                         hint='textback name 12 "Jane Doe"')
     store = open_store(config_path, db_path)
     found = find(store, config_path, lead)
     store.set_lead_name(found["id"], text, now())
@@ -240,13 +346,14 @@ def calls(config_path, db_path, since, limit, as_json) -> None:
     from cli import show
     from gateway import reports
 
-    rows = quick_read(config_path, db_path, reports.calls, since=_since(since, config_path),
-                      limit=limit)
-    show.calls(rows, as_json=as_json, now=now())
+    rows, tz = quick_read(config_path, db_path, _with_zone(reports.calls),
+                          since=_since(since, config_path), limit=limit)
+    show.calls(rows, as_json=as_json, now=now(), tz=tz, filtered=since is not None)
 
 
 @click.command()
-@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True)
+@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True,
+              help="How many days back, today included (1 to 366).")
 @config_option
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for programs.")
@@ -303,7 +410,7 @@ def status(ctx, config_path, db_path, as_json) -> None:
     path = Path(db_path) if db_path else load_config(config_path).database
     card = reports.card_status(path.parent)   # what first boot made of the installer's card
     try:
-        rows = reports.health(open_store(config_path, db_path), now=now())
+        rows = reports.health(read_store(config_path, db_path), now=now())
     except UsageError:
         if card is None:
             raise
@@ -316,9 +423,10 @@ def status(ctx, config_path, db_path, as_json) -> None:
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-              show_default=True)
+              show_default=True,
+              help="csv: one row per message, for a spreadsheet; json: leads with their messages.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
-              help="Write to FILE instead of the terminal.")
+              help="Write to FILE (readable by you only) instead of the terminal.")
 @config_option
 @db_option
 def export(fmt, output, config_path, db_path) -> None:
@@ -326,17 +434,33 @@ def export(fmt, output, config_path, db_path) -> None:
     from cli import show
     from gateway import reports
 
-    store = open_store(config_path, db_path)
+    store = read_store(config_path, db_path)
     rows = reports.export(store)
     text = show.export_csv(reports.export_flat(rows)) if fmt == "csv" else show.json_text(rows)
-    if output is None:
+    if output is None or output == "-":
         click.echo(text, nl=False)
         return
+    _write_private(Path(output), text)
+    click.echo(f"wrote {len(rows)} lead(s) to {output}", err=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Customers' numbers and words: the file is readable by its owner only (0600), as the
+    database is, whatever the umask."""
+    import stat
+
     from gateway.errors import UsageError
 
     try:
-        Path(output).write_text(text, encoding="utf-8", newline="")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror}",
+        raise UsageError(f"cannot write {path}: {exc.strerror}",
                          hint="pick a file in a folder you can write") from None
-    click.echo(f"wrote {len(rows)} lead(s) to {output}", err=True)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            try:
+                os.fchmod(fd, 0o600)   # a file that existed keeps its mode through O_TRUNC
+            except PermissionError:
+                click.echo(f"warning: {path} is not yours; others may be able to read it",
+                           err=True)
+        file.write(text)

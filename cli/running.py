@@ -27,8 +27,26 @@ def stop_on_signals(daemon, clock) -> None:
 
 
 def setup_logging(level: str) -> None:
+    # The time with its UTC offset: the machine's zone may not be the business's, and a log
+    # read later (or from another box) must say which it is.
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%Y-%m-%d %H:%M:%S%z")
+
+
+def start_line(cfg, db: Path) -> str:
+    """What a run is about, once at the start: version, config, database, port, business."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("textback")
+    except PackageNotFoundError:   # a checkout run without installing
+        ours = "(not installed)"
+    port = cfg.modem.port + (f" (family {cfg.modem.family})" if cfg.modem.port not in
+                             ("android", "sim") else "")
+    zone = getattr(cfg.business.timezone, "key", str(cfg.business.timezone))
+    return (f"textback {ours} starting: config {cfg.path}, database {db}, modem {port}, "
+            f"business {cfg.business.name!r} ({zone})")
 
 
 def serial_opener(port: str, baudrate: int):
@@ -118,25 +136,30 @@ def run_daemon(cfg, db_path: str | None) -> None:
     from gateway.daemon import Daemon
     from gateway.store import Store
 
+    from gateway.lock import one_daemon
+
     setup_logging(cfg.log_level)
     refuse_exposed_secrets(cfg)
-    store = Store(Path(db_path) if db_path else cfg.database)
-    clock = WallClock()
-    link, sim = link_for(cfg, clock, store.path)
-    daemon = Daemon(cfg, store, clock, link)
-    tell_systemd(daemon, clock)
-    stop_on_signals(daemon, clock)
-    try:
-        daemon.run()
-        log.info("stopped (%s)", daemon.stop_reason)
-        from gateway import notify
+    db = Path(db_path) if db_path else cfg.database
+    with one_daemon(db):
+        log.info("%s", start_line(cfg, db))
+        store = Store(db)
+        clock = WallClock()
+        link, sim = link_for(cfg, clock, store.path)
+        daemon = Daemon(cfg, store, clock, link)
+        tell_systemd(daemon, clock)
+        stop_on_signals(daemon, clock)
+        try:
+            daemon.run()
+            log.info("stopped (%s)", daemon.stop_reason)
+            from gateway import notify
 
-        notify.stopping()
-    finally:
-        store.close()
-        if sim:
-            sim.stop()
-            sim.close()
+            notify.stopping()
+        finally:
+            store.close()
+            if sim:
+                sim.stop()
+                sim.close()
 
 
 def run_demo(*, speed: float, db_path: str | None) -> None:
@@ -157,7 +180,8 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
     logging.basicConfig(level=logging.ERROR)
     scen = scenario.load(demo_scenario_path())
     start = scen.start.timestamp()
-    with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp, \
+            _daemon_lock(db_path):
         write_starter(Path(tmp))
         cfg = config_mod.load(Path(tmp) / "textback.toml")
         store = Store(Path(db_path) if db_path else Path(tmp) / "demo.db")
@@ -177,7 +201,10 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
         if daemon.stop_reason:
             console.print(f"stopped ({daemon.stop_reason})")
         console.print()
-        show.leads(store.leads(limit=20), console=console, title="Leads after the demo")
+        # "last activity" against the demo's own clock (pinned to the scenario's day), not the
+        # real one, and in the demo business's zone.
+        show.leads(store.leads(limit=20), console=console, title="Leads after the demo",
+                   now=clock.now(), tz=cfg.business.timezone)
         console.print(show.demo_summary(counters))
         store.close()
 
@@ -222,7 +249,8 @@ def run_phone_demo(*, db_path: str | None) -> None:
 
     console = Console(highlight=False)
     logging.basicConfig(level=logging.ERROR)
-    with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp, FakeGateway() as phone:
+    with tempfile.TemporaryDirectory(prefix="textback-demo-") as tmp, FakeGateway() as phone, \
+            _daemon_lock(db_path):
         write_starter(Path(tmp))
         cfg = config_mod.load(Path(tmp) / "textback.toml")
         # The health check every 2 s instead of every minute: the demo is short.
@@ -261,7 +289,8 @@ def run_phone_demo(*, db_path: str | None) -> None:
         finally:
             daemon.link.close()
         console.print()
-        show.leads(store.leads(limit=20), console=console, title="Leads after the demo")
+        show.leads(store.leads(limit=20), console=console, title="Leads after the demo",
+                   now=clock.now(), tz=cfg.business.timezone)
         from gateway import reports
 
         lead = store.lead_by_number("+15125550142")
@@ -269,6 +298,15 @@ def run_phone_demo(*, db_path: str | None) -> None:
             show.timeline(lead, reports.timeline(store, lead["id"]), tz=cfg.business.timezone,
                           console=console)
         store.close()
+
+
+def _daemon_lock(db_path: str | None):
+    """A demo on a database it was given runs a daemon there: one at a time (gateway.lock)."""
+    import contextlib
+
+    from gateway.lock import one_daemon
+
+    return one_daemon(Path(db_path)) if db_path else contextlib.nullcontext()
 
 
 def _phone_settings(phone):

@@ -25,6 +25,11 @@ def literal(text: str | None, style: str = ""):
     return Text(neutralise(text or ""), style=style)  # Text() never parses [markup]
 
 
+def cell(text: str | None, style: str = "") -> tuple[str, str]:
+    """Customer text as a `columns` cell: `literal`'s rules, without a Text object."""
+    return neutralise(text or ""), style
+
+
 def _console(console=None):
     if console is not None:
         return console
@@ -51,6 +56,22 @@ def _local(iso: str | None, tz) -> str:
         "%a %b %d %H:%M:%S")
 
 
+def _when(iso: str | None, now: float | None, tz) -> str:
+    """ "Nov 24 11:31, 29m ago": the clock time in `tz` (None: relative only) and how long ago."""
+    if not iso:
+        return ""
+    ago = _ago(iso, now)
+    if tz is None:
+        return ago
+    local = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(tz)
+    return f"{local:%b %d %H:%M}, {ago}"
+
+
+def zone_name(tz) -> str:
+    """ "America/Chicago" for a named zone; else its abbreviation now ("UTC", "CST")."""
+    return getattr(tz, "key", None) or datetime.now(tz).tzname() or "local time"
+
+
 def json_text(rows) -> str:
     """JSON for programs, safe on a terminal: json escapes C0 controls itself; C1 controls and
     bidi overrides (which it leaves raw with ensure_ascii=False) become \\uXXXX too."""
@@ -63,49 +84,96 @@ def json_text(rows) -> str:
 def print_json(rows) -> None:
     import sys
 
-    sys.stdout.write(json_text(list(rows)))
+    sys.stdout.write(json_text(rows if isinstance(rows, dict) else list(rows)))
 
 
-def _table(*columns, title: str | None = None):
+def _table(*columns, title: str | None = None, caption: str | None = None):
     """columns: names; a trailing ">" right-aligns the column."""
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for column in columns:
         table.add_column(column.rstrip(">"), justify="right" if column.endswith(">") else "left")
     return table
 
 
-STATUS_STYLES = {"new": "bold", "texted": "", "replied": "bold yellow", "booked": "green",
-                 "lost": "dim", "opted_out": "red"}
-UNREAD_MARK = "●"
+def _width(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` cut to `width` terminal cells, ending in an ellipsis when cut."""
+    if _width(text) <= width:
+        return text
+    from rich.cells import set_cell_size
+
+    return set_cell_size(text, max(0, width - 1)).rstrip() + "…" if width else ""
 
 
 def columns(header: list[str], rows: list[list], *, width: int, right=(), squeeze: int = -1,
-            min_squeeze: int = 12):
-    """A borderless table as one rich Text: a bold header, then one line per row, each column as
-    wide as its widest cell. Column `squeeze` (the free text) gives up room when the line would be
-    wider than `width`; its cells end in an ellipsis. Cells are str (ours) or Text (literal())."""
-    from rich.text import Text
+            min_squeeze: int = 12) -> list[list[tuple[str, str]]]:
+    """A borderless table: a bold header, then one line per row, each column as wide as its widest
+    cell. Column `squeeze` (the free text) gives up room when the line would be wider than
+    `width`; its cells end in an ellipsis. A cell is a str (ours) or (text, style), the text
+    already literal (`neutralise`d). Returns the lines as (text, style) pieces, for `write_lines`.
 
-    cells = [[Text(h, style="bold") for h in header]]
-    cells += [[c if isinstance(c, Text) else Text(c) for c in row] for row in rows]
-    widths = [max(row[i].cell_len for row in cells) for i in range(len(header))]
+    Strings and tuples, not a rich Text per cell: linear in the rows and cheap per row, so that
+    `leads --limit 10000` prints in well under a second (bench/leads_cold.py); a Text per cell and
+    rstrip() of the whole output per row took minutes (issue 11)."""
+    cells = [[(h, "bold") for h in header]] + [
+        [(c, "") if isinstance(c, str) else c for c in row] for row in rows]
+    widths = [max(_width(row[i][0]) for row in cells) for i in range(len(header))]
     squeeze %= len(header)
     over = sum(widths) + 2 * (len(widths) - 1) - width
     if over > 0:
         widths[squeeze] = max(min_squeeze, widths[squeeze] - over)
-    out = Text(no_wrap=True, overflow="ellipsis")
+    last = len(widths) - 1
+    lines = []
     for row in cells:
-        for i, (cell, w) in enumerate(zip(row, widths)):
-            cell.truncate(w, overflow="ellipsis")
-            cell.align("right" if i in right else "left", w)
-            out.append_text(cell)
-            if i < len(widths) - 1:
-                out.append("  ")
-        out.rstrip()
-        out.append("\n")
-    return out
+        line = []
+        for i, ((text, style), w) in enumerate(zip(row, widths)):
+            text = _fit(text, w)
+            pad = " " * (w - _width(text))
+            if i in right and pad:
+                line.append((pad, ""))
+            line.append((text, style))
+            if i not in right and pad and i < last:
+                line.append((pad, ""))
+            if i < last:
+                line.append(("  ", ""))
+        while line and not line[-1][0].strip():   # no trailing blanks
+            line.pop()
+        lines.append(line)
+    return lines
+
+
+def write_lines(console, lines: list[list[tuple[str, str]]]) -> None:
+    """Write (text, style) lines to the console's file: styles as rich renders them for this
+    terminal (none when not a terminal), each line cut at the console's width."""
+    from rich.console import COLOR_SYSTEMS
+
+    system = COLOR_SYSTEMS.get(console.color_system) if console.color_system else None
+    styles: dict = {}
+    out = []
+    for line in lines:
+        room, pieces = console.width, []
+        for text, style in line:
+            if room <= 0:
+                break
+            text = _fit(text, room)
+            room -= _width(text)
+            if style and system is not None:
+                if style not in styles:
+                    styles[style] = console.get_style(style)
+                text = styles[style].render(text, color_system=system)
+            pieces.append(text)
+        out.append("".join(pieces) + "\n")
+    console.file.write("".join(out))
+    console.file.flush()
 
 
 STATUS_STYLES = {"new": "bold", "texted": "", "replied": "bold yellow", "booked": "green",
@@ -116,28 +184,30 @@ PREVIEW_CHARS = 80  # of the latest message; the column then shrinks to the term
 
 
 def leads(rows, *, as_json: bool = False, console=None, title: str | None = None,
-          now: float | None = None) -> None:
+          now: float | None = None, filtered: bool = False, tz=None) -> None:
     """The leads listing. Borderless columns rather than a rich Table: `textback leads` must start
     in under twice a bare click command (bench/leads_cold.py) and a Table of 50 rows renders in
-    ~40 ms where this takes ~8 ms (rich 13, x86_64)."""
+    ~40 ms where this takes ~8 ms (rich 13, x86_64). `tz`: show clock times there, and say so."""
     if as_json:
         print_json(rows)
         return
     console = _console(console)
     if not rows:
-        console.print("No leads match." if title else "No leads yet.")
+        console.print("No leads match." if filtered else "No leads yet.")
         return
-    table = [[str(row["id"]), literal(row.get("name")), literal(row["number"]),
-              literal(row["status"].replace("_", " "), STATUS_STYLES.get(row["status"], "")),
+    table = [[str(row["id"]), cell(row.get("name")), cell(row["number"]),
+              cell(row["status"].replace("_", " "), STATUS_STYLES.get(row["status"], "")),
               str(row.get("missed_calls") or 0),
-              literal(" ".join((row.get("preview") or "")[:PREVIEW_CHARS].split())),
-              _ago(row.get("last_activity_at"), now),
-              literal(UNREAD_MARK, "bold yellow") if row.get("unread") else ""]
+              cell(" ".join((row.get("preview") or "")[:PREVIEW_CHARS].split())),
+              _when(row.get("last_activity_at"), now, tz),
+              (UNREAD_MARK, "bold yellow") if row.get("unread") else ""]
              for row in rows]
     if title:
         console.print(literal(title, "bold"))
-    console.print(columns(LEADS_HEADER, table, width=console.width, right=(0, 4), squeeze=5),
-                  end="", no_wrap=True, overflow="ellipsis")
+    lines = columns(LEADS_HEADER, table, width=console.width, right=(0, 4), squeeze=5)
+    if tz is not None:   # said once below, not in the header: the table must fit 80 columns
+        lines.append([(f"(times in {zone_name(tz)})", "dim")])
+    write_lines(console, lines)
 
 
 def _what_happened(row) -> str:
@@ -149,16 +219,18 @@ def _what_happened(row) -> str:
         row["action"], row["action"])
 
 
-def calls(rows, *, as_json: bool = False, console=None, now: float | None = None) -> None:
+def calls(rows, *, as_json: bool = False, console=None, now: float | None = None,
+          tz=None, filtered: bool = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = _table("when", "phone", "outcome", "how", "rings>", "text-back")
+    table = _table("when", "phone", "outcome", "how", "rings>", "text-back",
+                   caption=f"(times in {zone_name(tz)})" if tz is not None else None)
     for row in rows:
-        table.add_row(_ago(row.get("ended_at"), now), literal(row.get("number") or "withheld"),
+        table.add_row(_when(row.get("ended_at"), now, tz), literal(row.get("number") or "withheld"),
                       literal(row["outcome"]), literal(row.get("how") or ""), str(row["rings"]),
                       literal(_what_happened(row)))
-    _console(console).print(table if rows else "No calls yet.")
+    _console(console).print(table if rows else "No calls match." if filtered else "No calls yet.")
 
 
 def _event_line(event) -> tuple[str, object]:
@@ -206,8 +278,7 @@ def timeline(lead: dict, events, *, tz, console=None) -> None:
                          f"  {lead['status'].replace('_', ' ')}, {lead['missed_calls']} missed "
                          f"call{'s' if lead['missed_calls'] != 1 else ''}")
     console.print(head)
-    zone = getattr(tz, "key", None) or datetime.now(tz).tzname()
-    table = _table(f"when ({zone})", "what", "detail")
+    table = _table(f"when ({zone_name(tz)})", "what", "detail")
     table.columns[2].overflow = "fold"  # a photo's path is shown whole, folded, never cut
     for event in events:
         what, detail = _event_line(event)
@@ -426,6 +497,15 @@ class DemoSink:
 def demo_summary(counters):
     from rich.text import Text
 
-    return Text(f"\n{counters.calls} calls, {counters.missed} missed, {counters.texts_sent} texts "
-                f"sent, {counters.retries} retried after a modem error, {counters.skipped} not texted "
-                f"({', '.join(f'{k}: {v}' for k, v in counters.by_reason.items()) or 'none'}).")
+    from gateway.store import TEXT_BACK_KINDS
+
+    texted = sum(n for kind, n in counters.sent_by_kind.items() if kind in TEXT_BACK_KINDS)
+    others = counters.texts_sent - texted
+    to_owner = sum(n for kind, n in counters.sent_by_kind.items()
+                   if kind.startswith("owner_") or kind == "digest")
+    return Text(f"\n{counters.calls} calls, {counters.missed} missed, {texted} texted back, "
+                f"{counters.skipped} not texted "
+                f"({', '.join(f'{k}: {v}' for k, v in counters.by_reason.items()) or 'none'}); "
+                f"{others} other text{'s' if others != 1 else ''} sent"
+                + (f" ({to_owner} to the owner)" if to_owner else "")
+                + f"; {counters.retries} retried after a modem error.")

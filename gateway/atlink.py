@@ -218,18 +218,19 @@ class AtLink:
     def send_text(self, number: str, body: str, reference: int, *, key: str = "",
                   retry: bool = False) -> int | None:
         """Send in PDU mode (GSM-7 or UCS-2, concatenated if long); the first part's reference.
-        (`key` and `retry` name the text for links that keep ids; a modem keeps none.)"""
-        from gsmmodem.pdu import encodeSmsSubmitPdu
-
+        A text no PDU can carry fails for good before the modem sees a byte. (`key` and `retry`
+        name the text for links that keep ids; a modem keeps none.)"""
         from . import outbox
+        from .pdu import Unencodable, encode_submit
 
-        # The concatenation reference only has to differ between messages in flight (23.040
-        # 9.2.3.24.1).
-        pdus = encodeSmsSubmitPdu(number, body, reference=reference % 256, requestStatusReport=False)
+        try:
+            pdus = encode_submit(number, body, reference)
+        except Unencodable as exc:
+            raise SendFailed(f"cannot be sent: {exc}", False) from exc
         first = None
         try:
             for pdu in pdus:
-                ref = self.session.send_pdu(pdu.tpduLength, pdu.data.hex().upper())
+                ref = self.session.send_pdu(pdu.tpdu_length, pdu.hex)
                 first = ref if first is None else first
         except AtError as exc:
             raise SendFailed(exc.line, outbox.classify_cms(exc.cms_code) == "retry") from exc

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from string import Template
 
@@ -85,13 +86,25 @@ class Conversation:
 
     def queue(self, number: str, body: str, kind: str, key: str, *, call_id: int | None = None,
               send_at: float | None = None) -> int | None:
+        from .numbers import mask
+        from .render import unsendable
+
         now = self.clock.now()
+        problem = unsendable(body)
+        if problem:
+            # (an empty template, or one whose fields are all empty: "$status" with no status)
+            reason = f"the {kind} text cannot be sent: {problem}"
+            log.error("no text to %s: %s", mask(number), reason)
+            if call_id is not None:
+                self.store.set_call_action(call_id, "failed", reason)
+            self.emit("sms", to=number, text=body, status="failed", reason=reason, kind=kind)
+            return None
         queued = self.store.queue_text(number=number, body=body, kind=kind, dedupe_key=key,
                                        send_at=now if send_at is None else send_at, now=now,
                                        call_id=call_id,
                                        to_lead=number != self.config.business.owner_phone)
         if queued is not None:
-            log.info("queued a text (%s)", kind)
+            log.info("queued a text (%s) to %s", kind, mask(number))
             self.emit("queued", to=number, template=kind, send_at=now if send_at is None else send_at)
         return queued
 
@@ -124,6 +137,8 @@ class Conversation:
 
     # -- calls -----------------------------------------------------------------------------------
     def call_ended(self, call: ev.CallEnded) -> None:
+        from .numbers import mask
+
         now = self.clock.now()
         number = self.e164(call.number, call.number_type)
         key = f"{call.started:.3f}|{number or call.number or 'withheld'}"
@@ -134,7 +149,8 @@ class Conversation:
             return  # recorded and decided before (the phone link's journal played after a restart)
         self.counters.calls += 1
         self.counters.missed += call.outcome == ev.MISSED
-        log.info("call ended: %s after %d ring(s), decided by %s", call.outcome, call.rings, call.how)
+        log.info("call ended: %s from %s after %d ring(s), decided by %s", call.outcome,
+                 mask(number or call.number), call.rings, call.how)
         shown = number or call.number  # a short code has no E.164 form but is still a number
         self.emit("call", at=call.ended, number=shown, outcome=call.outcome, how=call.how,
                   rings=call.rings, withheld=call.withheld,
@@ -156,7 +172,7 @@ class Conversation:
     def decide(self, call: ev.CallEnded, call_id: int, number: str | None, key: str) -> None:
         """Text back, or record why not. Safe to run again for the same call (dedupe key)."""
         from . import outbox, policy
-        from .numbers import is_short_code
+        from .numbers import is_short_code, mask
 
         now = self.clock.now()
         shown = number or call.number
@@ -174,7 +190,7 @@ class Conversation:
             self.counters.skipped += 1
             label = reason.split(" (")[0]
             self.counters.by_reason[label] = self.counters.by_reason.get(label, 0) + 1
-            log.info("no text-back: %s", label)
+            log.info("no text-back to %s: %s", mask(number or call.number), label)
             self.emit("sms", to=shown, text=None, status="skipped", reason=reason)
             if label == "cooldown" and number:
                 self.repeat_caller(number, key)
@@ -262,7 +278,11 @@ class Conversation:
     def text_received(self, sms: ev.SmsReceived) -> bool:
         """Record it, then act on it. True when it is safely recorded (the link may delete it)."""
         from .inbox import keyword
+        from .pdu import whole_text
 
+        # Valid Unicode from here on, whatever the link gave (a phone app's JSON may carry a lone
+        # surrogate): it is stored, hashed and relayed.
+        sms = replace(sms, text=whole_text(sms.text))
         self.counters.received += 1
         number = self.e164(sms.number) or sms.number
         digest = hashlib.sha256(sms.text.encode()).hexdigest()[:16]
@@ -361,6 +381,10 @@ class Conversation:
                 self.store.set_lead_status(command.lead_id, command.status, "by text from the owner",
                                            now)
                 self.emit("lead_status", lead=command.lead_id, status=command.status)
+        elif isinstance(command, owner.Status) and len(command.text) > owner.MAX_STATUS:
+            # It goes into every text-back that uses $status: a page of it would cost many texts.
+            self.queue(me, f"Status not set: {len(command.text)} characters, at most "
+                           f"{owner.MAX_STATUS}.", "owner_reply", f"re|{key}")
         elif isinstance(command, owner.Status):
             until = owner.status_expiry(now, command.until, self.config.business.timezone,
                                         bare=command.bare)
@@ -373,6 +397,11 @@ class Conversation:
     # -- sending checks and chores ---------------------------------------------------------------
     def refusal(self, item) -> str | None:
         """Why a due text must not go after all (checked at send time, after every change)."""
+        from .render import unsendable
+
+        problem = unsendable(item.body)
+        if problem:
+            return f"cannot be sent: {problem}"
         if item.kind in CONSENT_KINDS or item.number == self.config.business.owner_phone:
             return None
         if self.store.is_opted_out(item.number):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import events as ev
-from .errors import CommandTimeout, ModemError, ModemGone, PinRefused, StoreError
+from .errors import CommandTimeout, ModemError, ModemGone, PinRefused, StoreError, TextbackError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,9 @@ class Counters:
     skipped: int = 0
     retries: int = 0
     received: int = 0
+    dropped: int = 0                                    # events that could not be handled
     by_reason: dict = field(default_factory=dict)
+    sent_by_kind: dict = field(default_factory=dict)    # texts sent, by kind (missed_call, ...)
 
 
 class Daemon:
@@ -99,6 +101,18 @@ class Daemon:
                     self.link.wait(wake if until is None else min(wake, until))
                 else:
                     self.nap(wake, until)
+            except TextbackError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                # Odd input the link could not digest (a line, a PDU) met a bug: the link's
+                # state is suspect, so it is set up afresh, as after a lost modem. Texts wait.
+                log.error("the %s link failed on unexpected input (%s: %s); setting it up again",
+                          self.link.name, type(exc).__name__, exc)
+                log.debug("the link failure", exc_info=True)
+                wait = RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF) - 1)]
+                failures += 1
+                self.disconnect(ModemGone(f"{type(exc).__name__}: {exc}"), wait)
+                self.nap(self.clock.now() + wait, until)
         return self.counters
 
     def nap(self, wake: float, until: float | None) -> None:
@@ -133,6 +147,9 @@ class Daemon:
         self.on_ready(info)
         self.store.set_state("problem", "")
         self.store.set_state("modem", f"{info.manufacturer} {info.model}".strip())
+        # The owner's listings show clock times in the business's zone without loading the
+        # config (they must start fast): the zone is kept in the store.
+        self.store.set_state("timezone", _zone_key(self.config.business.timezone))
 
     def disconnect(self, exc: Exception, wait: float) -> None:
         """One clear line, then let go of the port so that it can be opened afresh."""
@@ -169,7 +186,14 @@ class Daemon:
         self.send_due()
         self.handle(self.link.events(self.clock.now()))
         if now >= self._next_chores:
-            self.talk.chores(now)
+            try:
+                self.talk.chores(now)
+            except TextbackError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one failed chore must not stop the loop
+                log.error("the periodic chores failed (%s: %s); next try in %.0f s",
+                          type(exc).__name__, exc, CHORES_EVERY)
+                log.debug("the chores failure", exc_info=True)
             self._next_chores = now + CHORES_EVERY
         if now >= self._next_heartbeat:
             self.store.set_state("heartbeat", f"{now:.3f}")
@@ -180,8 +204,37 @@ class Daemon:
         it and those after it wait for the next pass."""
         self._pending.extend(events)
         while self._pending:
-            self._act(self._pending[0])
+            event = self._pending[0]
+            try:
+                self._act(event)
+            except TextbackError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a poison event fails alone
+                self.drop(event, exc)
             self._pending.popleft()
+
+    def drop(self, event, exc: Exception) -> None:
+        """An event that cannot be handled (a bug meeting odd input): one clear line, the reason
+        kept in the store for `textback status`, and the loop goes on with the next one. A text
+        that came in is released all the same: kept on the SIM it would fail at every start."""
+        import json
+
+        from .store import iso
+
+        reason = f"{type(exc).__name__}: {exc}"
+        kind = type(event).__name__
+        log.error("could not handle a %s (%s); skipped it", kind, reason)
+        log.debug("the %s that could not be handled", kind, exc_info=True)
+        self.counters.dropped += 1
+        record = {"at": iso(self.clock.now()), "event": kind, "reason": reason[:500]}
+        if isinstance(event, ev.SmsReceived):
+            record["text"] = event.text[:1000]  # the store is private; the log is not
+        count = int(self.store.get_state("dropped_events") or 0) + 1
+        self.store.set_state("dropped_last", json.dumps(record))  # ASCII: any text is storable
+        self.store.set_state("dropped_events", str(count))
+        self.emit("dropped", what=kind, reason=reason)
+        if isinstance(event, ev.SmsReceived):
+            self.link.release(event)
 
     def _act(self, event) -> None:
         if isinstance(event, ev.CallRinging):
@@ -231,13 +284,15 @@ class Daemon:
 
     def send_due(self) -> None:
         from . import outbox
+        from .numbers import mask
 
         for item in self.store.due(self.clock.now()):
             now = self.clock.now()
+            who = mask(item.number)
             refusal = self.talk.refusal(item)
             if refusal:
                 self.store.mark_failed(item.id, refusal, now)
-                log.info("text not sent: %s", refusal)
+                log.warning("text to %s not sent: %s", who, refusal)
                 self.emit("sms", to=item.number, text=item.body, status="failed", reason=refusal,
                           kind=item.kind)
                 continue
@@ -255,17 +310,35 @@ class Daemon:
                     wait = outbox.backoff(attempts)
                     self.store.mark_retry(item.id, exc.reason, now + wait, now)
                     self.counters.retries += 1
-                    log.warning("text not sent (%s); retry %d in %.0f s", exc.reason, attempts, wait)
+                    log.warning("text to %s not sent (%s); retry %d in %.0f s", who, exc.reason,
+                                attempts, wait)
                     self.emit("send_error", to=item.number, error=exc.reason, retry_in=wait)
                 else:
-                    self.store.mark_failed(item.id, exc.reason, now)
-                    self.counters.texts_failed += 1
-                    log.error("text failed for good: %s", exc.reason)
-                    self.emit("sms", to=item.number, text=item.body, status="failed",
-                              reason=exc.reason, kind=item.kind)
+                    self.fail(item, exc.reason, now)
+            except TextbackError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a poison text fails alone; the loop goes on
+                log.debug("the text could not be sent", exc_info=True)
+                self.fail(item, f"cannot be sent ({type(exc).__name__}: {exc})", now)
             else:
                 self.store.mark_sent(item.id, ref, self.clock.now())
                 self.counters.texts_sent += 1
-                log.info("text sent (%s, ref %s)", item.kind, ref)
+                by_kind = self.counters.sent_by_kind
+                by_kind[item.kind] = by_kind.get(item.kind, 0) + 1
+                log.info("text sent (%s, ref %s) to %s", item.kind, ref, who)
                 self.emit("sms", to=item.number, text=item.body, status="sent", ref=ref,
                           kind=item.kind)
+
+    def fail(self, item, reason: str, now: float) -> None:
+        """This text will not go out: recorded with its reason, and the loop goes on."""
+        from .numbers import mask
+
+        self.store.mark_failed(item.id, reason, now)
+        self.counters.texts_failed += 1
+        log.error("text to %s failed for good: %s", mask(item.number), reason)
+        self.emit("sms", to=item.number, text=item.body, status="failed", reason=reason,
+                  kind=item.kind)
+
+
+def _zone_key(tz) -> str:
+    return getattr(tz, "key", None) or ""

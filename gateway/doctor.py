@@ -185,12 +185,12 @@ def overall(checks: list[Check]) -> bool:
 
 def send_test(session, number: str, text: str = "textback test: this modem can send texts.") -> int | None:
     """Send one text in PDU mode; the modem's message reference (raises AtError when refused)."""
-    from gsmmodem.pdu import encodeSmsSubmitPdu
+    from .pdu import encode_submit
 
     session.command("AT+CMGF=0")
     ref = None
-    for pdu in encodeSmsSubmitPdu(number, text, requestStatusReport=False):
-        got = session.send_pdu(pdu.tpduLength, pdu.data.hex().upper())
+    for pdu in encode_submit(number, text, 0):
+        got = session.send_pdu(pdu.tpdu_length, pdu.hex)
         ref = got if ref is None else ref
     return ref
 

@@ -80,3 +80,21 @@ class AtError(ModemError):
 
 class StoreError(TextbackError):
     """The lead database cannot be opened or written (locked, read-only, disk full)."""
+
+
+class NotOurs(StoreError):
+    """--db names a file that is not textback's lead database: left untouched, a usage error."""
+
+    exit_code = 2
+
+
+class NotFound(TextbackError):
+    """What the command names does not exist ("no lead #99"): a runtime failure, not bad usage."""
+
+    exit_code = 1
+
+
+class AlreadyRunning(TextbackError):
+    """Another daemon holds the lead database: two would work the same outbox."""
+
+    exit_code = 1

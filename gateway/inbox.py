@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .pdu import whole_text
+
 # How long a set of parts waits for its missing ones. Parts of one message normally arrive within
 # seconds; an SMSC retrying a lost part retries for minutes. Ten minutes keeps a reply from being
 # held back long while still catching slow parts (the brief's default).
@@ -77,9 +79,15 @@ class Complete:
 
 
 def decode(pdu_hex: str) -> Received:
-    """Decode one SMS-DELIVER PDU (hex, with its SMSC field, as +CMGR/+CMT give it in PDU mode)."""
+    """Decode one SMS-DELIVER PDU (hex, with its SMSC field, as +CMGR/+CMT give it in PDU mode).
+
+    The header fields (sender, timestamp) come from gsmmodem's decoder; the text and the
+    concatenation header from gateway.pdu, which reads UTF-16 surrogate pairs and the whole GSM-7
+    table. A UCS-2 part may hold half a surrogate pair: `Reassembly` mends the joined text."""
     from gsmmodem.exceptions import GsmModemException
-    from gsmmodem.pdu import Concatenation, decodeSmsPdu
+    from gsmmodem.pdu import decodeSmsPdu
+
+    from .pdu import read_user_data
 
     try:
         fields = decodeSmsPdu(pdu_hex.strip())
@@ -91,28 +99,15 @@ def decode(pdu_hex: str) -> Received:
         raise BadPdu(f"{type(exc).__name__}: {exc}", pdu_hex) from None
     if fields.get("type") != "SMS-DELIVER":
         raise BadPdu(f"not a received text but {fields.get('type')}", pdu_hex)
-    # gsmmodem decodes a cut-off PDU into a cut-off text without a word: check TP-UDL ourselves.
-    missing = _missing_octets(bytes.fromhex(pdu_hex.strip()))
-    if missing:
-        raise BadPdu(f"its user data is cut short by {missing} octet(s)", pdu_hex)
+    try:
+        # gsmmodem decodes a cut-off PDU into a cut-off text without a word: ours says so.
+        data = read_user_data(bytes.fromhex(pdu_hex.strip()))
+    except ValueError as exc:
+        raise BadPdu(str(exc), pdu_hex) from None
     when = fields.get("time")
-    part = next((_part(ie.reference, ie.parts, ie.number) for ie in fields.get("udh", ())
-                 if isinstance(ie, Concatenation)), None)
-    return Received(number=fields.get("number") or "", text=fields.get("text", ""),
+    part = _part(*data.concat) if data.concat else None
+    return Received(number=fields.get("number") or "", text=data.text,
                     sent_at=when.timestamp() if when is not None else None, part=part)
-
-
-def _missing_octets(pdu: bytes) -> int:
-    """Octets of user data an SMS-DELIVER PDU lacks (3GPP TS 23.040 clause 9.2.2.1 layout)."""
-    from gsmmodem.pdu import _decodeDataCoding
-
-    at = 1 + pdu[0] + 1                  # SMSC field (length octet + body), then the first octet
-    at += 2 + (pdu[at] + 1) // 2         # TP-OA: length in semi-octets, type, digits
-    dcs = pdu[at + 1]
-    at += 2 + 7                          # TP-PID, TP-DCS, TP-SCTS
-    udl = pdu[at]                        # septets for GSM-7, octets otherwise
-    needed = (udl * 7 + 7) // 8 if _decodeDataCoding(dcs) == 0 else udl
-    return max(0, needed - (len(pdu) - at - 1))
 
 
 def _part(reference: int, count: int, seq: int) -> Part | None:
@@ -144,7 +139,7 @@ class Reassembly:
         self._forget(now)
         part = received.part
         if part is None or _part(part.reference, part.count, part.seq) is None or part.count == 1:
-            return [Complete(received.number, received.text, received.sent_at, now)]
+            return [Complete(received.number, whole_text(received.text), received.sent_at, now)]
         key = (received.number, part.reference, part.count)
         if part.seq in self._done.get(key, (0.0, frozenset()))[1]:
             return []
@@ -172,7 +167,7 @@ class Reassembly:
         self._done[key] = (now + self.max_wait, frozenset(seqs))
         stamps = [p.sent_at for p in pending.parts.values() if p.sent_at is not None]
         missing = tuple(s for s in range(1, count + 1) if s not in pending.parts)
-        return Complete(number, "".join(pending.parts[s].text for s in seqs),
+        return Complete(number, whole_text("".join(pending.parts[s].text for s in seqs)),
                         min(stamps, default=None), pending.first_seen, count, missing,
                         incomplete=bool(missing), reference=key[1])
 

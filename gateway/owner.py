@@ -24,6 +24,9 @@ USAGE = ("textback commands: #12 your reply | #12 booked | #12 lost | "
 # send every time (each segment is billed as one text).
 ALERT_MAX_PARTS = 2
 DIGEST_MAX_PARTS = 3
+# The longest status the owner can set by text: it goes into every text-back using $status
+# (the owner's notes and names have the same limit on the command line).
+MAX_STATUS = 200
 # A shortened reply ends at a word boundary if one is at most this many characters back.
 WORD_BACKOFF = 15
 

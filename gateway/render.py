@@ -39,13 +39,17 @@ GSM7_BASIC = (
     "¿abcdefghijklmno"
     "pqrstuvwxyzäöñüà"
 )
-# 3GPP TS 23.038 clause 6.2.1.1, extension table: each costs 2 septets (escape + code).
-GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+# 3GPP TS 23.038 clause 6.2.1.1, extension table: each costs 2 septets (escape 0x1B + code).
+GSM7_EXTENSION_CODES = {"\f": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C,
+                        "~": 0x3D, "]": 0x3E, "|": 0x40, "€": 0x65}
+GSM7_EXTENSION = frozenset(GSM7_EXTENSION_CODES)
 _GSM7_COST = {ch: 1 for ch in GSM7_BASIC if ch != "\x1b"} | {ch: 2 for ch in GSM7_EXTENSION}
 
 # 3GPP TS 23.040 clause 9.2.3.24.1: a concatenated part carries a 6-byte user data header
 # (UDHL + 5-byte IE), leaving 153 of 160 septets (GSM-7) or 67 of 70 UTF-16 units (UCS-2).
 LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+# The concatenation IE counts parts in one octet (23.040 9.2.3.24.1): no message has more.
+MAX_PARTS = 255
 
 
 @dataclass(frozen=True)
@@ -60,25 +64,53 @@ def _cost_ucs2(ch: str) -> int:
     return 2 if ord(ch) > 0xFFFF else 1  # outside the BMP: a surrogate pair
 
 
-def _count_parts(costs: list[int], single: int, multi: int) -> int:
-    """Parts needed when a character (escape pair, surrogate pair) is never split across two."""
+def _costs(text: str, ucs2: bool) -> list[int]:
+    return [_cost_ucs2(ch) for ch in text] if ucs2 else [_GSM7_COST[ch] for ch in text]
+
+
+def _split(text: str, costs: list[int], single: int, multi: int) -> list[str]:
+    """The parts, never cutting a character (an escape pair, a surrogate pair) across two."""
     if sum(costs) <= single:
-        return 1
-    parts, used = 1, 0
-    for cost in costs:
+        return [text]
+    parts, start, used = [], 0, 0
+    for i, cost in enumerate(costs):
         if used + cost > multi:
-            parts, used = parts + 1, 0
+            parts.append(text[start:i])
+            start, used = i, 0
         used += cost
+    parts.append(text[start:])
     return parts
+
+
+def split(text: str) -> tuple[str, list[str]]:
+    """(encoding, parts): how `text` is cut into SMS messages. The PDU encoder (gateway.pdu)
+    sends exactly these parts: what `segments` says (config check, reply --dry-run) goes out."""
+    ucs2 = any(ch not in _GSM7_COST for ch in text)
+    encoding = "UCS-2" if ucs2 else "GSM-7"
+    return encoding, _split(text, _costs(text, ucs2), *LIMITS[encoding])
 
 
 def segments(text: str) -> Segments:
     """How `text` goes over the air: encoding, number of parts, units, and what forces UCS-2."""
     outside = tuple(dict.fromkeys(ch for ch in text if ch not in _GSM7_COST))
-    encoding = "UCS-2" if outside else "GSM-7"
-    costs = [_cost_ucs2(ch) if outside else _GSM7_COST[ch] for ch in text]
-    single, multi = LIMITS[encoding]
-    return Segments(encoding, _count_parts(costs, single, multi), sum(costs), outside)
+    encoding, parts = split(text)
+    return Segments(encoding, len(parts), sum(_costs(text, bool(outside))), outside)
+
+
+def unsendable(text: str) -> str | None:
+    """Why `text` can never go out as an SMS, or None when it can: empty, a character no encoding
+    holds, or longer than a concatenated message can be."""
+    if not text.strip():
+        return "the text is empty"
+    bad = next((ch for ch in text if 0xD800 <= ord(ch) <= 0xDFFF), None)
+    if bad is not None:
+        # A lone UTF-16 surrogate is no character at all (an undecodable byte in a command-line
+        # argument becomes one in Python): no encoding can send it.
+        return f"it holds an invalid character (a lone surrogate, U+{ord(bad):04X})"
+    parts = len(split(text)[1])
+    if parts > MAX_PARTS:
+        return f"it is too long: {parts} parts, and one SMS message can have at most {MAX_PARTS}"
+    return None
 
 
 def _where(text: str, index: int) -> str:

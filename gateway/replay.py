@@ -72,7 +72,11 @@ def run_replay(scenario_path: str | Path, *, config_path=None, db_path=None,
 
     scen = scenario_mod.load(scenario_path)
     start = scen.start.timestamp()
-    with default_config(config_path) as cfg, tempfile.TemporaryDirectory(prefix="textback-") as tmp:
+    from .lock import one_daemon
+
+    given = contextlib.nullcontext() if db_path is None else one_daemon(Path(db_path))
+    with default_config(config_path) as cfg, given, \
+            tempfile.TemporaryDirectory(prefix="textback-") as tmp:
         sim = sim_for(scen)
         store = Store(Path(db_path) if db_path else Path(tmp) / "replay.db")
         try:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # `--since 2d`: how many seconds each unit is.
 UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _AGO = re.compile(r"(\d+)\s*([mhdw])")
+MAX_SINCE = 100 * 366 * 86400   # "--since 99999999999999999999d": no time_t reaches that
 
 # The daemon writes state "heartbeat" every 30 s (gateway/daemon.py HEARTBEAT_EVERY): three missed
 # beats mean it is not running.
@@ -40,16 +41,41 @@ FAILED_WINDOW = 86400.0
 GLANCE_TIMEOUT = 5.0
 
 
+class Glance(SimpleNamespace):
+    """A plain read-only sqlite3 connection (`db`) and its `path`: what the reports need."""
+
+    def get_state(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+
 @contextmanager
 def glance(path: Path):
-    """A plain sqlite3 connection for a quick read, no sqlite_utils and no migration: what
-    `textback leads` needs to start fast. Any sqlite3.Error from it (an older schema, a locked or
-    foreign file) means: use the real Store instead, which migrates and explains."""
-    conn = sqlite3.connect(path, timeout=GLANCE_TIMEOUT)
+    """The lead database opened read-only (gateway.store.read_only: nothing created, migrated or
+    written; someone else's file refused), on a plain sqlite3 connection with no sqlite_utils:
+    what `textback leads` needs to start fast. SQLite errors while reading become StoreError."""
+    from .dbfile import explain, read_only
+
+    conn = read_only(path, GLANCE_TIMEOUT)
     try:
-        yield SimpleNamespace(path=Path(path), db=conn)
+        yield Glance(path=Path(path), db=conn)
+    except sqlite3.Error as exc:
+        raise explain(exc, Path(path)) from exc
     finally:
         conn.close()
+
+
+def zone(store):
+    """The business's time zone as the daemon last recorded it; this machine's when none is."""
+    key = store.get_state("timezone")
+    if key:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            return ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return datetime.now().astimezone().tzinfo
 
 
 def parse_since(text: str, now: float, tz: ZoneInfo) -> float:
@@ -57,13 +83,22 @@ def parse_since(text: str, now: float, tz: ZoneInfo) -> float:
     value = text.strip().lower()
     match = _AGO.fullmatch(value)
     if match:
-        return now - int(match.group(1)) * UNITS[match.group(2)]
+        seconds = int(match.group(1)) * UNITS[match.group(2)]
+        if seconds > MAX_SINCE:
+            raise UsageError(f"--since: {text!r} is further back than anything textback holds",
+                             hint="write 30m, 12h, 2d, 1w or a date like 2026-11-01")
+        return now - seconds
     try:
         day = date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"--since: cannot read {text!r}",
                          hint="write 30m, 12h, 2d, 1w or a date like 2026-11-01") from None
     return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+# Longest --search term: a name, a number, a phrase (SQLite refuses LIKE patterns over 50,000 bytes,
+# SQLITE_MAX_LIKE_PATTERN_LENGTH, with a traceback-shaped error; nobody searches for a page).
+MAX_SEARCH = 200
 
 
 def _like(text: str) -> str:
@@ -77,11 +112,16 @@ def leads(store: Store, *, status: str | None = None, since: float | None = None
     if status is not None:
         from .store import LEAD_STATUSES
 
-        if status not in LEAD_STATUSES:
+        # The table prints "opted out": "opted-out" and "opted out" mean opted_out.
+        wanted = "_".join(status.strip().lower().replace("-", " ").split())
+        if wanted not in LEAD_STATUSES:
             raise UsageError(f"--status: no status {status!r}",
                              hint=f"one of {', '.join(LEAD_STATUSES)}")
         where.append("l.status = ?")
-        params.append(status)
+        params.append(wanted)
+    if search is not None and len(search) > MAX_SEARCH:
+        raise UsageError(f"--search: {len(search)} characters is too long (at most {MAX_SEARCH})",
+                         hint="search for a name, a few digits of the number or a word")
     if since is not None:
         from .store import iso
 
@@ -245,6 +285,15 @@ def health(store: Store, *, now: float) -> list[dict]:
     rows += [{"check": key, "ok": None, "value": value, "fix": None}
              for key in ("signal", "registration", "operator")
              if (value := store.get_state(key)) is not None]
+    dropped = store.get_state("dropped_events")
+    if dropped:   # inputs the daemon could not handle and skipped (gateway.daemon.Daemon.drop)
+        import json
+
+        last = json.loads(store.get_state("dropped_last") or "{}")
+        rows.append({"check": "inputs skipped", "ok": None,
+                     "value": f"{dropped} (the last: a {last.get('event', '?')} at "
+                              f"{last.get('at', '?')}, {last.get('reason', '?')})",
+                     "fix": None})
     rows += [
         {"check": "texts queued", "ok": not stuck,
          "value": f"{queued}" + (f" ({retrying} retrying)" if retrying else "")

@@ -32,6 +32,10 @@ FAMILIES = ("generic", "sim800", "sim7600", "ec25", "huawei", "ublox", "zte", "w
 # +CRING), a bare "\r" (gammu fixture). The SMS prompt is always "\r\n> ".
 LINE_ENDS = ("\r\n", "\r\r\n", "\r")
 
+# A replay plays at most a week: it runs on a virtual clock, but every virtual hour still costs the
+# daemon's periodic work (chores each minute), so "at": 1e12 would run for ever (issue 11).
+MAX_AT = 7 * 86400.0
+
 _TOP_KEYS = {"start", "family", "steps", "replies", "description", "line_end", "chunk"}
 _STEP_KEYS = {"at", "rx", "sms"}
 _SMS_KEYS = {"from", "text"}
@@ -149,6 +153,10 @@ def _parse_line(value: Any, key: str, fail) -> str:
         raise fail(key, "must be a string (one line the modem sends)")
     if "\r" in value or "\n" in value:
         raise fail(key, "must be one line: split it into several entries")
+    bad = next((ch for ch in value if 0xD800 <= ord(ch) <= 0xDFFF), None)
+    if bad is not None:   # a line goes over the wire as UTF-8, which has no lone surrogates
+        raise fail(key, f"holds a lone surrogate (U+{ord(bad):04X}), which no modem can send; "
+                        "write the whole character")
     return value
 
 
@@ -160,6 +168,9 @@ def _parse_step(step: Any, where: str, fail) -> Step:
     # bool is an int to Python; `"at": true` is a mistake, not 1 second.
     if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at) or at < 0:
         raise fail(f"{where}.at", "must be a number >= 0")
+    if at > MAX_AT:
+        raise fail(f"{where}.at", f"{at:.10g} s is more than 7 days after start (at most "
+                                  f"{MAX_AT:.0f} s); a replay plays at most a week")
     if ("rx" in step) == ("sms" in step):
         raise fail(where, "needs exactly one of \"rx\" (a line the modem sends) "
                           "or \"sms\" (a text it receives)")

@@ -101,6 +101,7 @@ class SimModem:
         self.hung = False          # hang(): commands are ignored
         self._call: _Call | None = None
         self._ref = 0
+        self._deliver_ref = 0
         # scenario time 0 on the network's clock, for the timestamps of received texts
         self._start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
         self.inbox: dict[int, list] = {}   # "SM" storage: index -> [SMS-DELIVER hex, read?]
@@ -338,7 +339,8 @@ class SimModem:
         text_mode = self.settings["cmgf"] == "1"
         # +CNMI <mt>=2: SMS-DELIVERs go straight to the host as +CMT, not stored (27.005 3.4.1)
         direct = [f.strip() for f in self.settings["cnmi"].split(",")][1:2] == ["2"]
-        for pdu_hex in encode_deliver_pdus(sms.number, sms.text, sent_at):
+        self._deliver_ref += 1     # the sender's concatenation reference: one per text
+        for pdu_hex in encode_deliver_pdus(sms.number, sms.text, sent_at, self._deliver_ref):
             if direct:
                 _, fields, body = describe_deliver(pdu_hex, False, text_mode)
                 self._answer([f"+CMT: {fields}", body])

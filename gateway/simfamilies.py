@@ -186,7 +186,7 @@ def parse_stat(arg: str, text_mode: bool) -> int | None:
     return int(arg) if arg.isdigit() and int(arg) < len(SMS_STATS) else None
 
 
-# ---- SMS codecs (pure; gsmmodem.pdu is imported where used) -------------------------------------
+# ---- SMS codecs (pure; gateway.pdu and gsmmodem.pdu are imported where used) -------------------
 @dataclass(frozen=True)
 class SmsPart:
     """The concatenation header of one part (3GPP TS 23.040 9.2.3.24.1): reassembly is the host's job."""
@@ -197,20 +197,25 @@ class SmsPart:
 
 
 def read_submit_pdu(length_arg: str, body: bytes) -> dict:
-    """What the host sent after AT+CMGS=<length> in PDU mode; ValueError unless an SMS-SUBMIT."""
-    from gsmmodem.pdu import Concatenation, decodeSmsPdu
+    """What the host sent after AT+CMGS=<length> in PDU mode; ValueError unless an SMS-SUBMIT.
+
+    The text is read as a phone would show it, with the daemon's own reader (gateway.pdu): a
+    surrogate pair cut across two parts shows as U+FFFD in each, so a test sees the cut."""
+    from gsmmodem.pdu import decodeSmsPdu
+
+    from gateway.pdu import read_user_data, whole_text
 
     length = int(length_arg.strip()) if length_arg.strip().isdigit() else -1
     pdu_hex = re.sub(rb"\s", b"", body).decode("ascii", errors="replace").upper()
     try:
         decoded = decodeSmsPdu(pdu_hex)
+        data = read_user_data(bytes.fromhex(pdu_hex))
     except Exception as e:       # the codec raises EncodingError, StopIteration, ValueError...
         raise ValueError(f"undecodable PDU ({type(e).__name__})") from None
     if decoded.get("type") != "SMS-SUBMIT" or decoded["tpdu_length"] != length:
         raise ValueError(f"not an SMS-SUBMIT of {length} octets")
-    concat = [u for u in decoded.get("udh", ()) if isinstance(u, Concatenation)]
-    part = SmsPart(concat[0].reference, concat[0].parts, concat[0].number) if concat else None
-    return {"number": decoded["number"], "text": decoded.get("text", ""), "pdu_hex": pdu_hex,
+    part = SmsPart(*data.concat) if data.concat else None
+    return {"number": decoded["number"], "text": whole_text(data.text), "pdu_hex": pdu_hex,
             "part": part}
 
 
@@ -227,23 +232,32 @@ def read_submit_text(number_arg: str, body: bytes, cscs: str) -> dict:
     return {"number": m.group(1), "text": text, "pdu_hex": None, "part": None}
 
 
-def encode_deliver_pdus(number: str, text: str, sent_at: datetime) -> list[str]:
+def encode_deliver_pdus(number: str, text: str, sent_at: datetime, reference: int = 0) -> list[str]:
     """SMS-DELIVER PDUs (hex, with an empty SMSC field) for a received text, one per part.
 
-    gsmmodem.pdu only encodes SMS-SUBMIT; the user data is laid out the same, so we rebuild the header
-    around it (3GPP TS 23.040 9.2.2.1): first octet MTI 00 + TP-MMS + UDHI, TP-OA, PID, DCS, TP-SCTS.
+    The user data is laid out as in an SMS-SUBMIT, so we take the daemon's own encoder's
+    (gateway.pdu) and rebuild the header around it (3GPP TS 23.040 9.2.2.1): first octet MTI 00 +
+    TP-MMS + UDHI, TP-OA, PID, DCS, TP-SCTS. Lone surrogates go through as a broken phone would
+    send them: the daemon must cope. A text longer than one message can be (255 parts) arrives as
+    several messages, as a phone sends it, each with its own concatenation reference.
     """
-    from gsmmodem.pdu import _encodeTimestamp, encodeSmsSubmitPdu
+    from gsmmodem.pdu import _encodeTimestamp
 
+    from gateway.pdu import encode_submit
+    from gateway.render import MAX_PARTS, split
+
+    parts = split(text)[1]
+    messages = ["".join(parts[i:i + MAX_PARTS]) for i in range(0, len(parts), MAX_PARTS)]
     pdus = []
-    for submit in encodeSmsSubmitPdu(number, text, requestStatusReport=False):
-        raw = bytes(submit.data)                    # 00 (SMSC) FO MR DA... PID DCS [no VP] UDL UD
-        first, address_end = raw[1], 5 + (raw[3] + 1) // 2
-        address, pid, dcs, user_data = raw[3:address_end], raw[address_end], raw[address_end + 1], \
-            raw[address_end + 2:]
-        deliver = bytes([0x00, 0x04 | (first & 0x40)]) + address + bytes([pid, dcs]) + \
-            bytes(_encodeTimestamp(sent_at)) + user_data
-        pdus.append(deliver.hex().upper())
+    for n, message in enumerate(messages):
+        for submit in encode_submit(number, message, reference + n, lenient=True):
+            raw = bytes.fromhex(submit.hex)          # 00 (SMSC) FO MR DA... PID DCS [no VP] UDL UD
+            first, address_end = raw[1], 5 + (raw[3] + 1) // 2
+            address, pid, dcs, user_data = raw[3:address_end], raw[address_end], \
+                raw[address_end + 1], raw[address_end + 2:]
+            deliver = bytes([0x00, 0x04 | (first & 0x40)]) + address + bytes([pid, dcs]) + \
+                bytes(_encodeTimestamp(sent_at)) + user_data
+            pdus.append(deliver.hex().upper())
     return pdus
 
 
@@ -255,9 +269,12 @@ def describe_deliver(pdu_hex: str, read: bool, text_mode: bool) -> tuple[str, st
         return str(int(read)), f",{len(pdu_hex) // 2 - 1}", pdu_hex
     from gsmmodem.pdu import decodeSmsPdu
 
+    from gateway.pdu import read_user_data, whole_text
+
     decoded = decodeSmsPdu(pdu_hex)
+    text = whole_text(read_user_data(bytes.fromhex(pdu_hex)).text)
     return f'"{SMS_STATS[int(read)]}"', f'"{decoded["number"]}",,"{scts_text(decoded["time"])}"', \
-        decoded["text"]
+        text
 
 
 def scts_text(when: datetime) -> str:

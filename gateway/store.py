@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .dbfile import explain as _explain
+from .dbfile import inspect, read_only, refuse_read_only
 from .errors import StoreError
 from .events import ANSWERED, CallEnded
 from .policy import Facts
@@ -186,22 +188,6 @@ def _migrations():
     return migrations
 
 
-def _explain(exc: sqlite3.Error, path: Path) -> StoreError:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        hint = ("another program holds the database (is a second textback running?); "
-                "stop it, then retry")
-    elif "readonly" in text or "read-only" in text:
-        hint = f"make {path} and its folder writable by the user running textback"
-    elif "not a database" in text or "malformed" in text:
-        hint = "this file is not a textback database; point --db or store.database elsewhere"
-    elif "disk" in text or "full" in text:
-        hint = "free some disk space"
-    else:
-        hint = None
-    return StoreError(f"lead database {path}: {text}", hint=hint)
-
-
 # The service's database lives in /var/lib/textback, setgid and group textback (2770: tmpfiles.d
 # and the unit's StateDirectoryMode): the owner's login, in that group, reads and writes it too.
 # SQLite makes the -wal and -shm files with the database's mode (os_unix.c, robust_open callers
@@ -262,6 +248,8 @@ class Store:
         from sqlite_utils import Database
 
         self.path = Path(path)
+        inspect(self.path)          # someone else's file is refused before anything touches it
+        refuse_read_only(self.path)
         _create_private(self.path)
         try:
             self.db = Database(sqlite3.connect(self.path, timeout=busy_timeout))
@@ -288,6 +276,18 @@ class Store:
             log.warning("%d text(s) were being sent when textback stopped; they will be sent again",
                         len(self._orphans))
         self._recounted: set[int] = set()
+
+    @classmethod
+    def read_only(cls, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
+        """The same Store for reading only (`read_only` above): no migration, no chmod, no new
+        file; a write through it is a StoreError."""
+        from sqlite_utils import Database
+
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self.db = Database(read_only(self.path, busy_timeout))
+        self._orphans, self._recounted = set(), set()
+        return self
 
     def close(self) -> None:
         self.db.close()
@@ -592,27 +592,31 @@ class Store:
     LEAD_ID_MAX_DIGITS = 6
 
     def find_lead(self, ref: str, region: str = "US") -> dict:
-        """The lead `ref` names: "+15125550142", a national number ("(512) 555-0142"), "#12" or
-        "12". UsageError, saying what to type instead, for a malformed number or an unknown lead."""
-        from .errors import UsageError
+        """The lead `ref` names: "+15125550142", a national number ("(512) 555-0142"), "12",
+        "@12" or "#12" ("#" starts a comment in a shell, so "12" and "@12" are the safe ones).
+        UsageError, saying what to type instead, for a malformed number; NotFound for no lead."""
+        from .errors import NotFound, UsageError
         from .numbers import normalize
 
         text = ref.strip()
-        digits = text.removeprefix("#").strip()
-        if digits.isdigit() and (text.startswith("#") or len(digits) <= self.LEAD_ID_MAX_DIGITS):
-            lead = self.lead(int(digits))
+        marked = text[:1] in ("#", "@")
+        digits = text[1:].strip() if marked else text
+        if digits.isascii() and digits.isdigit() and (
+                marked or len(digits) <= self.LEAD_ID_MAX_DIGITS):
+            # (an id beyond SQLite's 64-bit integers names no lead; int() of it would not bind)
+            lead = self.lead(int(digits)) if len(digits) <= 18 else None
             if lead is None:
-                raise UsageError(f"no lead #{int(digits)}",
-                                 hint="see the lead numbers with: textback leads")
+                raise NotFound(f"no lead #{int(digits)}",
+                               hint="see the lead numbers with: textback leads")
             return lead
         number = normalize(text, None, region)
         if number is None:
             raise UsageError(f"not a phone number or lead number: {ref!r}",
-                             hint='write it like "+15125550142", "(512) 555-0142" or "#12"')
+                             hint='write it like 12, +15125550142 or "(512) 555-0142"')
         lead = self.lead_by_number(number)
         if lead is None:
-            raise UsageError(f"no lead with the number {number}",
-                             hint="see the leads with: textback leads --search DIGITS")
+            raise NotFound(f"no lead with the number {number}",
+                           hint="see the leads with: textback leads --search DIGITS")
         return lead
 
     def _change(self, lead_id: int, field: str, new: str | None, note: str | None,

@@ -19,6 +19,19 @@ def invoke(*args, env=None):
     return CliRunner().invoke(cli, list(args), env=env)
 
 
+def test_init_in_the_default_place_needs_no_config_option(tmp_path):
+    config = tmp_path / "xdg" / "textback" / "textback.toml"
+    result = invoke("init", env={"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "TEXTBACK_CONFIG": None})
+    assert result.output.splitlines()[-1] == (f"Next: edit {config}, then run: "
+                                              "textback config check")
+
+
+def test_init_hint_quotes_a_folder_with_spaces(tmp_path):
+    result = invoke("init", str(tmp_path / "my biz"))
+    assert result.output.splitlines()[-1].endswith(
+        f"textback config check --config '{tmp_path / 'my biz' / 'textback.toml'}'")
+
+
 def test_init_then_check(tmp_path):
     result = invoke("init", str(tmp_path))
     assert result.exit_code == 0, result.output
@@ -27,7 +40,8 @@ def test_init_then_check(tmp_path):
         f"wrote {tmp_path / 'templates' / 'after_hours.txt'}\n"
         f"wrote {tmp_path / 'templates' / 'follow_up.txt'}\n"
         f"wrote {tmp_path / 'templates' / 'missed_call.txt'}\n"
-        f"Next: edit {tmp_path / 'textback.toml'}, then run: textback config check\n")
+        f"Next: edit {tmp_path / 'textback.toml'}, then run: textback config check "
+        f"--config {tmp_path / 'textback.toml'}\n")   # issue 11: the hint named no config
     assert (tmp_path / "textback.toml").stat().st_mode & 0o777 == 0o600
     result = invoke("config", "check", "--config", str(tmp_path / "textback.toml"))
     assert (result.exit_code, result.output) == (0, f"{tmp_path / 'textback.toml'}: ok\n")

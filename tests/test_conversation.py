@@ -190,6 +190,18 @@ def test_the_owners_status_fills_dollar_status_until_it_expires(tmp_path):
                           (second, "Sorry we missed you. Mike: ")]
 
 
+def test_a_status_longer_than_200_characters_is_refused_by_text(tmp_path):
+    cfg = setup(tmp_path, **{"digest = true": "digest = false"})
+    (tmp_path / "templates" / "missed_call.txt").write_text("Sorry we missed you. $status\n")
+    cfg = config_mod.load(tmp_path / "textback.toml")
+    steps = [Step(10.0, "", sms=InboundSms(OWNER, "status " + "x" * 201))] + call_at(60.0, N)
+    sim = SimModem("sim800", steps=steps)
+    run(cfg, tmp_path / "t.db", sim, START, START + 120)
+    sim.close()
+    assert texts(sim) == [(OWNER, "Status not set: 201 characters, at most 200."),
+                          (N, "Sorry we missed you. ")]
+
+
 def call_at(t, number):
     """A missed call from `number` ringing at `t` scenario seconds."""
     return [Step(t, "RING"), Step(t + 0.05, f'+CLIP: "{number}",145,"",0,"",0'),

@@ -17,14 +17,31 @@ import crash  # noqa: E402
 SEED = int(os.environ.get("TEXTBACK_CRASH_SEED") or random.SystemRandom().randrange(10**6))
 
 
+# What the test is for: the daemon killed many times, at the risky moments among them. How many
+# kills fit in one burst depends on how fast this machine restarts a daemon, so bursts are played
+# until these are met (issue 11: a count from one burst failed on a loaded 2-core machine).
+KILLS = 15
+RISKY = ("after_end", "after_cmgs")   # between NO CARRIER and the decision; right after AT+CMGS
+
+
 def test_kill_9_during_a_burst_loses_no_call_and_doubles_only_in_the_send_window(tmp_path):
     print(f"crash seed {SEED} (rerun with TEXTBACK_CRASH_SEED={SEED})")
-    report = crash.run(kills=30, calls=20, gap=1.5, seed=SEED, folder=tmp_path)
-    print(crash.summary(report))
+
+    def play(n):
+        report = crash.run(kills=30, calls=20, gap=1.5, seed=SEED + n,
+                           folder=tmp_path / f"round{n}")
+        print(crash.summary(report))
+        check(report)
+        return report
+
+    kills, modes = crash.until_covered(play, kills=KILLS, risky=RISKY)
+    assert kills >= KILLS and all(modes.values()), (kills, modes)
+
+
+def check(report) -> None:
+    """One burst's outcome: nothing lost, nothing doubled outside the send window."""
     assert report.problems == []
-    # How many kills fit in the burst depends on timing; enough of them, and of the two risky kinds.
-    assert report.kills >= 15
-    assert report.modes["after_end"] >= 1 and report.modes["after_cmgs"] >= 1
+    assert report.kills >= 1
     # Every missed call: texted, or a reason recorded, or (counted apart) it rang while down.
     assert (report.lost_recorded, report.lost_unrecorded_alive) == ([], [])
     handled = (report.texted_once + report.texted_once_recovered + report.reason_no_text

@@ -13,22 +13,38 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
+import crash  # noqa: E402
 import crash_phone  # noqa: E402
 
 # A seed from the environment replays a failing run exactly; otherwise a fresh one, printed.
 SEED = int(os.environ.get("TEXTBACK_CRASH_SEED") or random.SystemRandom().randrange(10**6))
+# What the test is for: the daemon killed many times, at the risky moments among them. How many
+# kills fit in one burst depends on how fast this machine restarts a daemon (13 on a loaded box
+# where 19 fit on an idle one), so bursts are played until these are met, not counted in one.
+KILLS = 15
+RISKY = ("after_end", "after_post")   # in the settle window of a call; right after a send
 
 
 def test_kill_9_during_a_burst_on_the_phone_transport_doubles_nothing(tmp_path):
     print(f"crash seed {SEED} (rerun with TEXTBACK_CRASH_SEED={SEED})")
-    report = crash_phone.run(kills=30, calls=16, gap=1.2, seed=SEED, folder=tmp_path)
-    print(crash_phone.summary(report))
+
+    def play(n):
+        report = crash_phone.run(kills=30, calls=16, gap=1.2, seed=SEED + n,
+                                 folder=tmp_path / f"round{n}")
+        print(crash_phone.summary(report))
+        check(report)
+        return report
+
+    kills, modes = crash.until_covered(play, kills=KILLS, risky=RISKY)
+    assert kills >= KILLS and all(modes.values()), (kills, modes)
+
+
+def check(report) -> None:
+    """One burst's outcome: nothing lost or doubled, whatever the kills hit."""
     for failure in report.failures:
         print("  FAILURE:", failure)
     assert report.problems == []
-    # How many kills fit in the burst depends on timing; enough of them, and of the risky kinds.
-    assert report.kills >= 15
-    assert report.modes["after_end"] >= 1 and report.modes["after_post"] >= 1
+    assert report.kills >= 1
     # The send window: a row left 'sending' is posted again with the same id and followed.
     assert report.duplicates == 0
     assert (report.inbound_lost, report.inbound_doubled) == ([], [])

@@ -203,3 +203,17 @@ def test_service_state_without_systemd(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PATH", str(tmp_path))
     assert service_state().detail == "no systemd here: run `textback run` by hand"
+
+
+def test_doctor_can_be_tried_on_the_simulated_modem():
+    # Issue 11.10: `doctor --port sim` could not open the simulator.
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    result = CliRunner().invoke(cli, ["doctor", "--port", "sim", "--test-text", "+15125550142"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1].endswith(" (the built-in simulated modem):")
+    assert "  ok   modem: SIMCOM_Ltd SIMCOM_SIM800L (textback family sim800)" in lines
+    assert lines[-2:] == ["A text-back would work.", "Test text sent (reference 1); check the phone."]

@@ -78,9 +78,10 @@ def as_json(home, *args, db=True):
 
 LEADS_TABLE = """\
 #  name  phone         status     missed  last message                                  last activity
-3        +15125550188  opted out       1  STOP                                          29m ago        ●
-2        +15125550177  replied         1  [red]x[/red] \\x1b[2J\\x1b]0;pwned\\x07 call me  55m ago        ●
-1        +15125550142  replied         1  I can be there at 3                           1h ago         ●
+3        +15125550188  opted out       1  STOP                                          Nov 24 11:31, 29m ago  ●
+2        +15125550177  replied         1  [red]x[/red] \\x1b[2J\\x1b]0;pwned\\x07 call me  Nov 24 11:05, 55m ago  ●
+1        +15125550142  replied         1  I can be there at 3                           Nov 24 10:01, 1h ago   ●
+(times in America/Chicago)
 """
 
 
@@ -128,27 +129,38 @@ def test_leads_filters(home, args, ids):
     (("leads", "--since", "yesterday"),
      "error: --since: cannot read 'yesterday'\n"
      "  -> write 30m, 12h, 2d, 1w or a date like 2026-11-01\n"),
-    (("lead", "#9"), "error: no lead #9\n  -> see the lead numbers with: textback leads\n"),
-    (("lead", "+15125550100"), "error: no lead with the number +15125550100\n"
-     "  -> see the leads with: textback leads --search DIGITS\n"),
     (("reply", "555-01", "hi"), "error: not a phone number or lead number: '555-01'\n"
-     '  -> write it like "+15125550142", "(512) 555-0142" or "#12"\n'),
+     '  -> write it like 12, +15125550142 or "(512) 555-0142"\n'),
     (("book", "plumber"), "error: not a phone number or lead number: 'plumber'\n"
-     '  -> write it like "+15125550142", "(512) 555-0142" or "#12"\n'),
-    (("reply", "#1", "  "), 'error: the reply is empty\n  -> textback reply #12 "I can be there at 3"\n'),
+     '  -> write it like 12, +15125550142 or "(512) 555-0142"\n'),
+    (("reply", "#1", "  "), 'error: the reply is empty\n  -> textback reply 12 "I can be there at 3"\n'),
     (("reply", "#3", "sorry!"),
      "error: #3 (+15125550188) opted out (STOP): textback texts them nothing, not even replies\n"
      "  -> call them instead; they can text START to opt back in\n"),
     (("name", "#1", "Jane\x1b[2J"), "error: not a name: 'Jane\\\\x1b[2J'\n"
-     '  -> textback name #12 "Jane Doe"\n'),
+     '  -> textback name 12 "Jane Doe"\n'),
 ])
 def test_usage_errors_exit_2_without_a_traceback(home, args, message):
     result = run(home, *args)
     assert (result.exit_code, result.output) == (2, message)
 
 
+@pytest.mark.parametrize("args, message", [
+    (("lead", "#9"), "error: no lead #9\n  -> see the lead numbers with: textback leads\n"),
+    (("lead", "@99"), "error: no lead #99\n  -> see the lead numbers with: textback leads\n"),
+    (("book", "#99999999999999999999999"),
+     "error: no lead #99999999999999999999999\n  -> see the lead numbers with: textback leads\n"),
+    (("lead", "+15125550100"), "error: no lead with the number +15125550100\n"
+     "  -> see the leads with: textback leads --search DIGITS\n"),
+])
+def test_a_lead_that_does_not_exist_is_a_runtime_failure_exit_1(home, args, message):
+    # Issue 11: "no lead #99" exited 2 (usage error) though the command was well formed.
+    result = run(home, *args)
+    assert (result.exit_code, result.output) == (1, message)
+
+
 @pytest.mark.parametrize("ref", [JANE, "(512) 555-0142", "512.555.0142", "15125550142", "#1", "1",
-                                 " # 1 "])
+                                 " # 1 ", "@1", " @ 1"])
 def test_a_lead_by_any_name(home, ref):
     store = Store(home[1])
     try:
@@ -218,7 +230,7 @@ def test_book_lost_name_show_in_the_timeline(home):
         "#1 (+15125550142) is booked now: Thu 9am, $450\n")
     assert run(home, "name", JANE, "  Jane   Doe ").output == "#1 (+15125550142) is Jane Doe\n"
     assert run(home, "lost", "2").output == "#2 (+15125550177) is lost now\n"
-    changes = [e for e in as_json(home, "lead", "#1") if e["event"] in ("status", "name")]
+    changes = [e for e in as_json(home, "lead", "#1")["events"] if e["event"] in ("status", "name")]
     assert changes == [
         {"at": "2026-11-24T18:00:00.000Z", "event": "status", "old": "replied", "new": "booked",
          "note": "Thu 9am, $450"},
@@ -229,13 +241,13 @@ def test_book_lost_name_show_in_the_timeline(home):
 
 
 CALLS_TABLE = """\
-┏━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┓
-┃ when    ┃ phone        ┃ outcome ┃ how        ┃ rings ┃ text-back            ┃
-┡━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━┩
-│ 30m ago │ +15125550188 │ missed  │ NO CARRIER │     2 │ skipped: after hours │
-│ 1h ago  │ +15125550177 │ missed  │ NO CARRIER │     2 │ texted               │
-└─────────┴──────────────┴─────────┴────────────┴───────┴──────────────────────┘
-"""
+┏━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┓
+┃ when                  ┃ phone        ┃ outcome ┃ how        ┃ rings ┃ text-back            ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━┩
+│ Nov 24 11:30, 30m ago │ +15125550188 │ missed  │ NO CARRIER │     2 │ skipped: after hours │
+│ Nov 24 11:00, 1h ago  │ +15125550177 │ missed  │ NO CARRIER │     2 │ texted               │
+└───────────────────────┴──────────────┴─────────┴────────────┴───────┴──────────────────────┘
+(times in America/Chicago)""" + " " * 68 + "\n"
 
 
 def test_calls_say_texted_or_skipped_and_why(home):

@@ -230,7 +230,8 @@ def test_a_photo_is_kept_with_the_lead_and_the_owner_told(tmp_path, gw, monkeypa
     assert f"photo: {folder / files[0]}\n" in shown.output     # whole, on a line of its own
     other = runner.invoke(cli, ["lead", str(b), "--json", "--db", str(box.db),
                                 "--config", str(tmp_path / "textback.toml")])
-    parts = [a for e in json.loads(other.output) for a in e.get("attachments", [])]
+    parts = [a for e in json.loads(other.output)["events"]
+             for a in e.get("attachments", [])]
     assert sorted((a["kind"], a["path"] is not None, a["problem"]) for a in parts) == [
         ("file", True, "the phone called it image/jpeg, but it is not a picture: kept as a file"),
         ("photo", False, "the phone sent no data for it, and answered 404 when asked for it"),

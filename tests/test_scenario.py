@@ -80,8 +80,15 @@ def broken(**changes):
     (broken(steps__3__at="9.5"), "s.json: steps[3].at: must be a number >= 0"),
     (broken(steps__0__at=True), "s.json: steps[0].at: must be a number >= 0"),
     (broken(steps__0__at=float("nan")), "s.json: steps[0].at: must be a number >= 0"),
+    # issue 11: "at": 1e12 made a replay run for ever
+    (broken(steps__3__at=1e12), "s.json: steps[3].at: 1e+12 s is more than 7 days after start "
+                                "(at most 604800 s); a replay plays at most a week"),
+    (broken(steps__3__at=604800.5), "s.json: steps[3].at: 604800.5 s is more than 7 days after "
+                                    "start (at most 604800 s); a replay plays at most a week"),
     (broken(steps__1__rx=7), "s.json: steps[1].rx: must be a string (one line the modem sends)"),
     (broken(steps__1__rx="RING\r\nRING"), "s.json: steps[1].rx: must be one line: split it into several entries"),
+    (broken(steps__1__rx='+CLIP: "\ud83d",145'), "s.json: steps[1].rx: holds a lone surrogate "
+     "(U+D83D), which no modem can send; write the whole character"),
     (broken(steps__2__tx="AT"), "s.json: steps[2].tx: unknown key (known: at, rx, sms)"),
     (broken(steps__2__rx=KeyError),
      "s.json: steps[2]: needs exactly one of \"rx\" (a line the modem sends) or \"sms\" (a text it receives)"),

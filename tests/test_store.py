@@ -134,11 +134,16 @@ def test_migrations_apply_once(path):
 
 def test_not_a_database(path):
     path.write_bytes(b"this is a text file, not SQLite\n" * 100)
+    path.chmod(0o644)
     with pytest.raises(StoreError) as info:
         Store(path)
-    assert str(info.value) == (f"lead database {path}: file is not a database\n"
-                               "  -> this file is not a textback database; point --db or "
-                               "store.database elsewhere")
+    assert str(info.value) == (f"{path} is not a SQLite database, so not textback's lead "
+                               "database; nothing was changed\n"
+                               "  -> point --db (or TEXTBACK_DB, or store.database in the config) "
+                               "at textback's database, textback.db by default")
+    # refused before anything touched it: the mode was not tightened, the bytes are the same
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.read_bytes() == b"this is a text file, not SQLite\n" * 100
 
 
 def test_locked(path):
