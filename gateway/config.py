@@ -65,6 +65,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
+    # Knowing the box is alive (issue 13): gateway.backup, gateway.healthping, gateway.metrics,
+    # gateway.selftest read these.
+    "backup": {"replica": Key("text", ""), "credentials": Key("text", ""),
+               "sync_interval": Key("number", 1)},
+    "health": {"ping_url": Key("text", ""), "ping_every": Key("number", 300),
+               "fail_after": Key("number", 600)},
+    "metrics": {"textfile": Key("text", "")},
+    "selftest": {"at": Key("text", "")},
 }
 
 # "07:00-17:00"; an end of 24:00 means until midnight.
@@ -126,12 +134,19 @@ class Config:
     log_level: str
     owner: OwnerSettings
     phone: object = None     # gateway.phonelink.PhoneSettings when [modem] port = "android"
+    # -- issue 13: each None when its section is left out ------------------------------------
+    backup: object = None    # gateway.backup.BackupSettings
+    health: object = None    # gateway.healthping.HealthSettings
+    metrics: object = None   # gateway.metrics.MetricsSettings
+    selftest: object = None  # gateway.selftest.SelftestSettings
 
     def secrets(self) -> list[str]:
         """The config keys set here that must not be readable by others."""
         keys = ["modem.pin"] if self.modem.pin else []
         if self.phone is not None:
             keys += ["phone.password", "phone.calls_password", "phone.signing_key"]
+        if self.health is not None:
+            keys.append("health.ping_url")  # whoever has it can mark the check up or down
         return keys
 
 
@@ -342,7 +357,18 @@ def load(path: Path) -> Config:
         templates_dir=(folder / Path(v["templates"]["dir"]).expanduser()).resolve(),
         database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
         log_level=level, owner=_owner(v["owner"], business, where),
-        phone=_phone_link(v["phone"], where) if modem.port == "android" else None)
+        phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
+        **_alive(v, folder, where))
+
+
+def _alive(v: dict, folder: Path, where: str) -> dict:
+    """[backup], [health], [metrics], [selftest] (issue 13), parsed by the modules that use them."""
+    from . import backup, healthping, metrics, selftest
+
+    return {"backup": backup.parse(v["backup"], folder, where),
+            "health": healthping.parse(v["health"], where),
+            "metrics": metrics.parse(v["metrics"], folder, where),
+            "selftest": selftest.parse(v["selftest"], where)}
 
 
 def _phone_link(p: dict, where: str):

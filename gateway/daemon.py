@@ -62,6 +62,9 @@ class Daemon:
         self._pending: deque = deque()
         self._lost_since: float | None = None
         self._install: str | None = None
+        from .alive import Watch  # issue 13: pings, metrics, self-test, backup lag, modem reset
+
+        self.watch = Watch(self)
 
     def emit(self, event: str, at: float | None = None, **fields) -> None:
         self.sink({"at": self.clock.now() if at is None else at, "event": event, **fields})
@@ -101,7 +104,8 @@ class Daemon:
                     self.link.wait(wake if until is None else min(wake, until))
                 else:
                     self.nap(wake, until)
-            except TextbackError:
+            except TextbackError as exc:
+                self._fatal(exc)  # issue 13: the health check hears why, before we exit
                 raise
             except Exception as exc:  # noqa: BLE001
                 # Odd input the link could not digest (a line, a PDU) met a bug: the link's
@@ -119,8 +123,17 @@ class Daemon:
         """Wait without a link, in short naps that keep the systemd watchdog fed."""
         wake = wake if until is None else min(wake, until)
         while not self.stopping and self.clock.now() < wake:
-            self.clock.sleep(min(wake, self.clock.now() + WATCHDOG_NAP))
+            due = [t for t in (wake, self.clock.now() + WATCHDOG_NAP, self.watch.next_deadline())
+                   if t is not None]
+            self.clock.sleep(max(self.clock.now(), min(due)))
             self.on_pass()
+            self.watch.tick(self.clock.now())  # issue 13: a lost modem is reported meanwhile
+
+    def _fatal(self, exc: Exception) -> None:
+        try:
+            self.watch.fatal(exc)
+        except Exception as problem:  # noqa: BLE001 - the original error is the one to show
+            log.debug("could not tell the health check (%s)", problem)
 
     def connect(self) -> None:
         pin = getattr(self.link, "pin", "")
@@ -173,7 +186,8 @@ class Daemon:
             self.step(now)
             self.on_pass()
             deadlines = [d for d in (self.link.next_deadline(), self.store.next_due_at(), until,
-                                     self._next_heartbeat, self._next_chores) if d is not None]
+                                     self._next_heartbeat, self._next_chores,
+                                     self.watch.next_deadline()) if d is not None]
             self.link.wait(min(deadlines) if deadlines else None)
         self.handle(self.link.events(self.clock.now()))
 
@@ -198,6 +212,7 @@ class Daemon:
         if now >= self._next_heartbeat:
             self.store.set_state("heartbeat", f"{now:.3f}")
             self._next_heartbeat = now + HEARTBEAT_EVERY
+        self.watch.tick(now)  # issue 13
 
     def handle(self, events) -> None:
         """Act on events in order. One is dropped only once acted on: if the store fails half way,
@@ -243,6 +258,7 @@ class Daemon:
         elif isinstance(event, ev.CallEnded):
             self.talk.call_ended(event)
         elif isinstance(event, ev.Health):
+            self.watch.health(event)  # issue 13: network and IMS for the dead-man switch
             self.store.set_state("signal", event.signal)
             self.store.set_state("registration", event.registration)
             if event.operator:
@@ -263,7 +279,9 @@ class Daemon:
         elif isinstance(event, ev.MissedLog):
             self.talk.missed_in_log(event)
         elif isinstance(event, ev.SmsReceived):
-            if self.talk.text_received(event):
+            if self.watch.take_sms(event):  # issue 13: the self-test's own text came back
+                self.link.release(event)
+            elif self.talk.text_received(event):
                 self.link.release(event)  # recorded: now it may leave the SIM / phone
 
     # -- sending ---------------------------------------------------------------------------------

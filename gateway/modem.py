@@ -57,6 +57,7 @@ class Session:
         self._lines: deque[str] = deque()
         self._stale = False  # a command timed out: its answer may still come
         self.silent = 0      # commands in a row that got no answer
+        self.last_rx = clock.now()  # when the modem last sent a byte (issue 13: the dead-man)
         self.sms_timeout = 60.0  # 27.005 leaves it open; real networks answer AT+CMGS within tens of s
 
     # -- reading -------------------------------------------------------------------------------
@@ -70,6 +71,7 @@ class Session:
             raise ModemGone(f"the modem stopped answering on {self.port.name}: {exc}",
                             hint="check the USB cable and power; textback reconnects by itself") from exc
         if data:
+            self.last_rx = self.clock.now()
             log.debug("rx %r", _mask(data))
             self._lines.extend(self.framer.feed(data))
         return True

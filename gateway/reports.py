@@ -378,3 +378,33 @@ def export_flat(leads_: list[dict]) -> list[dict]:
                          "direction": m and m["direction"], "kind": m and m["kind"],
                          "message": m and m["body"], "message_status": m and m["status"]})
     return rows
+
+
+# -- issue 13: what gateway.alive reads (metrics, the self-test) --------------------------------
+def alive_counts(store) -> dict:
+    """All-time counts and last times for the metrics file: calls by outcome, texts by status
+    (sent, failed, and calls not texted as skipped), the outbox depth."""
+    from .store import epoch
+
+    calls = dict(store.db.execute("SELECT outcome, count(*) FROM calls GROUP BY outcome"))
+    texts = dict(store.db.execute("SELECT status, count(*) FROM outbox WHERE status IN "
+                                  "('sent', 'failed') GROUP BY status"))
+    skipped = store.db.execute("SELECT count(*) FROM calls WHERE action = 'skipped'").fetchone()[0]
+    depth = store.db.execute("SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')"
+                             ).fetchone()[0]
+    last_call = store.db.execute("SELECT max(ended_at) FROM calls").fetchone()[0]
+    last_text = store.db.execute("SELECT max(sent_at) FROM outbox WHERE status = 'sent'"
+                                 ).fetchone()[0]
+    return {"calls": {k: calls.get(k, 0) for k in ("missed", "answered", "rejected", "unknown")},
+            "texts": {"sent": texts.get("sent", 0), "failed": texts.get("failed", 0),
+                      "skipped": skipped},
+            "outbox": depth, "last_call": epoch(last_call), "last_text": epoch(last_text)}
+
+
+def outbox_state(store, outbox_id: int) -> tuple[str, str | None, float | None] | None:
+    """(status, last error, sent at) of one outbox row, or None."""
+    from .store import epoch
+
+    row = store.db.execute("SELECT status, last_error, sent_at FROM outbox WHERE id = ?",
+                           (outbox_id,)).fetchone()
+    return None if row is None else (row[0], row[1], epoch(row[2]))

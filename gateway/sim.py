@@ -26,6 +26,8 @@ from gateway.simfamilies import (  # noqa: F401
     encode_deliver_pdus, parse_command, parse_stat, plan_ring_ends, read_call_sign, read_submit_pdu,
     read_submit_text)
 
+from gateway.simnetwork import OWN_NUMBER, SimNetwork
+
 log = logging.getLogger(__name__)
 
 CTRL_Z, ESC, CR, LF = 0x1A, 0x1B, 0x0D, 0x0A
@@ -74,11 +76,12 @@ class _PendingSms:
     body: bytearray = field(default_factory=bytearray)
 
 
-class SimModem:
+class SimModem(SimNetwork):  # issue 13: own number, texts to itself, registration, IMS, restarts
     def __init__(self, family: str = "generic", steps: Iterable[Step] = (), replies: Iterable[Reply] = (),
                  *, echo: bool = True, chunk: int | None = None, start: datetime | None = None,
                  line_end: str = "\r\n", missed_calls: Iterable[tuple[str, int]] = (),
-                 stored_texts: Iterable[tuple[str, str]] = ()):
+                 stored_texts: Iterable[tuple[str, str]] = (), own_number: str | None = OWN_NUMBER,
+                 self_delivery: bool = True, ims: bool | None = None):
         if family not in FAMILIES:
             raise ValueError(f"unknown modem family {family!r}; known: {', '.join(FAMILIES)}")
         if chunk is not None and chunk < 1:
@@ -111,6 +114,14 @@ class SimModem:
         self.missed_calls = [MissedCall(number, kind, None) for number, kind in missed_calls]
         del self.missed_calls[:-PHONEBOOKS["MC"]]
         self.cnma_count = 0                # AT+CNMA that acknowledged a +CMT in time
+        # -- issue 13: the network around the modem -------------------------------------------
+        self.own_number = own_number       # AT+CNUM; None: the SIM does not say (many don't)
+        self.self_delivery = self_delivery  # False: a network that drops texts to oneself
+        self.registration = 1              # <stat> for +CREG/+CEREG (27.007 7.2): 1 home
+        self.ims = (True if "AT+CIREG?" in self.family.answers else None) if ims is None else ims
+        self.ims_after_reset: bool | None = None   # IMS state after AT+CFUN=1,1 (None: as before)
+        self.resets = 0
+        self._later: list[tuple[float, object]] = []   # (scenario time, InboundSms or line)
         self._acks_due: list[float] = []   # one deadline per +CMT awaiting AT+CNMA
         self._out = bytearray()
         self._lock = threading.RLock()
@@ -127,7 +138,9 @@ class SimModem:
         with self._lock:
             if self._out and self._master is not None:
                 return self._now
-            return self.steps[self._next].at if self._next < len(self.steps) else None
+            due = [self.steps[self._next].at] if self._next < len(self.steps) else []
+            due += [at for at, _ in self._later]
+            return min(due) if due else None
 
     def deliver_due(self, t: float) -> None:
         """Write every step with at <= t, in order (and move the sim's clock to t)."""
@@ -141,6 +154,7 @@ class SimModem:
                     self._emit(step.rx, self._ring_ends.get(self._next))
                 self._next += 1
             self._now = max(self._now, t)
+            self._deliver_later(t)
             self._current_call()       # a ring-only call over by now goes to the missed calls now
             self._flush()
 
@@ -327,6 +341,7 @@ class SimModem:
         if not failed:
             self._ref = self._ref % 255 + 1      # <mr> is 0..255 (27.005 3.5.1); ours count from 1
             self.sent.append(SentSms(**records, ref=self._ref, at_step_time=self._now))
+            self._maybe_echo(self.sent[-1])
         if pending.override is not None:
             for line in pending.override:
                 self._emit(line)

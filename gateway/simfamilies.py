@@ -40,11 +40,12 @@ GENERIC_ANSWERS: Mapping[str, object] = {
     "AT+CGSN": (IMEI,), "AT+GSN": (IMEI,),
     "ATI": ("{manufacturer}", "{model}", "Revision: {revision}"),
     "AT+CSQ": ("+CSQ: 21,0",),
-    "AT+CREG?": ("+CREG: 0,1",),
+    "AT+CREG?": "creg",            # issue 13: the sim's `registration` (27.007 7.2)
     "AT+COPS?": ('+COPS: 0,0,"TEXTBACK SIM",{operator_act}',),
-    "AT+CNUM": ('+CNUM: "","+15125550100",145',),
+    "AT+CNUM": "cnum",             # the sim's `own_number` (27.007 7.1); none: a bare OK
     "AT+CSCA?": ('+CSCA: "+15125550199",145',),
     "AT+CFUN?": ("+CFUN: 1",),
+    "AT+CFUN=": "cfun",            # issue 13: AT+CFUN=1,1 restarts the modem (27.007 8.2)
     "AT+CLCC": "list_calls",
     "AT+CMGS=": "start_sms",
     "AT+CMGR=": "read_sms",
@@ -68,6 +69,12 @@ GENERIC_SETTINGS: Mapping[str, tuple] = {
     "AT+CSMS": ("csms", ("0", "1")),
     "AT+CPBS": ("cpbs", ('"SM"', '"MC"')),   # "AT+CPBS?" is a handler: it adds <used>,<total>
 }
+# IMS registration (27.007 8.71, issue 13): answered by the LTE families only; older firmware
+# (2G/3G modules) answers ERROR, as any unknown command.
+IMS_ANSWERS: Mapping[str, object] = {
+    "AT+CIREG?": "cireg", "AT+CIREG=?": ("+CIREG: (0-2)",), "AT+CIREG=": "cireg_set",
+    "AT+CEREG?": "cereg",
+}
 # +CLCC=1 (call list URC mode) is a SIMCom/Quectel extension; 27.007 7.18 defines only the poll.
 CLCC_URC = {"AT+CLCC": ("clcc", ("0", "1"))}
 
@@ -76,14 +83,15 @@ FAMILIES: Mapping[str, Family] = {
     "sim800": Family("SIMCOM_Ltd", "SIMCOM_SIM800L", "Revision:1418B05SIM800L24", 0,
                      {**GENERIC_ANSWERS, "AT+CDRIND=": ()}, {**GENERIC_SETTINGS, **CLCC_URC}),
     "sim7600": Family("SIMCOM INCORPORATED", "SIMCOM_SIM7600G-H", "LE20B04SIM7600G22", 7,
-                      GENERIC_ANSWERS, {**GENERIC_SETTINGS, **CLCC_URC}),
+                      {**GENERIC_ANSWERS, **IMS_ANSWERS}, {**GENERIC_SETTINGS, **CLCC_URC}),
     "ec25": Family("Quectel", "EC25", "EC25EFAR06A06M4G", 7,
-                   {**GENERIC_ANSWERS, "AT+QINDCFG=": (), "AT+QURCCFG=": (), "AT+QCFG=": ()},
+                   {**GENERIC_ANSWERS, **IMS_ANSWERS, "AT+QINDCFG=": (), "AT+QURCCFG=": (),
+                    "AT+QCFG=": ()},
                    {**GENERIC_SETTINGS, **CLCC_URC}),
     "huawei": Family("huawei", "MU709s-2", "11.608.12.00.00", 0,
                      {**GENERIC_ANSWERS, "AT^CURC=": ()}, GENERIC_SETTINGS),
     "ublox": Family("u-blox", "LARA-R211", "30.31", 7,
-                    {**GENERIC_ANSWERS, "AT+UCALLSTAT=": ()}, GENERIC_SETTINGS),
+                    {**GENERIC_ANSWERS, **IMS_ANSWERS, "AT+UCALLSTAT=": ()}, GENERIC_SETTINGS),
     "zte": Family("ZTE CORPORATION", "MF626", "BD_P673A2V1.0.0B09", 0, GENERIC_ANSWERS, GENERIC_SETTINGS),
     "wavecom": Family("WAVECOM MODEM", "MULTIBAND  900E  1800", "640b09gg.Q2406B", 0,
                       {**GENERIC_ANSWERS, "AT+WIND=": ()}, GENERIC_SETTINGS),
