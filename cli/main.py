@@ -222,9 +222,10 @@ def phone_check(config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from cli import owner
+    from cli import backup, owner
 
     owner.register(cli)
+    backup.register(cli)  # issue 13: textback backup ..., textback restore
 
 
 _register()

@@ -144,6 +144,8 @@ def run_daemon(cfg, db_path: str | None) -> None:
     with one_daemon(db):
         log.info("%s", start_line(cfg, db))
         store = Store(db)
+        if cfg.backup is not None:   # issue 13: Litestream checkpoints; ours only bounds the WAL
+            store.leave_checkpoints_to_litestream()
         clock = WallClock()
         link, sim = link_for(cfg, clock, store.path)
         daemon = Daemon(cfg, store, clock, link)

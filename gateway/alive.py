@@ -245,10 +245,9 @@ class Watch:
         if self.d.config.backup is None or now < self._next_backup:
             return
         self._next_backup = now + BACKUP_EVERY
-        from .litestream import SERVICE_SOCKET, last_sync
+        from .litestream import last_sync, socket_path
 
-        socket = getattr(self.d, "backup_socket", None) or SERVICE_SOCKET
-        synced = last_sync(socket)
+        synced = last_sync(socket_path(self.d.store.path))
         if synced is not None:
             self._backup_since = synced
             self.d.store.set_state("backup_last_sync", f"{synced:.3f}")

@@ -21,8 +21,7 @@ from .errors import TextbackError
 
 log = logging.getLogger(__name__)
 
-# The service's control socket (deploy/systemd/textback-backup.service RuntimeDirectory=).
-SERVICE_SOCKET = Path("/run/textback-backup/litestream.sock")
+SOCKET_MAX = 100   # bytes of a Unix socket path (sun_path is 108 on Linux, with its NUL)
 STATE_KEY = "backup_replica"      # the replica this database is copied to (or came from)
 PROBLEM_KEY = "backup_problem"    # why replication will not start, for `textback status`
 ASK_TIMEOUT = 60.0                # s for one look at a replica over the network
@@ -30,6 +29,19 @@ ASK_TIMEOUT = 60.0                # s for one look at a replica over the network
 
 class BackupError(TextbackError):
     """Replication or a restore cannot go ahead: says why and what to do."""
+
+
+def socket_path(db: Path) -> Path:
+    """Litestream's control socket for `db`: beside it, where the daemon (same user or group)
+    finds it from the database alone; in the temp folder when that path is too long."""
+    beside = Path(db).absolute().with_name(f".{Path(db).name}-litestream.sock")
+    if len(bytes(beside)) <= SOCKET_MAX:
+        return beside
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(bytes(Path(db).absolute())).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"textback-{digest}.sock"
 
 
 def binary() -> str:
