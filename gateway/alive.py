@@ -227,7 +227,11 @@ class Watch:
     def _ping(self, now: float) -> None:
         if self.pinger is None:
             return
+        before = self.pinger.last
         self.pinger.tick(now, problems(self.facts(now)))
+        if self.pinger.last is not before:
+            ping = self.pinger.last.ping
+            self.d.emit("health_ping", kind=ping.kind or "ok", reason=ping.body)
         self._record_ping(now)
 
     def _record_ping(self, now: float) -> None:
