@@ -173,6 +173,11 @@ def diagnose(port_opener: Callable[[], object], clock, *, proc: Path = Path("/pr
     checks.append(_check_sms_centre(session))
     if family in LTE_FAMILIES:
         checks.append(_check_ims(session, family))
+    from .ims import doctor_check   # issue 13: AT+CIREG (27.007 8.71) on every family
+
+    cireg = doctor_check(session, family)
+    if cireg is not None:
+        checks.append(cireg)
     return checks
 
 

@@ -80,8 +80,8 @@ class SimModem(SimNetwork):  # issue 13: own number, texts to itself, registrati
     def __init__(self, family: str = "generic", steps: Iterable[Step] = (), replies: Iterable[Reply] = (),
                  *, echo: bool = True, chunk: int | None = None, start: datetime | None = None,
                  line_end: str = "\r\n", missed_calls: Iterable[tuple[str, int]] = (),
-                 stored_texts: Iterable[tuple[str, str]] = (), own_number: str | None = OWN_NUMBER,
-                 self_delivery: bool = True, ims: bool | None = None):
+                 stored_texts: Iterable[tuple[str, str]] = (), own_number: str = OWN_NUMBER,
+                 cnum: bool = True, self_delivery: bool = True, ims: bool | None = None):
         if family not in FAMILIES:
             raise ValueError(f"unknown modem family {family!r}; known: {', '.join(FAMILIES)}")
         if chunk is not None and chunk < 1:
@@ -115,7 +115,8 @@ class SimModem(SimNetwork):  # issue 13: own number, texts to itself, registrati
         del self.missed_calls[:-PHONEBOOKS["MC"]]
         self.cnma_count = 0                # AT+CNMA that acknowledged a +CMT in time
         # -- issue 13: the network around the modem -------------------------------------------
-        self.own_number = own_number       # AT+CNUM; None: the SIM does not say (many don't)
+        self.own_number = own_number       # the SIM's number on the network
+        self.cnum = cnum                   # AT+CNUM says it (many SIMs do not keep it)
         self.self_delivery = self_delivery  # False: a network that drops texts to oneself
         self.registration = 1              # <stat> for +CREG/+CEREG (27.007 7.2): 1 home
         self.ims = (True if "AT+CIREG?" in self.family.answers else None) if ims is None else ims

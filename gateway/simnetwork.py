@@ -23,7 +23,7 @@ class SimNetwork:
     def _maybe_echo(self, sent) -> None:
         """A text to the SIM's own number comes back as any text does, unless the network drops
         texts to oneself. Parts come back as parts: the host reassembles them."""
-        if not self.self_delivery or self.own_number is None or sent.number != self.own_number:
+        if not self.self_delivery or sent.number != self.own_number:
             return
         if sent.part is not None and sent.part.seq != sent.part.count:
             return      # the whole text comes back once, after its last part
@@ -41,7 +41,7 @@ class SimNetwork:
                 self._write_line(what)
 
     def _do_cnum(self, arg: str) -> list[str]:
-        return ([f'+CNUM: "","{self.own_number}",145'] if self.own_number else []) + ["OK"]
+        return ([f'+CNUM: "","{self.own_number}",145'] if self.cnum else []) + ["OK"]
 
     def _do_creg(self, arg: str) -> list[str]:
         return [f"+CREG: 0,{self.registration}", "OK"]

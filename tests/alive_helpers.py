@@ -1,0 +1,49 @@
+"""The daemon on a virtual clock with issue 13's sections in its config: a shared harness for
+tests/test_metrics.py, test_selftest.py and test_ims.py."""
+from pathlib import Path
+
+import serial
+
+START = 1_795_536_000.0   # Tuesday 2026-11-24 10:00 in Austin: business hours
+
+
+def run_daemon(tmp_path: Path, extra: str, *, until: float, sim=None, script=(),
+               owner: bool = True, phone: str | None = None):
+    """Run until `until` virtual seconds; `script`: (at, action(sim, daemon)) done between runs.
+    (database path, emitted events, the sim)."""
+    from gateway import config as config_mod
+    from gateway.atlink import AtLink
+    from gateway.clock import VirtualClock
+    from gateway.daemon import Daemon
+    from gateway.sim import SimModem
+    from gateway.starter import write_starter
+    from gateway.store import Store
+
+    tmp_path.mkdir(exist_ok=True)
+    write_starter(tmp_path)
+    toml = tmp_path / "textback.toml"
+    text = toml.read_text().replace("digest = true", "digest = false")
+    if phone is not None:
+        text = text.replace('phone = "+15125550100"', f'phone = "{phone}"')
+    if not owner:
+        text = text.replace('owner_phone = "+15125550199"', 'owner_phone = ""')
+    toml.write_text(text + "\n" + extra)
+    toml.chmod(0o600)
+    cfg = config_mod.load(toml)
+    sim = sim or SimModem("sim800")
+    clock = VirtualClock(START, sim, warmup=1.0)
+    db = tmp_path / "t.db"
+    store = Store(db)
+    daemon = Daemon(cfg, store, clock, AtLink(lambda: serial.Serial(sim.port_name, 115200,
+                                                                      timeout=0), clock))
+    events = []
+    daemon.sink = events.append
+    try:
+        for at, action in sorted(script, key=lambda s: s[0]):
+            daemon.run(until=START + at)
+            action(sim, daemon)
+        daemon.run(until=START + until)
+    finally:
+        store.close()
+        sim.close()
+    return db, [{**e, "t": round(e["at"] - START, 3)} for e in events], sim
