@@ -104,7 +104,7 @@ class Sshd:
 
 def add_backup(config: Path, url: str, credentials: Path | None = None,
                extra: str = "") -> None:
-    text = config.read_text() + f'\n[backup]\nreplica = "{url}"\n'
+    text = config.read_text().split("\n[backup]")[0] + f'\n[backup]\nreplica = "{url}"\n'
     if credentials:
         text += f'credentials = "{credentials}"\n'
     config.write_text(text + extra)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from alive_helpers import cut_alive
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import replication as rep  # noqa: E402
@@ -308,7 +310,7 @@ def test_first_boot_restores_the_leads_before_the_daemon_starts(tmp_path):
     box.mkdir()
     textback("init", box)
     config = box / "textback.toml"
-    config.write_text(config.read_text() + f'\n[backup]\nreplica = "{url}"\n')
+    config.write_text(cut_alive(config.read_text()) + f'\n[backup]\nreplica = "{url}"\n')
     done = textback("restore", "--if-missing", "--config", config)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"restored {box / 'textback.db'} from {url}\n"
@@ -336,7 +338,7 @@ def test_sftp_with_a_wrong_key_is_told_plainly(tmp_path):
                             ("wrong host key", sshd.credentials(
                                 tmp_path / "c2.toml",
                                 host_key=" ".join((other.with_suffix(".pub")).read_text().split()[:2])))):
-            config.write_text((tmp_path / "cfg" / "textback.toml").read_text().split("[backup]")[0]
+            config.write_text(cut_alive(config.read_text())
                               + f'[backup]\nreplica = "{sshd.url(tmp_path / "r")}"\n'
                               f'credentials = "{creds}"\n')
             done = textback("backup", "status", "--config", config, "--db", db)
@@ -362,8 +364,36 @@ def test_a_replica_folder_nobody_may_write_is_told_plainly(tmp_path):
     (stick / "textback").write_text("a file where the folder should be")
     textback("init", tmp_path / "cfg")
     config = tmp_path / "cfg" / "textback.toml"
-    config.write_text(config.read_text() + f'\n[backup]\nreplica = "file://{stick / "textback"}"\n')
+    config.write_text(cut_alive(config.read_text()) + f'\n[backup]\nreplica = "file://{stick / "textback"}"\n')
     done = textback("backup", "run", "--config", config, "--db", db)
     assert done.returncode == 1
     assert f"error: cannot read the replica file://{stick / 'textback'}: " in done.stderr
     assert "is the USB stick mounted, and writable by user textback?" in done.stderr
+
+
+@needs_litestream
+def test_litestream_itself_buries_a_replica_under_a_new_database(tmp_path):
+    """Why `guard` exists (docs/reference/litestream.md): Litestream 0.5.17, given a new
+    database and a replica holding another one's history, makes the new one the replica's
+    latest state. Should an upgrade change that, this test says so."""
+    import shutil
+
+    from gateway import litestream
+    from gateway.store import Store
+
+    db = tmp_path / "box" / "textback.db"
+    url = f"file://{tmp_path / 'replica'}"
+    settings = backup.BackupSettings(url, "file", None, 1.0)
+    for number in ("+15125550142", "+15125550177"):    # the old card, then a new one
+        if db.parent.exists():
+            shutil.rmtree(db.parent)
+        db.parent.mkdir()
+        store = Store(db)
+        store.queue_text(number=number, body="hi", kind="missed_call", dedupe_key=number,
+                         send_at=0, now=0)
+        store.close()
+        done = litestream.run(settings, db, ["replicate", "-once"], timeout=120)
+        assert done.returncode == 0, done.stderr
+    restored = rep.restore_to(url, tmp_path / "restored.db")
+    assert restored.returncode == 0, restored.stderr
+    assert rep.rows(tmp_path / "restored.db", "SELECT number FROM leads") == [("+15125550177",)]

@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from alive_helpers import cut_alive
 import serial
 
 from gateway import healthping as hp
@@ -156,7 +158,7 @@ def test_pings_while_the_modem_works_and_fail_names_the_modem_once_it_stops(tmp_
 
     write_starter(tmp_path)
     toml = tmp_path / "textback.toml"
-    toml.write_text(toml.read_text() + f'\n[health]\nping_url = "{hc.url}"\nping_every = 60\n'
+    toml.write_text(cut_alive(toml.read_text()) + f'\n[health]\nping_url = "{hc.url}"\nping_every = 60\n'
                     'fail_after = 120\n')
     toml.chmod(0o600)
     cfg = config_mod.load(toml)
@@ -209,7 +211,7 @@ def test_the_live_daemon_pings_fails_on_a_silent_modem_and_goes_quiet_when_kille
     sim = SimModem("sim800")
     sim.start(lambda: 0.0)
     config = crash.write_config(tmp_path, sim.port_name)
-    config.write_text(config.read_text() + f'\n[health]\nping_url = "{hc.url}"\nping_every = 10\n'
+    config.write_text(cut_alive(config.read_text()) + f'\n[health]\nping_url = "{hc.url}"\nping_every = 10\n'
                       "fail_after = 10\n")
     config.chmod(0o600)
     daemon = crash.Process(config, tmp_path / "t.db")
