@@ -51,6 +51,7 @@ class AtLink:
         # answering is noticed (gateway.alive sets it from [health] fail_after); its own number.
         self.keepalive = 60.0
         self.own_number: str | None = None
+        self._heard: float | None = None   # the modem's last word, across reopened ports
 
     # -- connection ------------------------------------------------------------------------------
     def connect(self) -> ModemInfo:
@@ -59,7 +60,7 @@ class AtLink:
         from .inbox import Reassembly
 
         port = self.open_port()
-        self.session = Session(port, self.clock)
+        self.session = Session(port, self.clock, last_rx=self._heard)
         self.info = self.session.initialise(family=self.family, pin=self.pin)
         self.tracker = CallTracker(families.get(self.info.family))
         self._reassembly = Reassembly()
@@ -75,7 +76,7 @@ class AtLink:
     @property
     def last_heard(self) -> float | None:
         """When the modem last said anything (None: never opened)."""
-        return self.session.last_rx if self.session is not None else None
+        return self.session.last_rx if self.session is not None else self._heard
 
     def _own_number(self) -> str | None:
         """The SIM's own number, where it keeps one (27.007 7.1 +CNUM: ,"<number>",<type>)."""
@@ -103,6 +104,7 @@ class AtLink:
 
     def close(self) -> None:
         if self.session is not None:
+            self._heard = self.session.last_rx
             try:
                 self.session.port.close()
             except Exception:  # closing a port that is already gone

@@ -101,8 +101,8 @@ def decide(now: float, problems: list[str], last: Sent | None, every: float) -> 
         return ping
     if last.ok is None:
         return None     # one at a time
-    if last.ok is False:
-        return ping if now - last.at >= min(RETRY_EVERY, every) else None
+    if last.ok is False:   # news goes at once; the same ping is retried at a slower pace
+        return ping if ping != last.ping or now - last.at >= min(RETRY_EVERY, every) else None
     if ping != last.ping or now - last.at >= every:
         return ping
     return None

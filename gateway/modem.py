@@ -48,7 +48,7 @@ class ModemInfo:
 class Session:
     """One AT conversation with one modem. `port` is an open pyserial port (timeout=0)."""
 
-    def __init__(self, port, clock, *, timeout: float = 10.0) -> None:
+    def __init__(self, port, clock, *, timeout: float = 10.0, last_rx: float | None = None) -> None:
         self.port = port
         self.clock = clock
         self.timeout = timeout
@@ -57,7 +57,9 @@ class Session:
         self._lines: deque[str] = deque()
         self._stale = False  # a command timed out: its answer may still come
         self.silent = 0      # commands in a row that got no answer
-        self.last_rx = clock.now()  # when the modem last sent a byte (issue 13: the dead-man)
+        # When the modem last sent a byte (issue 13, the dead-man): a reopened port has heard
+        # nothing yet, so the last session's time is carried over.
+        self.last_rx = clock.now() if last_rx is None else last_rx
         self.sms_timeout = 60.0  # 27.005 leaves it open; real networks answer AT+CMGS within tens of s
 
     # -- reading -------------------------------------------------------------------------------

@@ -71,6 +71,7 @@ def test_decide():
         (5, [], hp.Sent(0, fail, True), ok),                   # all well again at once
         (59, [], hp.Sent(0, ok, False), None),                 # a failed one: retried
         (60, [], hp.Sent(0, ok, False), ok),
+        (1, ["the modem has not answered for 11m"], hp.Sent(0, ok, False), fail),  # news: at once
     ]
     for now, problems, last, expected in cases:
         assert hp.decide(now, problems, last, 300) == expected, (now, problems, last)
