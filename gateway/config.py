@@ -452,6 +452,10 @@ def check(config: Config) -> list[str]:
             unit = "septets" if segs.encoding == "GSM-7" else "UTF-16 units"
             warnings.append(f"{name}.txt: with your business details it is sent as {segs.parts} "
                             f"texts ({segs.units} {unit}); shorten it to fit in one")
+    if config.backup is not None:   # issue 13: the credentials file, checked as the service will
+        from .backup import read_credentials
+
+        read_credentials(config.backup)
     if config.secrets() and config.path.exists() and exposed(config.path):
         warnings.append(f"{config.path} holds secrets ({', '.join(config.secrets())}) and others "
                         f"can read it: chmod 600 {config.path}")

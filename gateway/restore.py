@@ -177,10 +177,12 @@ def guard(settings: BackupSettings, db: Path) -> None:
         row = None
     finally:
         conn.close()
-    if row and row[0] == settings.replica:
-        _problem(db, "")
-        return
     try:
+        if settings.scheme == "file":
+            _writable(settings)
+        if row and row[0] == settings.replica:
+            _problem(db, "")
+            return
         files = replica_files(settings, db)
     except BackupError as exc:
         _problem(db, exc.message)
@@ -193,6 +195,23 @@ def guard(settings: BackupSettings, db: Path) -> None:
                           "textback-backup; sudo textback restore --force; then start both. To "
                           "start a new backup instead, name an empty replica folder in [backup]")
     _mark(db, settings.replica)
+
+
+def _writable(settings: BackupSettings) -> None:
+    """A file replica's folder can be made and written (Litestream would only log its errors
+    and keep trying): a stick mounted read-only, or owned by another user, is said plainly."""
+    import tempfile
+    from urllib.parse import unquote, urlsplit
+
+    folder = Path(unquote(urlsplit(settings.replica).path))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".textback-probe-"):
+            pass
+    except OSError as exc:
+        raise BackupError(f"cannot write the replica folder {folder}: {exc.strerror}",
+                          hint="is the USB stick mounted, and writable by user textback? (the "
+                               "fstab line in README, \"Knowing the box is alive\")") from None
 
 
 def _problem(db: Path, text: str) -> None:

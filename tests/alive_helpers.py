@@ -14,7 +14,7 @@ def cut_alive(text: str) -> str:
 
 
 def run_daemon(tmp_path: Path, extra: str, *, until: float, sim=None, script=(),
-               owner: bool = True, phone: str | None = None):
+               owner: bool = True, phone: str | None = None, clock_wrap=None):
     """Run until `until` virtual seconds; `script`: (at, action(sim, daemon)) done between runs.
     (database path, emitted events, the sim)."""
     from gateway import config as config_mod
@@ -38,10 +38,14 @@ def run_daemon(tmp_path: Path, extra: str, *, until: float, sim=None, script=(),
     cfg = config_mod.load(toml)
     sim = sim or SimModem("sim800")
     clock = VirtualClock(START, sim, warmup=1.0)
+    made: list = []
+    if clock_wrap is not None:   # e.g. a clock that lets HTTP in flight finish first
+        clock = clock_wrap(clock, made)
     db = tmp_path / "t.db"
     store = Store(db)
     daemon = Daemon(cfg, store, clock, AtLink(lambda: serial.Serial(sim.port_name, 115200,
                                                                       timeout=0), clock))
+    made.append(daemon)
     events = []
     daemon.sink = events.append
     try:

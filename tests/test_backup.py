@@ -351,24 +351,68 @@ def test_sftp_with_a_wrong_key_is_told_plainly(tmp_path):
         sshd.close()
 
 
-@needs_litestream
-def test_a_replica_folder_nobody_may_write_is_told_plainly(tmp_path):
-    """A USB stick mounted read-only (or a folder on it owned by another user): the first copy
-    fails, and `textback backup run` says why before Litestream ever starts."""
+def _replica_folder_refusal(tmp_path, folder: Path):
     from gateway.store import Store
 
     db = tmp_path / "textback.db"
     Store(db).close()
+    textback("init", tmp_path / "cfg")
+    config = tmp_path / "cfg" / "textback.toml"
+    config.write_text(cut_alive(config.read_text()) + f'\n[backup]\nreplica = "file://{folder}"\n')
+    done = textback("backup", "run", "--config", config, "--db", db)
+    status = textback("status", "--db", db, "--json")
+    return done, {r["check"]: r for r in json.loads(status.stdout)}
+
+
+def test_a_replica_path_that_is_a_file_is_told_plainly(tmp_path):
+    """A file where the replica folder should be: `textback backup run` says why before
+    Litestream ever starts, and `textback status` shows it."""
     stick = tmp_path / "stick"
     stick.mkdir()
     (stick / "textback").write_text("a file where the folder should be")
-    textback("init", tmp_path / "cfg")
-    config = tmp_path / "cfg" / "textback.toml"
-    config.write_text(cut_alive(config.read_text()) + f'\n[backup]\nreplica = "file://{stick / "textback"}"\n')
-    done = textback("backup", "run", "--config", config, "--db", db)
+    done, rows = _replica_folder_refusal(tmp_path, stick / "textback")
     assert done.returncode == 1
-    assert f"error: cannot read the replica file://{stick / 'textback'}: " in done.stderr
+    assert f"error: cannot write the replica folder {stick / 'textback'}: File exists" \
+        in done.stderr
     assert "is the USB stick mounted, and writable by user textback?" in done.stderr
+    assert rows["backup"]["ok"] is False
+    assert rows["backup"]["value"].startswith(f"cannot write the replica folder {stick}")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only file system needs root")
+def test_a_stick_mounted_read_only_is_told_plainly(tmp_path):
+    """A USB stick the kernel mounted read-only (a FAT error, the lock switch): even root may
+    not write there."""
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(stick)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount here: {mounted.stderr.strip()}")
+    try:
+        done, rows = _replica_folder_refusal(tmp_path, stick / "textback")
+    finally:
+        subprocess.run(["umount", str(stick)], check=True)
+    assert done.returncode == 1
+    assert f"error: cannot write the replica folder {stick / 'textback'}: Read-only file system" \
+        in done.stderr
+    assert rows["backup"]["ok"] is False
+
+
+def test_config_check_reads_the_credentials_file(tmp_path):
+    textback("init", tmp_path)
+    config = tmp_path / "textback.toml"
+    creds = tmp_path / "creds.toml"
+    creds.write_text('host_key = "ssh-ed25519 AAAA"\npassword = "x"\n')
+    creds.chmod(0o644)
+    config.write_text(cut_alive(config.read_text()) + '\n[backup]\nreplica = "sftp://b@nas/x"\n'
+                      'credentials = "creds.toml"\n')
+    done = textback("config", "check", "--config", config)
+    assert done.returncode == 2
+    assert done.stderr == (f"error: {creds}: the credentials file can be read by others\n"
+                           f"  -> chmod 600 {creds} (or 640 with group textback)\n")
+    creds.chmod(0o600)
+    assert textback("config", "check", "--config", config).returncode == 0
 
 
 @needs_litestream

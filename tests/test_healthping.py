@@ -278,3 +278,38 @@ def test_status_shows_backup_age_last_ping_and_self_test(tmp_path):
     assert result.exit_code == 1
     assert "!! backup" in result.output and "last copy to the replica 2h ago" in result.output
     assert "!! self-test" in result.output and "FAILED 1m ago: x" in result.output
+
+
+def test_a_failing_ping_server_over_many_pings(tmp_path, caplog):
+    """Virtual time, a server answering 500 to everything: one warning for the whole outage,
+    retries every minute, the texts unaffected, the status row saying so."""
+    import json as json_
+
+    from click.testing import CliRunner
+
+    from alive_helpers import run_daemon
+    from cli.main import cli
+    from gateway.scenario import Step
+    from gateway.sim import SimModem
+
+    server = FakeHealthchecks(status=500)
+    n = "+15125550142"
+    sim = SimModem("sim800", steps=[Step(100.0, "RING"), Step(100.05, f'+CLIP: "{n}",145,"",0,"",0'),
+                                    Step(105.0, "NO CARRIER")])
+    try:
+        db, events, _ = run_daemon(
+            tmp_path, f'[health]\nping_url = "{server.url}"\nping_every = 60\n', until=600,
+            sim=sim, clock_wrap=lambda clock, daemon: PatientClock(
+                clock, lambda: daemon[0].watch.pinger if daemon else None))
+    finally:
+        server.close()
+    warned = [r for r in caplog.records if "did not arrive" in r.getMessage()]
+    assert len(warned) == 1 and "HTTP 500" in warned[0].getMessage()
+    assert "hc-ping" not in warned[0].getMessage() and "uuid" not in warned[0].getMessage()
+    pings = [e["t"] for e in events if e["event"] == "health_ping"]
+    assert len(pings) >= 9 and all(60 - 1 <= b - a <= 60 + 1 for a, b in zip(pings, pings[1:]))
+    assert [e["status"] for e in events if e["event"] == "sms"] == ["sent"]
+    rows = {r["check"]: r for r in json_.loads(CliRunner().invoke(
+        cli, ["status", "--db", str(db), "--json"]).output)}
+    assert rows["health ping"]["ok"] is False
+    assert "did not arrive (HTTP 500 Internal Server Error)" in rows["health ping"]["value"]
