@@ -313,3 +313,51 @@ def test_a_failing_ping_server_over_many_pings(tmp_path, caplog):
         cli, ["status", "--db", str(db), "--json"]).output)}
     assert rows["health ping"]["ok"] is False
     assert "did not arrive (HTTP 500 Internal Server Error)" in rows["health ping"]["value"]
+
+
+def test_on_the_phone_path_a_phone_gone_is_named_in_the_fail(tmp_path, hc):
+    """The phone as the modem (the strict fake SMSGate and CallGate): pings while it answers,
+    `/fail` naming the phone once it stops answering for fail_after."""
+    from dataclasses import replace
+
+    from gateway import config as config_mod
+    from gateway.clock import WallClock
+    from gateway.daemon import Daemon
+    from gateway.fakegateway import FakeGateway
+    from gateway.phonelink import PhoneLink
+    from gateway.starter import write_starter
+    from gateway.store import Store
+    from test_phonelink import KEY, settings
+
+    write_starter(tmp_path)
+    toml = tmp_path / "textback.toml"
+    toml.write_text(cut_alive(toml.read_text()) + f'\n[health]\nping_url = "{hc.url}"\n'
+                    "ping_every = 10\nfail_after = 10\n")
+    toml.chmod(0o600)
+    cfg = config_mod.load(toml)
+    with FakeGateway(retry_scale=0.005, signing_key=KEY) as gw:
+        store = Store(tmp_path / "t.db")
+        clock = WallClock()
+        daemon = Daemon(cfg, store, clock,
+                        PhoneLink(replace(settings(gw), health_every=1.0), clock))
+        state = {"gone": None}
+
+        def on_pass():
+            if state["gone"] is None and any(r[1] == "GET" for r in hc.requests):
+                state["gone"] = time.time()
+                gw.offline = True          # the phone stops answering
+            if any(r[1] == "POST" for r in hc.requests):
+                daemon.stop("failed")
+                clock.interrupt()
+        daemon.on_pass = on_pass
+        try:
+            daemon.run(until=clock.now() + 90)
+        finally:
+            daemon.link.close()
+            store.close()
+    fails = [r for r in hc.requests if r[1] == "POST"]
+    assert daemon.stop_reason == "failed", hc.requests
+    assert fails[0][2].endswith("/fail")
+    assert fails[0][3].startswith("the phone has not answered for ")
+    assert "check the phone is on and plugged in" in fails[0][3]
+    assert fails[0][0] > state["gone"]

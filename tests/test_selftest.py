@@ -139,3 +139,47 @@ def test_doctor_shows_the_last_self_test(tmp_path):
     db, _, _ = run_daemon(tmp_path, '[selftest]\nat = "10:01"\n', until=300)
     result_ = CliRunner().invoke(cli, ["doctor", "--port", "sim", "--db", str(db)])
     assert "note self-test: passed " in result_.output
+
+
+def test_on_the_phone_path_the_self_test_uses_business_phone(tmp_path):
+    """The phone as the modem (the fake SMSGate): the test text goes to business.phone, the
+    phone's own number, and its echo comes back as a received text, never a lead."""
+    from dataclasses import replace
+
+    from alive_helpers import cut_alive
+    from gateway import config as config_mod
+    from gateway.clock import WallClock
+    from gateway.daemon import Daemon
+    from gateway.fakegateway import FakeGateway
+    from gateway.phonelink import PhoneLink
+    from gateway.starter import write_starter
+    from gateway.store import Store
+    from test_phonelink import KEY, settings
+
+    write_starter(tmp_path)
+    toml = tmp_path / "textback.toml"
+    toml.write_text(cut_alive(toml.read_text()) + '\n[selftest]\nat = "07:30"\n')
+    cfg = config_mod.load(toml)
+    with FakeGateway(retry_scale=0.005, signing_key=KEY) as gw:
+        store = Store(tmp_path / "t.db")
+        clock = WallClock()
+        daemon = Daemon(cfg, store, clock, PhoneLink(replace(settings(gw)), clock))
+        events = []
+        daemon.sink = events.append
+        daemon.watch.selftest.next = clock.now() + 1    # now rather than at 07:30
+
+        def on_pass():
+            if any(e["event"] == "selftest" for e in events):
+                daemon.stop("done")
+                clock.interrupt()
+        daemon.on_pass = on_pass
+        try:
+            daemon.run(until=clock.now() + 30)
+        finally:
+            daemon.link.close()
+        last = json.loads(store.get_state("selftest_last"))
+        leads = store.leads(limit=5)
+        store.close()
+    assert [m["recipients"][0]["phoneNumber"] for m in gw.messages.values()] == ["+15125550100"]
+    assert last["ok"] is True and last["detail"].startswith("sent and received back in ")
+    assert leads == []
