@@ -129,10 +129,29 @@ def backup_run(config_path, db_path) -> None:
                                            cfg.path)
         return
     db = (Path(db_path) if db_path else cfg.database).absolute()
+    _not_as_someone_else(db)
     guard(cfg.backup, db)
     logging.getLogger("textback").info("replicating %s to %s", db, cfg.backup.place)
     sys.stdout.flush()
     litestream.replicate(cfg.backup, db, socket=litestream.socket_path(db))
+
+
+def _not_as_someone_else(db: Path) -> None:
+    """Litestream makes its own files beside the database: made by root (sudo textback backup
+    run), they lock the service (user textback) out of them."""
+    import os
+
+    from gateway.litestream import BackupError
+
+    try:
+        owner = db.parent.stat().st_uid
+    except OSError:
+        return
+    if os.geteuid() == 0 and owner != 0:
+        raise BackupError(f"not as root: {db.parent} belongs to another user, and the files "
+                          "Litestream makes there would lock that user out",
+                          hint="the service runs it: sudo systemctl start textback-backup "
+                               "(by hand: sudo -u textback textback backup run)")
 
 
 @backup.command("config")

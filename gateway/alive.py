@@ -75,6 +75,8 @@ def problems(f: Facts) -> list[str]:
     return out
 
 
+PIN_REFUSED = ("the SIM refused the PIN in the config (modem.pin); fix it there (textback does "
+               "not try it again, so the SIM does not lock)")
 _DBM = re.compile(r"(-?\d+) dBm")
 
 
@@ -153,7 +155,11 @@ class Watch:
             return
         from .healthping import Ping
 
-        reason = f"textback cannot run: {getattr(exc, 'message', exc)}"
+        from .errors import PinRefused
+
+        # A refused PIN reads differently after a restart ("refused ... before"): one reason.
+        said_why = PIN_REFUSED if isinstance(exc, PinRefused) else getattr(exc, "message", exc)
+        reason = f"textback cannot run: {said_why}"
         now = self.d.clock.now()
         said = json.loads(self.d.store.get_state("health_fatal_sent") or "{}")
         if said.get("reason") == reason and now - said.get("at", 0) < self.pinger.settings.ping_every:

@@ -14,7 +14,7 @@ def cut_alive(text: str) -> str:
 
 
 def run_daemon(tmp_path: Path, extra: str, *, until: float, sim=None, script=(),
-               owner: bool = True, phone: str | None = None, clock_wrap=None):
+               owner: bool = True, phone: str | None = None, clock_wrap=None, pin: str = ""):
     """Run until `until` virtual seconds; `script`: (at, action(sim, daemon)) done between runs.
     (database path, emitted events, the sim)."""
     from gateway import config as config_mod
@@ -26,14 +26,17 @@ def run_daemon(tmp_path: Path, extra: str, *, until: float, sim=None, script=(),
     from gateway.store import Store
 
     tmp_path.mkdir(exist_ok=True)
-    write_starter(tmp_path)
     toml = tmp_path / "textback.toml"
+    again = toml.exists()      # a restart: the same config as the first run
+    write_starter(tmp_path, force=again)
     text = toml.read_text().replace("digest = true", "digest = false")
+    if pin:
+        text = text.replace('pin = ""', f'pin = "{pin}"', 1)
     if phone is not None:
         text = text.replace('phone = "+15125550100"', f'phone = "{phone}"')
     if not owner:
         text = text.replace('owner_phone = "+15125550199"', 'owner_phone = ""')
-    toml.write_text(cut_alive(text) + "\n" + extra)
+    toml.write_text(cut_alive(text) + "\n" + extra)   # (the same text on a restart)
     toml.chmod(0o600)
     cfg = config_mod.load(toml)
     sim = sim or SimModem("sim800")
@@ -44,7 +47,8 @@ def run_daemon(tmp_path: Path, extra: str, *, until: float, sim=None, script=(),
     db = tmp_path / "t.db"
     store = Store(db)
     daemon = Daemon(cfg, store, clock, AtLink(lambda: serial.Serial(sim.port_name, 115200,
-                                                                      timeout=0), clock))
+                                                                      timeout=0), clock,
+                                              pin=cfg.modem.pin))
     made.append(daemon)
     events = []
     daemon.sink = events.append

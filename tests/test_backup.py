@@ -441,3 +441,23 @@ def test_litestream_itself_buries_a_replica_under_a_new_database(tmp_path):
     restored = rep.restore_to(url, tmp_path / "restored.db")
     assert restored.returncode == 0, restored.stderr
     assert rep.rows(tmp_path / "restored.db", "SELECT number FROM leads") == [("+15125550177",)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the refusal is for root")
+def test_backup_run_refuses_root_on_the_services_folder(tmp_path):
+    """`sudo textback backup run` on a box: Litestream's files would be root's, and the service
+    (user textback) locked out of them."""
+    from gateway.store import Store
+
+    folder = tmp_path / "var"
+    folder.mkdir()
+    Store(folder / "textback.db").close()
+    os.chown(folder, 65534, 65534)    # as /var/lib/textback belongs to user textback
+    textback("init", tmp_path / "cfg")
+    config = tmp_path / "cfg" / "textback.toml"
+    config.write_text(cut_alive(config.read_text()) + f'\n[backup]\nreplica = "file://{tmp_path}/r"\n')
+    done = textback("backup", "run", "--config", config, "--db", folder / "textback.db")
+    assert done.returncode == 1
+    assert "error: not as root: " in done.stderr and "sudo systemctl start textback-backup" \
+        in done.stderr
+    assert not (tmp_path / "r").exists() and not (folder / ".textback.db-litestream").exists()

@@ -361,3 +361,25 @@ def test_on_the_phone_path_a_phone_gone_is_named_in_the_fail(tmp_path, hc):
     assert fails[0][3].startswith("the phone has not answered for ")
     assert "check the phone is on and plugged in" in fails[0][3]
     assert fails[0][0] > state["gone"]
+
+
+def test_a_refused_pin_is_told_once_before_the_daemon_exits(tmp_path, hc):
+    """The daemon stops on a SIM that refuses its PIN (never retried: the SIM would lock), and
+    systemd starts it again every few seconds: the health check hears why once, not each time."""
+    from alive_helpers import run_daemon
+    from gateway.errors import PinRefused
+    from gateway.scenario import Reply
+    from gateway.sim import SimModem
+
+    def start():
+        sim = SimModem("sim800", replies=[Reply("AT+CPIN?", ("+CPIN: SIM PIN", "OK")),
+                                          Reply('AT+CPIN="', ("+CME ERROR: 16",))])
+        with pytest.raises(PinRefused):
+            run_daemon(tmp_path, f'[health]\nping_url = "{hc.url}"\n', until=60, sim=sim,
+                       pin="1234")
+
+    start()
+    start()     # a restart: the same reason within ping_every is not sent again
+    assert [(m, p.rsplit("/", 1)[-1], b) for _, m, p, b in hc.requests] == [
+        ("POST", "fail", "textback cannot run: the SIM refused the PIN in the config (modem.pin); "
+                         "fix it there (textback does not try it again, so the SIM does not lock)")]
