@@ -215,8 +215,10 @@ class Box:
         self.sim.close()
 
 
-def restore_to(url: str, db: Path, credentials: Path | None = None) -> subprocess.CompletedProcess:
+def restore_to(url: str, db: Path, credentials: Path | None = None, *,
+               force: bool = False) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "cli.main", "restore", "--from", url, "--db", str(db)]
+    args += ["--force"] if force else []
     if credentials:
         args += ["--credentials", str(credentials)]
     return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300,
@@ -263,13 +265,17 @@ def measure(folder: Path, *, calls: int, seconds: float, scheme: str) -> dict:
 
         threading.Thread(target=watch_local, daemon=True).start()
         probe = folder / "probe.db"
+        failed = []
         while time.monotonic() - t0 < seconds + 20 and len(landed) < calls:
-            probe.unlink(missing_ok=True)
-            done = restore_to(box.url, probe, creds)
+            done = restore_to(box.url, probe, creds, force=True)   # over the last probe
+            for old in folder.glob("probe.db.before-restore-*"):
+                old.unlink()
             now = time.time()
             if done.returncode == 0:
                 for (key,) in rows(probe, "SELECT key FROM calls"):
                     landed.setdefault(key, now)
+            else:
+                failed.append(done.stderr.strip()[-300:])
             time.sleep(0.2)
         stop.set()
         elapsed = time.monotonic() - t0
@@ -278,6 +284,8 @@ def measure(folder: Path, *, calls: int, seconds: float, scheme: str) -> dict:
         box.daemon.stop()
         box.close()
         lags = sorted(landed[k] - seen[k] for k in landed if k in seen)
+        if failed:
+            print(f"{len(failed)} probe restores failed; the last: {failed[-1]}", file=sys.stderr)
         return {"scheme": scheme, "calls": calls, "landed": len(landed), "lags": lags,
                 "elapsed": elapsed,
                 "litestream_cpu": cpu1[ls_pid][0] - cpu0[ls_pid], "litestream_rss": cpu1[ls_pid][1],

@@ -277,6 +277,8 @@ class Watch:
         if reset is None or not self.d.connected:
             return
         down = [t for t in (self.unregistered_since, self.ims_down_since) if t is not None]
+        if not down:
+            return
         last = self.d.store.get_state("last_modem_reset")
         if not ims.should_reset(now, down_since=min(down) if down else None,
                                 last_reset=float(last) if last else None):
