@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from typing import Callable
 
 from .errors import ModemGone
 
@@ -28,8 +29,11 @@ PROBLEMS = (
 )
 
 
-def run(args: list[str], *, serial: str = "", adb: str = "adb") -> str:
-    """Run one adb command; its stdout. ModemGone with a plain message when adb cannot do it."""
+def run(args: list[str], *, serial: str = "", adb: str = "adb",
+        keepalive: Callable[[], None] = lambda: None) -> str:
+    """Run one adb command; its stdout. ModemGone with a plain message when adb cannot do it.
+    `keepalive` is called first (each run may block ADB_TIMEOUT s: the systemd watchdog)."""
+    keepalive()
     command = [adb, *(["-s", serial] if serial else []), *args]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=ADB_TIMEOUT)
@@ -49,15 +53,15 @@ def run(args: list[str], *, serial: str = "", adb: str = "adb") -> str:
 
 
 def link(forwards: list[tuple[int, int]], reverses: list[tuple[int, int]], *,
-         serial: str = "", adb: str = "adb") -> None:
+         serial: str = "", adb: str = "adb", keepalive: Callable[[], None] = lambda: None) -> None:
     """Forward Pi ports to the phone's apps ((pi, phone) pairs) and the phone's ports back to our
     webhook receiver ((phone, pi) pairs). Safe to repeat: adb replaces an existing rule."""
-    state = run(["get-state"], serial=serial, adb=adb).strip()
+    state = run(["get-state"], serial=serial, adb=adb, keepalive=keepalive).strip()
     if state != "device":
         raise ModemGone(f"the phone is connected but adb says {state!r}",
                         hint="unlock the phone and accept the USB debugging prompt")
     for pi, phone in forwards:
-        run(["forward", f"tcp:{pi}", f"tcp:{phone}"], serial=serial, adb=adb)
+        run(["forward", f"tcp:{pi}", f"tcp:{phone}"], serial=serial, adb=adb, keepalive=keepalive)
     for phone, pi in reverses:
-        run(["reverse", f"tcp:{phone}", f"tcp:{pi}"], serial=serial, adb=adb)
+        run(["reverse", f"tcp:{phone}", f"tcp:{pi}"], serial=serial, adb=adb, keepalive=keepalive)
     log.info("adb: %d forward(s), %d reverse(s) set up", len(forwards), len(reverses))

@@ -23,7 +23,6 @@ CHORES_EVERY = 60.0     # seconds between looks for follow-ups and the morning d
 # Seconds between attempts to reopen a lost modem: quick at first (a USB re-plug or a modem reboot
 # takes 10-30 s, modem-behaviour.md "Boot timing"), then once a minute.
 RECONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-WATCHDOG_NAP = 10.0  # never sleep longer in one go: the systemd watchdog is fed between naps
 STORE_RETRY = 10.0  # seconds between tries to write a database that refused (full, locked)
 
 
@@ -116,10 +115,10 @@ class Daemon:
         return self.counters
 
     def nap(self, wake: float, until: float | None) -> None:
-        """Wait without a link, in short naps that keep the systemd watchdog fed."""
+        """Wait without a link (the clock's keepalive feeds the systemd watchdog meanwhile)."""
         wake = wake if until is None else min(wake, until)
         while not self.stopping and self.clock.now() < wake:
-            self.clock.sleep(min(wake, self.clock.now() + WATCHDOG_NAP))
+            self.clock.sleep(wake)
             self.on_pass()
 
     def connect(self) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
+from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +90,25 @@ def watchdog_interval(*, env=None) -> float | None:
     if pid and pid != str(os.getpid()):
         return None
     return usec / 2_000_000
+
+
+class Watchdog:
+    """Feeds the watchdog: WATCHDOG=1 when called, at most every `interval / 2` seconds.
+
+    Called from the daemon's loop and from inside the clock's waits (gateway.clock
+    KEEPALIVE_SLICE: at least every 10 s of waiting), so a send stays at most half an interval
+    plus one slice apart from the last: 25 s under WatchdogSec=60 (interval 30 s), where systemd
+    kills after 60.
+    """
+
+    def __init__(self, interval: float, *, now: Callable[[], float] = time.monotonic,
+                 send: Callable[[], object] | None = None) -> None:
+        self.every = interval / 2
+        self.now, self.send = now, send or (lambda: watchdog())
+        self.fed: float | None = None
+
+    def __call__(self) -> None:
+        now = self.now()
+        if self.fed is None or now - self.fed >= self.every:
+            self.fed = now
+            self.send()

@@ -433,7 +433,7 @@ class PhoneLink:
 
             ports = [_port(s.url_sms), _port(s.url_calls)]
             adb.link([(p, p) for p in ports], [(self.receiver.port, self.receiver.port)],
-                     serial=s.adb_serial)
+                     serial=s.adb_serial, keepalive=self.clock.keepalive)
         self._check_health()
         root = self._get("sms", "/")
         self._get("calls", "/api/v1/webhooks")
@@ -480,7 +480,8 @@ class PhoneLink:
         from . import adb, calllog
 
         try:
-            said = adb.run(calllog.QUERY, serial=self.settings.adb_serial)
+            said = adb.run(calllog.QUERY, serial=self.settings.adb_serial,
+                           keepalive=self.clock.keepalive)
         except ModemGone as exc:
             said = f"{exc.message} {exc.hint or ''}"
         else:
@@ -562,6 +563,7 @@ class PhoneLink:
     def _call(self, app: str, method: str, path: str, body=None, *, auth: bool = True,
               raw: bool = False, limit: int = 1 << 20):
         s = self.settings
+        self.clock.keepalive()  # each request may block HTTP_TIMEOUT s: the systemd watchdog
         base, user, password, what = (
             (s.url_sms, s.username, s.password, "SMSGate") if app == "sms"
             else (s.url_calls, s.calls_username, s.calls_password, "CallGate"))
