@@ -16,12 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway import atparse  # noqa: E402
-from gateway.calls import CallTracker  # noqa: E402
-from gateway.families import FAMILIES  # noqa: E402
-from gateway.lines import LineFramer  # noqa: E402
+from gateway.at import parse as atparse  # noqa: E402
+from gateway.at.tracker import CallTracker  # noqa: E402
+from gateway.at.families import FAMILIES  # noqa: E402
+from gateway.at.lines import LineFramer  # noqa: E402
 
-import results  # noqa: E402
+from bench import results  # noqa: E402
 
 NUMBERS = ["+15125550142", "5125550142", "", "+4479460", "72404", "+1512555014", "anonymous"]
 SHAPES = [

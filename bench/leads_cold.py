@@ -22,9 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.store import Store, iso  # noqa: E402
+from gateway.app.store import Store  # noqa: E402
+from gateway.clock import iso  # noqa: E402
 
-import results  # noqa: E402
+from bench import results  # noqa: E402
 
 TARGET = 2.0
 LONG_LIMIT = 10_000   # `leads --limit 10000`: a long listing, linear in the rows (issue 11)

@@ -84,7 +84,7 @@ def replay(scenario: str, config_path: str | None, db_path: str | None) -> None:
 
     Uses only what it is given: the starter config and a throwaway database unless --config and
     --db say otherwise."""
-    from gateway.replay import run_replay
+    from gateway.simulator.replay import run_replay
 
     run_replay(scenario, config_path=config_path, db_path=db_path, write=sys.stdout.write)
     sys.stdout.flush()
@@ -120,10 +120,10 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
     """Check modem, SIM, network, signal; exit 0 only when a text-back would work."""
     import serial
 
-    from gateway import doctor as doc
+    from gateway.box import doctor as doc
     from gateway.clock import WallClock
     from gateway.errors import UsageError
-    from gateway.modem import Session
+    from gateway.at.session import Session
 
     if test_number is not None and not (test_number.startswith("+") and test_number[1:].isdigit()):
         raise UsageError(f"--test-text {test_number!r}: not an international number",
@@ -131,9 +131,9 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
     sim = None
     if port_name == "sim":
         # The built-in simulated modem (as `[modem] port = "sim"`): doctor tried without hardware.
-        from gateway.sim import SimModem
+        from gateway.simulator.modem import SimulatedModem
 
-        sim = SimModem("sim800")
+        sim = SimulatedModem("sim800")
         sim.start(lambda: 0.0)
         port_name = sim.port_name
     ports = [Path(port_name)] if port_name else doc.candidate_ports()
@@ -186,7 +186,7 @@ def image() -> None:
               help="A folder of templates to put in textback-templates/ on the card.")
 def image_customize(image_path: str, customer: str, templates: str | None) -> None:
     """Write a customer's settings into IMAGE's boot partition (no root needed)."""
-    from gateway import image as image_mod
+    from gateway.box import image as image_mod
 
     written, warnings = image_mod.customize(Path(image_path), Path(customer),
                                             Path(templates) if templates else None)
@@ -207,7 +207,7 @@ def phone_check(config_path: str | None) -> None:
     """Say in plain words what is missing for the phone to work; exit 0 only when it would."""
     from gateway.clock import WallClock
     from gateway.errors import UsageError
-    from gateway.phonecheck import run_checks
+    from gateway.box.phonecheck import run_checks
 
     cfg = load_config(config_path)
     if cfg.phone is None:

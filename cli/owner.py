@@ -1,7 +1,7 @@
 """The owner's commands: list and read leads, answer them, mark them, and see how textback is doing.
 
 Only click at the top: each command imports what it needs when it runs. No SQL here: reads go
-through gateway.reports, writes through the Store's verbs.
+through gateway.app.reports, writes through the Store's verbs.
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def database(config_path: str | None, db_path: str | None) -> Path:
 
 def open_store(config_path: str | None, db_path: str | None):
     """The Store for a command that changes the database."""
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     return Store(database(config_path, db_path))
 
@@ -99,7 +99,7 @@ def open_store(config_path: str | None, db_path: str | None):
 def read_store(config_path: str | None, db_path: str | None):
     """The Store for a command that only reads: opened read-only (nothing created, migrated,
     chmodded or written; someone else's file refused), so a backup or a read-only card works."""
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     return Store.read_only(database(config_path, db_path))
 
@@ -107,7 +107,7 @@ def read_store(config_path: str | None, db_path: str | None):
 def quick_read(config_path: str | None, db_path: str | None, report, **query):
     """`report(db, **query)` on a plain read-only sqlite3 connection, without sqlite_utils: the
     owner's listings start fast on a Pi."""
-    from gateway import reports
+    from gateway.app import reports
 
     with reports.glance(database(config_path, db_path)) as quick:
         return report(quick, **query)
@@ -135,7 +135,7 @@ def find(store, config_path: str | None, ref: str) -> dict:
 
 
 def _since(text: str | None, config_path: str | None) -> float | None:
-    from gateway.reports import parse_since
+    from gateway.app.reports import parse_since
 
     if text is None:
         return None
@@ -156,7 +156,7 @@ def _since(text: str | None, config_path: str | None) -> float | None:
 def leads(config_path, db_path, status, since, search, limit, as_json) -> None:
     """List leads, newest activity first (a dot marks unread replies)."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
     query = dict(status=status, since=_since(since, config_path), search=search, limit=limit)
     rows, tz = quick_read(config_path, db_path, _with_zone(reports.leads), **query)
@@ -167,7 +167,7 @@ def leads(config_path, db_path, status, since, search, limit, as_json) -> None:
 def _with_zone(report):
     """(rows, the business's time zone): both from the database, so no config is loaded."""
     def both(db, **query):
-        from gateway.reports import zone
+        from gateway.app.reports import zone
 
         return report(db, **query), zone(db)
     return both
@@ -183,7 +183,7 @@ def lead(lead, config_path, db_path, as_json) -> None:
 
     LEAD is its number in the listing (12 or @12; quote '#12' in a shell) or its phone number."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
     store = read_store(config_path, db_path)
     try:
@@ -239,7 +239,7 @@ def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
     import uuid
 
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
     from gateway.errors import UsageError
     from gateway.render import segments, unsendable
 
@@ -344,7 +344,7 @@ def name(lead, full_name, config_path, db_path) -> None:
 def calls(config_path, db_path, since, limit, as_json) -> None:
     """Recent calls: outcome, and whether a text went out (or why not)."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
     rows, tz = quick_read(config_path, db_path, _with_zone(reports.calls),
                           since=_since(since, config_path), limit=limit)
@@ -360,7 +360,7 @@ def calls(config_path, db_path, since, limit, as_json) -> None:
 def stats(days, config_path, db_path, as_json) -> None:
     """Missed calls, texts, time to text, reply and booked rates; a bar per day."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
     figures = quick_read(config_path, db_path, reports.stats, now=now(), days=days,
                          tz=business(config_path)[0])
@@ -404,7 +404,7 @@ def templates(config_path, as_json) -> None:
 def status(ctx, config_path, db_path, as_json) -> None:
     """Is textback working? Daemon, modem, texts waiting or failing, last call. Exit 1 if not."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
     from gateway.errors import UsageError
 
     path = Path(db_path) if db_path else load_config(config_path).database
@@ -432,7 +432,7 @@ def status(ctx, config_path, db_path, as_json) -> None:
 def export(fmt, output, config_path, db_path) -> None:
     """Every lead and its messages, as CSV (one row per message) or JSON (for a CRM)."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
     store = read_store(config_path, db_path)
     rows = reports.export(store)

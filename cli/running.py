@@ -84,7 +84,7 @@ def tell_systemd(daemon, clock, *, now=None) -> None:
     clock (a command blocked for a minute must not let systemd kill us)."""
     import time
 
-    from gateway import notify
+    from gateway.box import notify
 
     now = now or time.monotonic   # (a test passes its virtual clock's)
     interval = notify.watchdog_interval()
@@ -93,7 +93,7 @@ def tell_systemd(daemon, clock, *, now=None) -> None:
     state = {"ready": False}
 
     def on_ready(info):
-        daemon.talk.connected(info)  # the owner hears of an outage, or that a new box is live
+        daemon.conversation.connected(info)  # the owner hears of an outage, or that a new box is live
         state["ready"] = True
         notify.ready(f"modem ready: {info.manufacturer} {info.model}".strip())
 
@@ -112,23 +112,23 @@ def tell_systemd(daemon, clock, *, now=None) -> None:
 def link_for(cfg, clock, db: Path | None = None):
     """(link, simulated modem or None) for `[modem] port`: "android", "sim" or a device path.
     The phone link keeps its call journal next to the database `db` ("<db>-calls")."""
-    from gateway.atlink import AtLink
+    from gateway.at.link import AtLink
 
     if cfg.modem.port == "android":
-        from gateway.phonelink import PhoneLink
+        from gateway.phone.link import PhoneLink
 
         journal = db.with_name(db.name + "-calls") if db else None
         return PhoneLink(cfg.phone, clock, journal=journal), None
     sim = None
     if cfg.modem.port == "sim":
-        from gateway import scenario
-        from gateway.replay import demo_scenario_path, open_sim_port, sim_for
+        from gateway.simulator import scenario
+        from gateway.simulator.replay import demo_scenario_path, port_opener, simulated_modem
 
         scen = scenario.load(cfg.modem.scenario or demo_scenario_path())
-        sim = sim_for(scen)
+        sim = simulated_modem(scen)
         started = clock.now()
         sim.start(lambda: clock.now() - started)
-        opener = open_sim_port(sim)
+        opener = port_opener(sim)
     else:
         opener = serial_opener(cfg.modem.port, cfg.modem.baudrate)
     return AtLink(opener, clock, family=cfg.modem.family, pin=cfg.modem.pin), sim
@@ -136,10 +136,10 @@ def link_for(cfg, clock, db: Path | None = None):
 
 def run_daemon(cfg, db_path: str | None) -> None:
     from gateway.clock import WallClock
-    from gateway.daemon import Daemon
-    from gateway.store import Store
+    from gateway.app.daemon import Daemon
+    from gateway.app.store import Store
 
-    from gateway.lock import one_daemon
+    from gateway.app.lock import one_daemon
 
     setup_logging(cfg.log_level)
     refuse_exposed_secrets(cfg)
@@ -155,7 +155,7 @@ def run_daemon(cfg, db_path: str | None) -> None:
         try:
             daemon.run()
             log.info("stopped (%s)", daemon.stop_reason)
-            from gateway import notify
+            from gateway.box import notify
 
             notify.stopping()
         finally:
@@ -170,13 +170,13 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
 
     from cli import show
     from gateway import config as config_mod
-    from gateway import scenario
-    from gateway.atlink import AtLink
+    from gateway.simulator import scenario
+    from gateway.at.link import AtLink
     from gateway.clock import WallClock
-    from gateway.daemon import Daemon
-    from gateway.replay import demo_scenario_path, open_sim_port, sim_for
+    from gateway.app.daemon import Daemon
+    from gateway.simulator.replay import demo_scenario_path, port_opener, simulated_modem
     from gateway.starter import write_starter
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     console = Console(highlight=False)
     # The demo shows every event itself; log lines would only repeat them, out of step.
@@ -188,11 +188,11 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
         write_starter(Path(tmp))
         cfg = config_mod.load(Path(tmp) / "textback.toml")
         store = Store(Path(db_path) if db_path else Path(tmp) / "demo.db")
-        sim = sim_for(scen)
+        sim = simulated_modem(scen)
         clock = WallClock.starting_at(start, speed=speed)
         console.print(show.demo_banner(cfg, scen, speed))
         sink = show.DemoSink(console, cfg.business.timezone, cfg.business.region)
-        link = AtLink(open_sim_port(sim), clock, family=scen.family or "auto")
+        link = AtLink(port_opener(sim), clock, family=scen.family or "auto")
         daemon = Daemon(cfg, store, clock, link, sink=sink)
         stop_on_signals(daemon, clock)
         sim.start(lambda: clock.now() - start)
@@ -244,11 +244,11 @@ def run_phone_demo(*, db_path: str | None) -> None:
     from cli import show
     from gateway import config as config_mod
     from gateway.clock import WallClock
-    from gateway.daemon import Daemon
-    from gateway.fakegateway import FakeGateway
-    from gateway.phonelink import PhoneLink
+    from gateway.app.daemon import Daemon
+    from gateway.simulator.phone import FakeGateway
+    from gateway.phone.link import PhoneLink
     from gateway.starter import write_starter
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     console = Console(highlight=False)
     logging.basicConfig(level=logging.ERROR)
@@ -294,7 +294,7 @@ def run_phone_demo(*, db_path: str | None) -> None:
         console.print()
         show.leads(store.leads(limit=20), console=console, title="Leads after the demo",
                    now=clock.now(), tz=cfg.business.timezone)
-        from gateway import reports
+        from gateway.app import reports
 
         lead = store.lead_by_number("+15125550142")
         if lead:
@@ -304,16 +304,16 @@ def run_phone_demo(*, db_path: str | None) -> None:
 
 
 def _daemon_lock(db_path: str | None):
-    """A demo on a database it was given runs a daemon there: one at a time (gateway.lock)."""
+    """A demo on a database it was given runs a daemon there: one at a time (gateway.app.lock)."""
     import contextlib
 
-    from gateway.lock import one_daemon
+    from gateway.app.lock import one_daemon
 
     return one_daemon(Path(db_path)) if db_path else contextlib.nullcontext()
 
 
 def _phone_settings(phone):
-    from gateway.phonelink import PhoneSettings
+    from gateway.config import PhoneSettings
 
     user_sms, password = phone.passwords["sms"]
     user_calls, calls_password = phone.passwords["calls"]

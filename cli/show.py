@@ -417,7 +417,7 @@ def export_csv(rows) -> str:
     import csv
     import io
 
-    from gateway.reports import EXPORT_COLUMNS
+    from gateway.app.reports import EXPORT_COLUMNS
 
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
@@ -497,7 +497,7 @@ class DemoSink:
 def demo_summary(counters):
     from rich.text import Text
 
-    from gateway.store import TEXT_BACK_KINDS
+    from gateway.app.store import TEXT_BACK_KINDS
 
     texted = sum(n for kind, n in counters.sent_by_kind.items() if kind in TEXT_BACK_KINDS)
     others = counters.texts_sent - texted

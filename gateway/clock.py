@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import select
 import time
+from datetime import datetime, timezone
 from typing import Callable, Protocol
 
 # No wait lasts longer than this in one piece (seconds of real time): between the pieces, and at
@@ -18,6 +19,25 @@ from typing import Callable, Protocol
 # watchdog from it, so a command that blocks for a minute (AT+CMGS may wait 10 s for its prompt
 # and 60 s for its answer) still feeds it (WatchdogSec=60 in deploy/systemd/textback.service).
 KEEPALIVE_SLICE = 10.0
+
+
+def iso(t: float) -> str:
+    """Epoch seconds -> "2026-11-28T16:00:00.123Z": UTC to the millisecond, sorting as text in
+    time order (the lead database's times)."""
+    ms = round(t * 1000)
+    return datetime.fromtimestamp(ms // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") \
+        + f".{ms % 1000:03d}Z"
+
+
+def epoch(text: str | None) -> float | None:
+    """ISO 8601 with an offset ("...Z", "...-06:00": ours, the phone apps') -> epoch seconds;
+    None for None, "" or text that is not such a time."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
 
 
 def _nothing() -> None:

@@ -14,7 +14,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
+from gateway.errors import ConfigError
 
 REQUIRED = object()
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
@@ -88,7 +88,7 @@ class Business:
 class ModemSettings:
     port: str                # a device path, or "sim"
     baudrate: int
-    family: str              # "auto" or a name in gateway.families.FAMILIES
+    family: str              # "auto" or a name in gateway.at.families.FAMILIES
     pin: str
     scenario: Path | None    # port = "sim" only; None = the built-in demo
 
@@ -115,6 +115,33 @@ class OwnerSettings:
 
 
 @dataclass(frozen=True)
+class PhoneSettings:
+    """[phone]: the contractor's Android phone as the link (docs/reference/phone-apps.md). The
+    last five are the phone link's timing and limits; the file sets lost_end
+    (call_timeout_seconds) and photo_max_bytes (photo_max_mb), tests and the demo the others."""
+
+    url_sms: str = "http://127.0.0.1:8080"     # SMSGate local server (default port 8080)
+    url_calls: str = "http://127.0.0.1:8084"   # CallGate server (default port 8084)
+    username: str = "sms"
+    password: str = ""
+    signing_key: str = ""
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8787                    # 0: any free port (tests)
+    adb: bool = True                           # USB: adb forward/reverse on every connect
+    calls_username: str = "call"
+    calls_password: str = ""
+    calls_signing_key: str = ""                # "" = the same key as SMSGate's
+    adb_serial: str = ""
+    webhook_url: str = ""                      # "" = http://127.0.0.1:<listen_port>/webhook
+    # s a finished call waits for the late copies of its events (gateway.phone.callbook SETTLE)
+    settle: float = 0.6
+    lost_end: float = 90.0                     # s without call:ended: decided unknown (lost event)
+    send_wait: float = 30.0                    # s to wait for Sent/Failed before a retry
+    photo_max_bytes: int = 5_000_000           # a picture bigger than this is recorded, not kept
+    health_every: float = 60.0                 # s between GET /health looks (battery, internet)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     business: Business
@@ -125,7 +152,7 @@ class Config:
     database: Path
     log_level: str
     owner: OwnerSettings
-    phone: object = None     # gateway.phonelink.PhoneSettings when [modem] port = "android"
+    phone: PhoneSettings | None = None   # when [modem] port = "android"
 
     def secrets(self) -> list[str]:
         """The config keys set here that must not be readable by others."""
@@ -160,7 +187,7 @@ def _read(path: Path) -> dict:
     except OSError as exc:
         raise ConfigError(f"cannot read the config file ({exc.strerror})", path=where,
                           hint="check the path and its permissions") from None
-    from .textfile import NotText, decode
+    from gateway.textfile import NotText, decode
 
     try:
         return tomllib.loads(decode(data))
@@ -228,7 +255,7 @@ def _region(name: str, where: str) -> str:
 
 
 def _phone(raw: str, region: str, where: str, key: str) -> str:
-    from .numbers import normalize
+    from gateway.numbers import normalize
 
     number = normalize(raw, None, region)
     if number is None:
@@ -268,7 +295,7 @@ def _non_negative(value, where: str, key: str):
 def _family(name: str, where: str) -> str:
     if name == "auto":
         return name
-    from .families import FAMILIES
+    from gateway.at.families import FAMILIES
 
     if name not in FAMILIES:
         hint = _suggest(name, FAMILIES) or f"use \"auto\" or one of: {', '.join(sorted(FAMILIES))}"
@@ -347,8 +374,6 @@ def load(path: Path) -> Config:
 
 def _phone_link(p: dict, where: str):
     """The Android gateway apps (SMSGate, CallGate) as the modem: [modem] port = "android"."""
-    from .phonelink import PhoneSettings
-
     for key in ("password", "calls_password", "signing_key"):
         if not p[key]:
             raise ConfigError("needed when port = \"android\"", path=where, key=f"phone.{key}",
@@ -406,8 +431,8 @@ def check(config: Config) -> list[str]:
     """Warnings a working config may still deserve; TemplateError for templates that cannot work."""
     import unicodedata
 
-    from . import render
-    from .numbers import display
+    from gateway import render
+    from gateway.numbers import display
 
     warnings = []
     templates = render.load_templates(config.templates_dir)
@@ -435,7 +460,7 @@ def check(config: Config) -> list[str]:
 def _sample_caller(region: str) -> str:
     import phonenumbers
 
-    from .numbers import display
+    from gateway.numbers import display
 
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     if example is None:

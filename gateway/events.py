@@ -14,6 +14,15 @@ UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
+class ModemInfo:
+    """What a link says it is connected to, once connected (the phone link: "Android", its model)."""
+
+    manufacturer: str
+    model: str
+    family: str            # a modem family (gateway.at.families), or "android"
+
+
+@dataclass(frozen=True)
 class CallRinging:
     """A call started ringing, or its caller ID just became known (sent at most twice a call)."""
 

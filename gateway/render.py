@@ -10,8 +10,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import textfile
-from .errors import TemplateError
+from gateway import textfile
+from gateway.errors import TemplateError
 
 # What a template may use (the daemon fills each; "" when unknown).
 FIELDS = frozenset({
@@ -83,7 +83,7 @@ def _split(text: str, costs: list[int], single: int, multi: int) -> list[str]:
 
 
 def split(text: str) -> tuple[str, list[str]]:
-    """(encoding, parts): how `text` is cut into SMS messages. The PDU encoder (gateway.pdu)
+    """(encoding, parts): how `text` is cut into SMS messages. The PDU encoder (gateway.at.pdu)
     sends exactly these parts: what `segments` says (config check, reply --dry-run) goes out."""
     ucs2 = any(ch not in _GSM7_COST for ch in text)
     encoding = "UCS-2" if ucs2 else "GSM-7"
@@ -196,3 +196,10 @@ def default_templates_dir() -> Path:
             return folder
     raise TemplateError("the default templates are missing from this installation",
                         hint="reinstall textback (pip install --force-reinstall textback)")
+
+
+def whole_text(text: str) -> str:
+    """A received text once its parts are joined: surrogate pairs (maybe cut across two parts by
+    the sender's phone) become their character; a lone surrogate becomes U+FFFD, so that what is
+    stored, shown and relayed is always valid Unicode."""
+    return text.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "replace")

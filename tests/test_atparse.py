@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.atparse import (CallStat, Cend, Clcc, Clip, MissedCall, Wind, parse_ccinfo, parse_cend,
-                             parse_clcc, parse_clip, parse_cring, parse_hangup, parse_missed_call,
-                             parse_ucallstat, parse_wind, split_fields)
+from gateway.at.parse import (
+    CallStat, Cend, Clcc, Clip, MissedCall, Wind, parse_ccinfo, parse_cend, parse_clcc, parse_clip,
+    parse_cring, parse_hangup, parse_missed_call, parse_ucallstat, parse_wind, split_fields)
 
 NUM = "+15125550142"
 

@@ -5,15 +5,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, strategies as st
 
-from gateway import calllog
+from gateway.phone import calllog
 from gateway import config as config_mod
 from gateway import events as ev
-from gateway.calllog import parse, refused
+from gateway.phone.calllog import parse, refused
 from gateway.clock import WallClock
-from gateway.conversation import Conversation
-from gateway.daemon import Counters
+from gateway.app.conversation import Conversation
+from gateway.app.daemon import Counters
 from gateway.starter import write_starter
-from gateway.store import Store
+from gateway.app.store import Store
 
 AOSP = """\
 Row: 0 number=+15125550142, type=3, date=1700000100000, duration=0

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.calls import CallTracker
+from gateway.at.tracker import CallTracker
 from gateway.events import ANSWERED, MISSED, UNKNOWN, CallEnded, CallRinging
-from gateway.families import FAMILIES, get
+from gateway.at.families import FAMILIES, get
 
 NUM, NUM2 = "+15125550142", "+15125550199"
 CLIP = f'+CLIP: "{NUM}",145,"",0,"",0'          # SIM800 shape

@@ -223,13 +223,13 @@ def test_phone_check_on_a_modem_config_says_how_to_switch(tmp_path):
 
 
 def test_doctor_on_a_good_and_a_broken_modem(tmp_path):
-    from gateway.scenario import Reply
-    from gateway.sim import SimModem
+    from gateway.simulator.scenario import Reply
+    from gateway.simulator.modem import SimulatedModem
 
     for replies, code, verdict in (((), 0, "A text-back would work."),
                                    ((Reply("AT+CSQ", ("+CSQ: 99,99", "OK")),), 1,
                                     "A text-back would NOT work: see FAIL above.")):
-        sim = SimModem("sim800", replies=replies)
+        sim = SimulatedModem("sim800", replies=replies)
         sim.start(lambda: 0.0)  # the modem answers on its own thread, as hardware does
         try:
             args = ["doctor", "--port", sim.port_name] + (["--test-text", "+15125550142"] if not code else [])

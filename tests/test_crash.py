@@ -6,12 +6,8 @@ stderr log lines and the sim's events, bounded; the random kill delays are the e
 """
 import os
 import random
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-
-import crash  # noqa: E402
+from bench import crash
 
 # A seed from the environment replays a failing run exactly; otherwise a fresh one, printed.
 SEED = int(os.environ.get("TEXTBACK_CRASH_SEED") or random.SystemRandom().randrange(10**6))

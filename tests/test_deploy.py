@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import firstboot
+from gateway.box import firstboot
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 UNITS = ("textback.service", "textback-firstboot.service")
@@ -472,7 +472,7 @@ def test_an_installed_wheel_finds_its_templates_and_demo(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
                     str(site), str(wheel)], check=True)
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import gateway; "
-            "from gateway.render import default_templates_dir; from gateway.replay import "
+            "from gateway.render import default_templates_dir; from gateway.simulator.replay import "
             "demo_scenario_path; from gateway.starter import write_starter; from pathlib import Path; "
             "print(gateway.__file__.startswith(sys.argv[1])); "
             "print(sorted(p.name for p in default_templates_dir().glob('*.txt'))); "

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway import families, simfamilies
-from gateway.calls import READERS
-from gateway.families import FAMILIES, GENERIC, detect, get
+from gateway.at import families
+from gateway.simulator import families as simfamilies
+from gateway.at.tracker import READERS
+from gateway.at.families import FAMILIES, GENERIC, detect, get
 
 
 @pytest.mark.parametrize("cgmi, cgmm, name", [
@@ -94,7 +95,7 @@ def test_simulated_family_commands_exist_in_the_sim():
 
 def test_tracker_modules_import_nothing_heavy():
     """`textback --help` must not pay for sqlite_utils, rich, gsmmodem or phonenumbers (STYLE, Imports)."""
-    code = ("import sys, gateway.atparse, gateway.families, gateway.calls; "
+    code = ("import sys, gateway.at.parse, gateway.at.families, gateway.at.tracker; "
             "print(sorted(m for m in ('sqlite_utils', 'rich', 'gsmmodem', 'phonenumbers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(families.__file__).parent.parent)

@@ -6,10 +6,10 @@ The long run (a million lines and more) is bench/fuzz_tracker.py.
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import atparse
-from gateway.calls import CallTracker
-from gateway.families import FAMILIES
-from gateway.lines import PROMPT, LineFramer
+from gateway.at import parse as atparse
+from gateway.at.tracker import CallTracker
+from gateway.at.families import FAMILIES
+from gateway.at.lines import PROMPT, LineFramer
 
 # Real shapes (modem-behaviour.md, Traps 1-8) the corruptions start from.
 REAL = [

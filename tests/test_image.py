@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import image
+from gateway.box import image
 from gateway.errors import ConfigError, UsageError
 from gateway.starter import STARTER_TOML
 

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from gateway.lines import MAX_LINE, PROMPT, LineFramer, is_error, is_final
+from gateway.at.lines import MAX_LINE, PROMPT, LineFramer, is_error, is_final
 
 CASES = [
     # (name, reads, expected lines)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from gateway.errors import AlreadyRunning
-from gateway.lock import one_daemon
+from gateway.app.lock import one_daemon
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = Path(__file__).parent / "scenarios"

@@ -1,7 +1,8 @@
-"""gateway.outbox: which +CMS ERRORs retry, the backoff ladder, dedupe keys."""
+"""gateway.app.outbox: which +CMS ERRORs retry, the backoff ladder, dedupe keys."""
 import pytest
 
-from gateway.outbox import MAX_ATTEMPTS, backoff, classify_cms, dedupe_key
+from gateway.app.outbox import MAX_ATTEMPTS, backoff, dedupe_key
+from gateway.at.cms import classify_cms
 
 
 @pytest.mark.parametrize("code, expected", [

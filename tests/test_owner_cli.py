@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from gateway.events import CallEnded
-from gateway.replay import run_replay
-from gateway.store import Store
+from gateway.simulator.replay import run_replay
+from gateway.app.store import Store
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 NOW = "2026-11-24T12:00:00-06:00"
@@ -371,7 +371,7 @@ def test_export_json(home):
 
 
 def test_status_says_what_the_sim_needs(home):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     config, db = home
     store = Store(db)

@@ -42,7 +42,7 @@ def test_status_as_the_table_prints_it(home, status):  # noqa: F811
 def test_no_leads_match_is_not_no_leads_yet(home, tmp_path):  # noqa: F811
     assert run(home, "leads", "--status", "booked").output == "No leads match.\n"
     assert run(home, "leads", "--search", "nothing like it").output == "No leads match.\n"
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     Store(tmp_path / "empty.db").close()
     assert run((home[0], tmp_path / "empty.db"), "leads").output == "No leads yet.\n"

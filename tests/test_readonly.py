@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from gateway.events import CallEnded
-from gateway.store import Store
+from gateway.app.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-24T12:00:00-06:00"

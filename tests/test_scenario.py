@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from gateway.errors import ConfigError
-from gateway.scenario import InboundSms, Reply, Scenario, Step, load, parse
+from gateway.simulator.scenario import InboundSms, Reply, Scenario, Step, load, parse
 
 DESIGN_EXAMPLE = {
     "start": "2026-11-28T10:00:00-06:00",

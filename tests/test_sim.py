@@ -8,10 +8,11 @@ import pytest
 import serial
 from gsmmodem.pdu import encodeSmsSubmitPdu
 
-from gateway import scenario
-from gateway.lines import LineFramer
-from gateway.scenario import InboundSms, Reply, Step
-from gateway.sim import FAMILIES, MissedCall, SentSms, SimModem, SmsPart, encode_deliver_pdus
+from gateway.simulator import scenario
+from gateway.at.lines import LineFramer
+from gateway.simulator.scenario import InboundSms, Reply, Step
+from gateway.simulator.modem import (
+    FAMILIES, MissedCall, SentSms, SimulatedModem, SmsPart, encode_deliver_pdus)
 
 NUMBER = "+15125550142"
 
@@ -21,7 +22,7 @@ def open_sim():
     opened = []
 
     def make(*args, **kwargs):
-        sim = SimModem(*args, **kwargs)
+        sim = SimulatedModem(*args, **kwargs)
         port = serial.Serial(sim.port_name, 115200, timeout=0)
         opened.append((sim, port))
         return sim, port
@@ -32,7 +33,7 @@ def open_sim():
         sim.close()
 
 
-def drain(sim: SimModem, port: serial.Serial, t: float | None = None) -> bytes:
+def drain(sim: SimulatedModem, port: serial.Serial, t: float | None = None) -> bytes:
     """Pump (and deliver up to t) until the sim has nothing more to say: no sleeps, the pty is immediate."""
     got = bytearray()
     for _ in range(10_000):
@@ -304,7 +305,7 @@ def test_received_text_is_stored_announced_read_and_deleted(open_sim):
 
     from gsmmodem.pdu import decodeSmsPdu
 
-    from gateway.scenario import InboundSms
+    from gateway.simulator.scenario import InboundSms
 
     start = datetime(2026, 11, 28, 10, 0, tzinfo=timezone(timedelta(hours=-6)))
     steps = [Step(30.0, "", InboundSms(NUMBER, "STOP ☃"))]
@@ -327,7 +328,7 @@ def test_deliver_pdus_decode_back(text, parts):
 
     from gsmmodem.pdu import decodeSmsPdu
 
-    from gateway.sim import encode_deliver_pdus
+    from gateway.simulator.modem import encode_deliver_pdus
 
     sent_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
     decoded = [decodeSmsPdu(h) for h in encode_deliver_pdus(NUMBER, text, sent_at)]
@@ -349,7 +350,7 @@ def test_line_end_frames_every_line_but_not_the_prompt(open_sim, line_end, expec
 def test_bad_options_are_refused():
     for kwargs in ({"line_end": "\n"}, {"chunk": 0}, {"family": "sim900"}):
         with pytest.raises(ValueError):
-            SimModem(**kwargs)
+            SimulatedModem(**kwargs)
 
 
 # ---- the missed-calls phonebook ("MC", 27.007 8.11 / 8.12) -------------------------------------

@@ -1,4 +1,4 @@
-"""gateway.store on a real SQLite file; a restart is a new Store on the same file."""
+"""gateway.app.store on a real SQLite file; a restart is a new Store on the same file."""
 import logging
 import os
 import sqlite3
@@ -10,8 +10,8 @@ import pytest
 
 from gateway.errors import StoreError
 from gateway.events import ANSWERED, MISSED, CallEnded
-from gateway.policy import Facts, day_start
-from gateway.store import Outgoing, Store
+from gateway.app.policy import Facts, day_start
+from gateway.app.store import Outgoing, Store
 
 CHICAGO = ZoneInfo("America/Chicago")
 T0 = datetime.fromisoformat("2026-11-28T10:00:00-06:00").timestamp()   # Saturday 10:00 CST
@@ -63,7 +63,7 @@ def test_new_file_is_private_wal_and_full_sync(path):
 def test_loose_existing_file_is_tightened_with_a_warning(path, caplog):
     path.touch(mode=0o644)
     os.chmod(path, 0o644)
-    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+    with caplog.at_level(logging.WARNING, logger="gateway.app.store"):
         Store(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [r.getMessage() for r in caplog.records] == \
@@ -95,7 +95,7 @@ def test_a_private_database_from_an_older_version_is_shared_when_its_folder_is(s
     """textback 0.1.0 made /var/lib/textback/textback.db 0600, so the owner could not read it."""
     Store(shared).close()
     shared.chmod(0o600)
-    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+    with caplog.at_level(logging.WARNING, logger="gateway.app.store"):
         Store(shared).close()
     assert modes(shared) == {"textback.db": "0o660"} and caplog.records == []
 
@@ -103,7 +103,7 @@ def test_a_private_database_from_an_older_version_is_shared_when_its_folder_is(s
 def test_others_never_read_a_shared_database(shared, caplog):
     Store(shared).close()
     shared.chmod(0o666)
-    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+    with caplog.at_level(logging.WARNING, logger="gateway.app.store"):
         Store(shared).close()
     assert modes(shared) == {"textback.db": "0o660"}
     assert [r.getMessage() for r in caplog.records] == \
@@ -116,7 +116,7 @@ def test_a_file_of_another_user_is_left_as_it_is(shared, caplog):
     Store(shared).close()
     shared.chmod(0o640)
     os.chown(shared, 65534, -1)
-    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+    with caplog.at_level(logging.WARNING, logger="gateway.app.store"):
         Store(shared).close()
     assert modes(shared) == {"textback.db": "0o640"} and caplog.records == []
 

@@ -1,5 +1,5 @@
 """systemd's watchdog is fed while one command blocks: an AT+CMGS the modem never answers holds
-the daemon for 10 + 60 s (gateway.modem: prompt, then answer), longer than half of WatchdogSec.
+the daemon for 10 + 60 s (gateway.at.session: prompt, then answer), longer than half of WatchdogSec.
 The clock feeds it from inside its waits (gateway.clock KEEPALIVE_SLICE), here on the virtual
 clock with `textback run`'s own wiring (cli.running.tell_systemd)."""
 import configparser
@@ -9,15 +9,15 @@ from pathlib import Path
 import serial
 
 from cli import running
-from gateway import notify
-from gateway.atlink import AtLink
+from gateway.box import notify
+from gateway.at.link import AtLink
 from gateway.clock import VirtualClock
-from gateway.daemon import Daemon
-from gateway.scenario import Reply, Step
-from gateway.sim import SimModem
+from gateway.app.daemon import Daemon
+from gateway.simulator.scenario import Reply, Step
+from gateway.simulator.modem import SimulatedModem
 from gateway import config as config_mod
 from gateway.starter import write_starter
-from gateway.store import Store
+from gateway.app.store import Store
 
 UNIT = Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "textback.service"
 START = 1_795_536_000.0  # a Tuesday, 10:00 in Austin: business hours
@@ -38,7 +38,7 @@ def config_in(folder: Path):
 def test_an_unanswered_send_leaves_no_gap_longer_than_half_the_watchdog(tmp_path, monkeypatch):
     limit = watchdog_sec()
     # The modem takes the text after its prompt and then says nothing at all, every time.
-    sim = SimModem("sim800", steps=[Step(1.0, "RING"), Step(1.05, f'+CLIP: "{N}",145,"",0,"",0'),
+    sim = SimulatedModem("sim800", steps=[Step(1.0, "RING"), Step(1.05, f'+CLIP: "{N}",145,"",0,"",0'),
                                     Step(5.0, "NO CARRIER")],
                    replies=[Reply("AT+CMGS", ())])
     clock = VirtualClock(START, sim, warmup=1.0)
