@@ -38,10 +38,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from gateway.simulator.scenario import InboundSms, Step  # noqa: E402
 from gateway.simulator.modem import SimulatedModem  # noqa: E402
+from gateway.simulator.scenario import InboundSms, Step  # noqa: E402
 
-READY = "modem ready"        # cli/running logs gateway.at.session's INFO line when the modem is set up
+READY = "modem ready"        # cli/running.py logs gateway.at.session's INFO line when the modem is set up
 SENT = "text sent"           # gateway.app.daemon, after mark_sent committed
 READY_TIMEOUT = 15.0         # seconds for a fresh process to import, open the store and set up the modem
 CALL_LENGTH = 0.5            # seconds from RING to NO CARRIER in the burst
@@ -383,7 +383,7 @@ def _windows(proc: Process, sim: WatchedSim) -> list[float]:
     """ms from the modem accepting each text to the daemon logging it sent (pairs in order)."""
     sent = [t for t, line in proc.log if SENT in line]
     landed = [t for t in sim.landed if t >= proc.started]
-    return [(s - l) * 1000 for l, s in zip(landed, sent) if s >= l]
+    return [(s - t) * 1000 for t, s in zip(landed, sent) if s >= t]
 
 
 def judge(report, plan, sim: WatchedSim, db: Path, alive, *, read=_rows,

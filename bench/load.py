@@ -21,16 +21,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import serial  # noqa: E402
 
+from bench import results  # noqa: E402
 from gateway import config as config_mod  # noqa: E402
+from gateway.app import reports  # noqa: E402
+from gateway.app.daemon import build  # noqa: E402
+from gateway.app.store import Store  # noqa: E402
 from gateway.at.link import AtLink  # noqa: E402
 from gateway.clock import VirtualClock  # noqa: E402
-from gateway.app.daemon import Daemon  # noqa: E402
-from gateway.simulator.scenario import Step  # noqa: E402
 from gateway.simulator.modem import SimulatedModem  # noqa: E402
+from gateway.simulator.scenario import Step  # noqa: E402
 from gateway.starter import write_starter  # noqa: E402
-from gateway.app.store import Store  # noqa: E402
-
-from bench import results  # noqa: E402
 
 START = 1_795_536_000.0  # Tuesday 2026-11-24 10:00 in Austin: business hours (tests/test_daemon.py)
 CALL_LENGTH = 0.5
@@ -63,7 +63,7 @@ def virtual_daemon(folder: Path, steps, *, daily_cap: int = 400):
     clock = VirtualClock(START, sim, warmup=1.0)
     store = Store(folder / "load.db")
     link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock, family="sim800")
-    return Daemon(cfg, store, clock, link), store, sim
+    return build(cfg, store, clock, link), store, sim
 
 
 def virtual(calls: int, window: float) -> dict:
@@ -74,7 +74,7 @@ def virtual(calls: int, window: float) -> dict:
         began = time.perf_counter()
         try:
             daemon.run(until=START + window + 30.0)
-            rows = store.calls(limit=calls * 2)
+            rows = reports.calls(store, limit=calls * 2)
             resent = store.get_state("resent_after_crash")
         finally:
             store.close()

@@ -1,5 +1,5 @@
 """Memory, daemon alone: the resident set of the real `textback run` process over many missed calls
-(target <= 35 MB after 1,000 calls, issue #6) and whether it keeps growing.
+(target <= 35 MB after 1,000 calls) and whether it keeps growing.
 
 The harness owns the pty simulator (`SimulatedModem.start`, a thread in this process) and plays missed
 calls at a fixed rate: RING, +CLIP, NO CARRIER from distinct numbers, every 10th call a repeat caller
@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from bench import results  # noqa: E402
 from bench.crash import READY, READY_TIMEOUT, Process, write_config  # noqa: E402
-from gateway.simulator.scenario import InboundSms, Step  # noqa: E402
 from gateway.simulator.modem import SimulatedModem  # noqa: E402
+from gateway.simulator.scenario import InboundSms, Step  # noqa: E402
 
 TARGET_MB = 35.0
 OWNER = "+15125550199"       # the starter's owner_phone: alerts go there, counted apart

@@ -24,17 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import results  # noqa: E402
 from gateway import config as config_mod  # noqa: E402
+from gateway.app.daemon import build  # noqa: E402
+from gateway.app.store import Store  # noqa: E402
 from gateway.clock import WallClock  # noqa: E402
-from gateway.app.daemon import Daemon  # noqa: E402
-from gateway.simulator.phone import FakeGateway  # noqa: E402
+from gateway.config import PhoneSettings  # noqa: E402
 from gateway.phone.callbook import SETTLE  # noqa: E402
 from gateway.phone.link import PhoneLink  # noqa: E402
-from gateway.config import PhoneSettings  # noqa: E402
+from gateway.simulator.phone import FakeGateway  # noqa: E402
 from gateway.starter import write_starter  # noqa: E402
-from gateway.app.store import Store  # noqa: E402
-
-from bench import results  # noqa: E402
 
 TARGET_MS = 1000.0
 
@@ -76,7 +75,7 @@ def measure(calls: int, gap: float, lose_second_end: bool) -> list[float]:
                                  listen_port=0, adb=False)
         store = Store(Path(tmp) / "bench.db")
         clock = WallClock()
-        daemon = Daemon(cfg, store, clock, PhoneLink(replace(settings), clock))
+        daemon = build(cfg, store, clock, PhoneLink(replace(settings), clock))
         numbers = [f"+1512555{4000 + i:04d}" for i in range(calls)]
 
         def phone():

@@ -6,21 +6,29 @@ through gateway.app.reports, writes through the Store's verbs.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
 import click
 
-from cli.common import config_option, db_option, load_config
+from cli.common import UsageError, config_option, db_option, load_config
 
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON array, for programs.")
 limit_option = click.option("--limit", type=click.IntRange(1, 1_000_000), default=50,
                             show_default=True, help="Show at most this many rows.")
 since_option = click.option("--since", metavar="WHEN",
                             help="Only since then: 30m, 12h, 2d, 1w or a date like 2026-11-01.")
-# Names, notes and search terms: a line, not a page (issue 11: a 100,000-character name filled
-# the leads table).
+# Names, notes and search terms: a line, not a page (a 100,000-character name filled the leads
+# table; SQLite refuses LIKE patterns over 50,000 bytes, SQLITE_MAX_LIKE_PATTERN_LENGTH, with a
+# traceback-shaped error).
 MAX_TEXT = 200
+# `--since 2d`: how many seconds each unit is.
+UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_AGO = re.compile(r"(\d+)\s*([mhdw])")
+MAX_SINCE = 100 * 366 * 86400   # "--since 99999999999999999999d": no time_t reaches that
+# A lead given as "12" is lead #12, not a phone number: no number worth texting is this short.
+LEAD_ID_MAX_DIGITS = 6
 # Replies longer than this many texts need --yes: each part is billed as one text.
 MAX_REPLY_PARTS = 3
 # In bash, zsh and sh an unquoted "#12" starts a comment: the command never sees it.
@@ -80,7 +88,6 @@ def now() -> float:
 
 def database(config_path: str | None, db_path: str | None) -> Path:
     """The lead database's path: --db, else the config's; UsageError when there is none yet."""
-    from gateway.errors import UsageError
 
     path = Path(db_path) if db_path else load_config(config_path).database
     if not path.exists():
@@ -126,17 +133,67 @@ def business(config_path: str | None):
 
 
 def find(store, config_path: str | None, ref: str) -> dict:
-    """The lead LEAD names; the region (for national numbers) is only read when needed."""
+    """The lead LEAD names: "+15125550142", a national number ("(512) 555-0142"), "12", "@12" or
+    "#12" ("#" starts a comment in a shell, so "12" and "@12" are the safe ones). UsageError,
+    saying what to type instead, for a malformed number; NotFound for no lead. The region (for
+    national numbers) is only read from the config when needed."""
+    from gateway.errors import NotFound
+    from gateway.numbers import normalize
+
     text = ref.strip()
-    text = text[1:].strip() if text[:1] in ("#", "@") else text
-    region = "US" if text.isdigit() and len(text) <= store.LEAD_ID_MAX_DIGITS \
-        else business(config_path)[1]
-    return store.find_lead(ref, region)
+    marked = text[:1] in ("#", "@")
+    digits = text[1:].strip() if marked else text
+    if digits.isascii() and digits.isdigit() and (marked or len(digits) <= LEAD_ID_MAX_DIGITS):
+        # (an id beyond SQLite's 64-bit integers names no lead; int() of it would not bind)
+        lead = store.lead(int(digits)) if len(digits) <= 18 else None
+        if lead is None:
+            raise NotFound(f"no lead #{int(digits)}",
+                           hint="see the lead numbers with: textback leads")
+        return lead
+    number = normalize(text, None, business(config_path)[1])
+    if number is None:
+        raise UsageError(f"not a phone number or lead number: {ref!r}",
+                         hint='write it like 12, +15125550142 or "(512) 555-0142"')
+    lead = store.lead_by_number(number)
+    if lead is None:
+        raise NotFound(f"no lead with the number {number}",
+                       hint="see the leads with: textback leads --search DIGITS")
+    return lead
+
+
+def parse_since(text: str, now: float, tz) -> float:
+    """ "2d", "12h", "30m", "1w" before `now`, or a date "2026-11-01" (midnight, business time)."""
+    from datetime import date, datetime
+
+    value = text.strip().lower()
+    match = _AGO.fullmatch(value)
+    if match:
+        seconds = int(match.group(1)) * UNITS[match.group(2)]
+        if seconds > MAX_SINCE:
+            raise UsageError(f"--since: {text!r} is further back than anything textback holds",
+                             hint="write 30m, 12h, 2d, 1w or a date like 2026-11-01")
+        return now - seconds
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--since: cannot read {text!r}",
+                         hint="write 30m, 12h, 2d, 1w or a date like 2026-11-01") from None
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+def lead_status(text: str | None) -> str | None:
+    """--status as the owner writes it ("opted out", "opted-out") -> a stored status."""
+    from gateway.app.store import LEAD_STATUSES
+
+    if text is None:
+        return None
+    wanted = "_".join(text.strip().lower().replace("-", " ").split())
+    if wanted not in LEAD_STATUSES:
+        raise UsageError(f"--status: no status {text!r}", hint=f"one of {', '.join(LEAD_STATUSES)}")
+    return wanted
 
 
 def _since(text: str | None, config_path: str | None) -> float | None:
-    from gateway.app.reports import parse_since
-
     if text is None:
         return None
     tz = business(config_path)[0] if "-" in text else None  # only a date needs the zone
@@ -158,7 +215,8 @@ def leads(config_path, db_path, status, since, search, limit, as_json) -> None:
     from cli import show
     from gateway.app import reports
 
-    query = dict(status=status, since=_since(since, config_path), search=search, limit=limit)
+    query = dict(status=lead_status(status), since=_since(since, config_path), search=search,
+                 limit=limit)
     rows, tz = quick_read(config_path, db_path, _with_zone(reports.leads), **query)
     filtered = status is not None or since is not None or bool(search)
     show.leads(rows, as_json=as_json, now=now(), filtered=filtered, tz=tz)
@@ -227,9 +285,14 @@ def _mark_read(config_path, db_path, lead_id: int) -> None:
 @click.command()
 @lead_argument
 @click.argument("text", type=FreeText("reply"))
-@click.option("--dry-run", is_flag=True, help="Show how the text would go (parts, encoding); send nothing.")
-@click.option("--yes", is_flag=True,
-              help=f"Send a reply longer than {MAX_REPLY_PARTS} texts (each part is billed as one).")
+@click.option(
+    "--dry-run", is_flag=True, help="Show how the text would go (parts, encoding); send nothing."
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help=f"Send a reply longer than {MAX_REPLY_PARTS} texts (each part is billed as one).",
+)
 @config_option
 @db_option
 def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
@@ -240,7 +303,6 @@ def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
 
     from cli import show
     from gateway.app import reports
-    from gateway.errors import UsageError
     from gateway.render import segments, unsendable
 
     body = text.strip()
@@ -293,8 +355,11 @@ def _set_status(status: str, lead: str, note: str | None, config_path, db_path) 
 
 @click.command()
 @lead_argument
-@click.option("--note", type=FreeText("note", MAX_TEXT),
-              help=f"Why, when, how much: shown in the lead's timeline (at most {MAX_TEXT} characters).")
+@click.option(
+    "--note",
+    type=FreeText("note", MAX_TEXT),
+    help=f"Why, when, how much: shown in the lead's timeline (at most {MAX_TEXT} characters).",
+)
 @config_option
 @db_option
 def book(lead, note, config_path, db_path) -> None:
@@ -304,8 +369,11 @@ def book(lead, note, config_path, db_path) -> None:
 
 @click.command()
 @lead_argument
-@click.option("--note", type=FreeText("note", MAX_TEXT),
-              help=f"Why it was lost: shown in the lead's timeline (at most {MAX_TEXT} characters).")
+@click.option(
+    "--note",
+    type=FreeText("note", MAX_TEXT),
+    help=f"Why it was lost: shown in the lead's timeline (at most {MAX_TEXT} characters).",
+)
 @config_option
 @db_option
 def lost(lead, note, config_path, db_path) -> None:
@@ -323,7 +391,6 @@ def name(lead, full_name, config_path, db_path) -> None:
 
     LEAD: 12, @12, '#12' or the phone number."""
     from cli import show
-    from gateway.errors import UsageError
 
     text = " ".join(full_name.split())
     if not text or show.neutralise(text) != text:
@@ -405,7 +472,6 @@ def status(ctx, config_path, db_path, as_json) -> None:
     """Is textback working? Daemon, modem, texts waiting or failing, last call. Exit 1 if not."""
     from cli import show
     from gateway.app import reports
-    from gateway.errors import UsageError
 
     path = Path(db_path) if db_path else load_config(config_path).database
     card = reports.card_status(path.parent)   # what first boot made of the installer's card
@@ -449,7 +515,6 @@ def _write_private(path: Path, text: str) -> None:
     database is, whatever the umask."""
     import stat
 
-    from gateway.errors import UsageError
 
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

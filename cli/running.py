@@ -1,4 +1,6 @@
-"""What `textback run` and `textback demo` do around the daemon: ports, signals, logging, display."""
+"""What `textback run` and `textback demo` do around the daemon: ports, signals, logging,
+display."""
+
 from __future__ import annotations
 
 import logging
@@ -9,7 +11,8 @@ from pathlib import Path
 log = logging.getLogger("textback")
 
 READY_ANYWAY = 60.0  # seconds: tell systemd we run even if the modem is not there yet
-DEMO_TAIL = 12.0  # scenario seconds after the demo's last step: the last text goes out, then we stop
+# scenario seconds after the demo's last step: the last text goes out, then we stop
+DEMO_TAIL = 12.0
 
 
 def stop_on_signals(daemon, clock) -> None:
@@ -72,14 +75,16 @@ def refuse_exposed_secrets(cfg) -> None:
 
     secrets = cfg.secrets()
     if secrets and exposed(cfg.path):
-        raise ConfigError(f"holds secrets ({', '.join(secrets)}) and other users can read it",
-                          path=str(cfg.path),
-                          hint=f"chmod 600 {cfg.path} (or 640 with group textback), then start again")
+        raise ConfigError(
+            f"holds secrets ({', '.join(secrets)}) and other users can read it",
+            path=str(cfg.path),
+            hint=f"chmod 600 {cfg.path} (or 640 with group textback), then start again",
+        )
 
 
 def tell_systemd(daemon, clock, *, now=None) -> None:
-    """The service's side of a start: the owner's liveness texts, and for Type=notify: READY=1 once
-    the modem is set up (or after READY_ANYWAY, so that a box whose modem is unplugged at boot is
+    """The service's side of a start, for Type=notify: READY=1 once the modem is set up (or after
+    READY_ANYWAY, so that a box whose modem is unplugged at boot is
     not restarted over and over), WATCHDOG=1 from the loop and from inside every wait of the
     clock (a command blocked for a minute must not let systemd kill us)."""
     import time
@@ -93,7 +98,6 @@ def tell_systemd(daemon, clock, *, now=None) -> None:
     state = {"ready": False}
 
     def on_ready(info):
-        daemon.conversation.connected(info)  # the owner hears of an outage, or that a new box is live
         state["ready"] = True
         notify.ready(f"modem ready: {info.manufacturer} {info.model}".strip())
 
@@ -135,11 +139,10 @@ def link_for(cfg, clock, db: Path | None = None):
 
 
 def run_daemon(cfg, db_path: str | None) -> None:
-    from gateway.clock import WallClock
-    from gateway.app.daemon import Daemon
-    from gateway.app.store import Store
-
+    from gateway.app.daemon import build
     from gateway.app.lock import one_daemon
+    from gateway.app.store import Store
+    from gateway.clock import WallClock
 
     setup_logging(cfg.log_level)
     refuse_exposed_secrets(cfg)
@@ -149,7 +152,7 @@ def run_daemon(cfg, db_path: str | None) -> None:
         store = Store(db)
         clock = WallClock()
         link, sim = link_for(cfg, clock, store.path)
-        daemon = Daemon(cfg, store, clock, link)
+        daemon = build(cfg, store, clock, link)
         tell_systemd(daemon, clock)
         stop_on_signals(daemon, clock)
         try:
@@ -170,13 +173,13 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
 
     from cli import show
     from gateway import config as config_mod
-    from gateway.simulator import scenario
+    from gateway.app.daemon import build
+    from gateway.app.store import Store
     from gateway.at.link import AtLink
     from gateway.clock import WallClock
-    from gateway.app.daemon import Daemon
+    from gateway.simulator import scenario
     from gateway.simulator.replay import demo_scenario_path, port_opener, simulated_modem
     from gateway.starter import write_starter
-    from gateway.app.store import Store
 
     console = Console(highlight=False)
     # The demo shows every event itself; log lines would only repeat them, out of step.
@@ -193,7 +196,7 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
         console.print(show.demo_banner(cfg, scen, speed))
         sink = show.DemoSink(console, cfg.business.timezone, cfg.business.region)
         link = AtLink(port_opener(sim), clock, family=scen.family or "auto")
-        daemon = Daemon(cfg, store, clock, link, sink=sink)
+        daemon = build(cfg, store, clock, link, sink=sink)
         stop_on_signals(daemon, clock)
         sim.start(lambda: clock.now() - start)
         try:
@@ -206,7 +209,9 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
         console.print()
         # "last activity" against the demo's own clock (pinned to the scenario's day), not the
         # real one, and in the demo business's zone.
-        show.leads(store.leads(limit=20), console=console, title="Leads after the demo",
+        from gateway.app import reports
+
+        show.leads(reports.leads(store, limit=20), console=console, title="Leads after the demo",
                    now=clock.now(), tz=cfg.business.timezone)
         console.print(show.demo_summary(counters))
         store.close()
@@ -243,12 +248,12 @@ def run_phone_demo(*, db_path: str | None) -> None:
 
     from cli import show
     from gateway import config as config_mod
-    from gateway.clock import WallClock
-    from gateway.app.daemon import Daemon
-    from gateway.simulator.phone import FakeGateway
-    from gateway.phone.link import PhoneLink
-    from gateway.starter import write_starter
+    from gateway.app.daemon import build
     from gateway.app.store import Store
+    from gateway.clock import WallClock
+    from gateway.phone.link import PhoneLink
+    from gateway.simulator.phone import FakeGateway
+    from gateway.starter import write_starter
 
     console = Console(highlight=False)
     logging.basicConfig(level=logging.ERROR)
@@ -263,13 +268,14 @@ def run_phone_demo(*, db_path: str | None) -> None:
         console.print(f"textback demo --phone: the daemon and a simulated Android phone "
                       f"({phone.model}) running SMSGate and CallGate on this machine.\n")
         sink = show.DemoSink(console, cfg.business.timezone, cfg.business.region)
-        daemon = Daemon(cfg, store, clock, PhoneLink(settings, clock), sink=sink)
+        daemon = build(cfg, store, clock, PhoneLink(settings, clock), sink=sink)
         stop_on_signals(daemon, clock)
 
         def script():
             start = time.monotonic()
             for at, action, what, number in PHONE_SCRIPT:
-                time.sleep(max(0.0, start + at - time.monotonic()))  # the demo's pace, nothing waits on it
+                # the demo's pace, nothing waits on it
+                time.sleep(max(0.0, start + at - time.monotonic()))
                 if daemon.stopping:
                     return
                 if action == "play":
@@ -292,10 +298,10 @@ def run_phone_demo(*, db_path: str | None) -> None:
         finally:
             daemon.link.close()
         console.print()
-        show.leads(store.leads(limit=20), console=console, title="Leads after the demo",
-                   now=clock.now(), tz=cfg.business.timezone)
         from gateway.app import reports
 
+        show.leads(reports.leads(store, limit=20), console=console, title="Leads after the demo",
+                   now=clock.now(), tz=cfg.business.timezone)
         lead = store.lead_by_number("+15125550142")
         if lead:
             show.timeline(lead, reports.timeline(store, lead["id"]), tz=cfg.business.timezone,

@@ -1,9 +1,11 @@
 """The only module that reads the time or blocks waiting for the port.
 
 The daemon loop asks a clock two things: `now()` and `wait(fd, deadline)` ("block until the port has
-bytes or `deadline` passes"). Live runs use the wall clock; the demo uses the wall clock shifted to the
+bytes or `deadline` passes"). Live runs use the wall clock; the demo uses the wall clock shifted to
+the
 scenario's start (so an after-hours call happens after hours); replays and tests use `VirtualClock`,
-which never sleeps: when the daemon would block, it lets the simulated modem answer, then jumps to the
+which never sleeps: when the daemon would block, it lets the simulated modem answer, then jumps to
+the
 next thing due.
 """
 from __future__ import annotations
@@ -60,7 +62,7 @@ def _select(fd: int, timeout: float | None, wake: int | None = None) -> tuple[bo
     except (OSError, ValueError):
         return True, False  # the port is gone: let the read raise the real error
     woken = wake is not None and wake in readable
-    if woken:
+    if wake is not None and woken:
         while True:  # empty the pipe; the caller's loop looks at why it was woken
             try:
                 if not os.read(wake, 64):
@@ -73,7 +75,8 @@ def _select(fd: int, timeout: float | None, wake: int | None = None) -> tuple[bo
 class WallClock:
     """Epoch seconds from the system clock.
 
-    `starting_at` shifts it to a chosen moment and may run it faster: the demo plays a Friday afternoon
+    `starting_at` shifts it to a chosen moment and may run it faster: the demo plays a Friday
+    afternoon
     at double speed so that its after-hours call happens after hours and it ends within a minute.
     """
 
@@ -168,7 +171,8 @@ class VirtualClock:
             self.sim.deliver_due(self._elapsed)
 
     def sleep(self, deadline: float) -> None:
-        """No port to watch: the scenario still plays on (lines sent to nobody are lost, as in life)."""
+        """No port to watch: the scenario still plays on (lines sent to nobody are lost, as in
+        life)."""
         limit = deadline - self.start
         last = None
         while True:

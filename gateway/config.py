@@ -1,4 +1,4 @@
-"""The config file (DESIGN.md "Contract: configuration"): one TOML file, frozen dataclasses.
+"""The config file (docs/design.md, "Contract: configuration"): one TOML file, frozen dataclasses.
 
 Every mistake is a ConfigError naming the file, the dotted key (`hours.mon`,
 `policy.blocklist[2]`) and the fix. Relative paths resolve against the config file's folder.
@@ -6,12 +6,14 @@ Every mistake is a ConfigError naming the file, the dotted key (`hours.mon`,
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import ConfigError
@@ -153,6 +155,9 @@ class Config:
     log_level: str
     owner: OwnerSettings
     phone: PhoneSettings | None = None   # when [modem] port = "android"
+    # A digest of the file as loaded: the daemon tells the owner "textback is live" once per
+    # new config (a newly provisioned box), without reading the file again.
+    stamp: str = field(default="", compare=False)
 
     def secrets(self) -> list[str]:
         """The config keys set here that must not be readable by others."""
@@ -177,7 +182,8 @@ def _suggest(word: str, known) -> str | None:
     return f"did you mean {close[0]!r}?" if close else None
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> tuple[dict, bytes]:
+    """The file's TOML and its bytes."""
     where = str(path)
     try:
         data = path.read_bytes()
@@ -190,7 +196,7 @@ def _read(path: Path) -> dict:
     from gateway.textfile import NotText, decode
 
     try:
-        return tomllib.loads(decode(data))
+        return tomllib.loads(decode(data)), data
     except NotText as exc:
         raise ConfigError(exc.reason, path=where, hint=exc.hint) from None
     except tomllib.TOMLDecodeError as exc:
@@ -199,7 +205,7 @@ def _read(path: Path) -> dict:
                                'key = ["a", "b"], [section]') from None
 
 
-def _checked(raw: dict, where: str) -> dict[str, dict[str, object]]:
+def _checked(raw: dict, where: str) -> dict[str, dict[str, Any]]:
     """Sections and keys known, types right, required keys present; defaults filled in."""
     for section, body in raw.items():
         if section not in SCHEMA:
@@ -208,7 +214,7 @@ def _checked(raw: dict, where: str) -> dict[str, dict[str, object]]:
         if not isinstance(body, dict):
             raise ConfigError("expected a [section] of keys", path=where, key=section,
                               hint=f"write [{section}] on its own line, then its keys")
-    values: dict[str, dict[str, object]] = {}
+    values: dict[str, dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
         body = raw.get(section, {})
         for key in body:
@@ -336,7 +342,8 @@ def load(path: Path) -> Config:
     """Read and check the config file; raise ConfigError at the first mistake."""
     path = Path(path).expanduser().absolute()
     where = str(path)
-    v = _checked(_read(path), where)
+    raw, data = _read(path)
+    v = _checked(raw, where)
     folder = path.parent
     b, p = v["business"], v["policy"]
     for key in ("name", "owner"):
@@ -369,7 +376,8 @@ def load(path: Path) -> Config:
         templates_dir=(folder / Path(v["templates"]["dir"]).expanduser()).resolve(),
         database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
         log_level=level, owner=_owner(v["owner"], business, where),
-        phone=_phone_link(v["phone"], where) if modem.port == "android" else None)
+        phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
+        stamp=hashlib.sha256(data).hexdigest()[:16])
 
 
 def _phone_link(p: dict, where: str):
@@ -382,14 +390,12 @@ def _phone_link(p: dict, where: str):
     if not 0 <= p["listen_port"] <= 65535:
         raise ConfigError(f"no such port {p['listen_port']}", path=where, key="phone.listen_port",
                           hint="a port number such as 8787")
+    # Every key but the two in other units is the setting of the same name.
+    same = {key: p[key] for key in p if key not in ("call_timeout_seconds", "photo_max_mb")}
     return PhoneSettings(
-        url_sms=p["url_sms"], url_calls=p["url_calls"], username=p["username"],
-        password=p["password"], calls_username=p["calls_username"],
-        calls_password=p["calls_password"], signing_key=p["signing_key"],
-        calls_signing_key=p["calls_signing_key"], listen_host=p["listen_host"],
-        listen_port=p["listen_port"], webhook_url=p["webhook_url"], adb=p["adb"],
-        adb_serial=p["adb_serial"],
-        lost_end=float(_non_negative(p["call_timeout_seconds"], where, "phone.call_timeout_seconds")),
+        **same,
+        lost_end=float(_non_negative(p["call_timeout_seconds"], where,
+                                     "phone.call_timeout_seconds")),
         photo_max_bytes=int(float(_non_negative(p["photo_max_mb"], where, "phone.photo_max_mb"))
                             * 1_000_000))
 

@@ -185,13 +185,17 @@ def render(text: str, fields: dict[str, str]) -> str:
 
 
 def default_templates_dir() -> Path:
-    """The shipped defaults: gateway/default_templates/ in an installed wheel (pyproject maps the
-    repo's templates/ there), else the repo's templates/ when running from a checkout.
+    """The shipped defaults: the package's default_templates/ folder in an installed wheel
+    (pyproject maps the repo's templates/ there), else the repo's templates/ when running from a
+    checkout.
 
     Not importlib.resources: the folder has no __init__.py, so it is a namespace package whose
     files() is a MultiplexedPath, and str() of that is not a path.
     """
-    for folder in (Path(__file__).parent / "default_templates", Path(__file__).parent.parent / "templates"):
+    for folder in (
+        Path(__file__).parent / "default_templates",
+        Path(__file__).parent.parent / "templates",
+    ):
         if (folder / f"{TEMPLATE_NAMES[0]}.txt").is_file():
             return folder
     raise TemplateError("the default templates are missing from this installation",

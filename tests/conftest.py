@@ -9,12 +9,12 @@ import stat
 import pytest
 import serial
 
-from gateway.clock import VirtualClock
 from gateway.at.session import Session
-from gateway.simulator.scenario import Reply, Step
+from gateway.clock import VirtualClock
 from gateway.config import PhoneSettings
 from gateway.simulator.modem import SimulatedModem
 from gateway.simulator.phone import FakeGateway
+from gateway.simulator.scenario import Reply, Step
 
 START = 1_800_000_000.0  # any epoch works: the virtual clock starts here
 KEY = "s1gnKey8"          # the webhook signing key of the fake phone and of the link's settings

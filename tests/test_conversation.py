@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 import serial
 
 from gateway import config as config_mod
+from gateway.app.daemon import build
+from gateway.app.store import Store
 from gateway.at.link import AtLink
 from gateway.clock import VirtualClock
-from gateway.app.daemon import Daemon
-from gateway.simulator.scenario import InboundSms, Reply, Step
 from gateway.simulator.modem import SimulatedModem
+from gateway.simulator.scenario import InboundSms, Reply, Step
 from gateway.starter import write_starter
-from gateway.app.store import Store
 
 TZ = ZoneInfo("America/Chicago")
 # A Tuesday, open 07:00-17:00; after the digest's window (07:30-10:30), so only Wednesday has one.
@@ -37,7 +37,7 @@ def run(cfg, db: Path, sim: SimulatedModem, start: float, until: float, events=N
     clock = VirtualClock(start, sim, warmup=1.0)
     store = Store(db)
     link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock)
-    daemon = Daemon(cfg, store, clock, link, sink=(events.append if events is not None else None))
+    daemon = build(cfg, store, clock, link, sink=(events.append if events is not None else None), notices=False)
     try:
         daemon.run(until=until)
     finally:
@@ -156,7 +156,7 @@ def test_the_owner_hears_a_new_box_is_live_and_of_a_long_outage(tmp_path):
     sim = SimulatedModem("sim800")
     clock = VirtualClock(START, sim)
     store = Store(tmp_path / "t.db")
-    daemon = Daemon(cfg, store, clock, AtLink(lambda: None, clock))
+    daemon = build(cfg, store, clock, AtLink(lambda: None, clock), notices=False)
     info = ModemInfo("SIMCOM_Ltd", "SIMCOM_SIM800L", "sim800")
 
     def to_owner():

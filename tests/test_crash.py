@@ -15,7 +15,7 @@ SEED = int(os.environ.get("TEXTBACK_CRASH_SEED") or random.SystemRandom().randra
 
 # What the test is for: the daemon killed many times, at the risky moments among them. How many
 # kills fit in one burst depends on how fast this machine restarts a daemon, so bursts are played
-# until these are met (issue 11: a count from one burst failed on a loaded 2-core machine).
+# until these are met (a count from one burst failed on a loaded 2-core machine).
 KILLS = 15
 RISKY = ("after_end", "after_cmgs")   # between NO CARRIER and the decision; right after AT+CMGS
 

@@ -6,13 +6,14 @@ import pytest
 import serial
 
 from gateway import config as config_mod
+from gateway.app import reports
+from gateway.app.daemon import build
+from gateway.app.store import Store
 from gateway.at.link import AtLink
 from gateway.clock import VirtualClock
-from gateway.app.daemon import Daemon
-from gateway.simulator.scenario import Reply, Step
 from gateway.simulator.modem import SimulatedModem
+from gateway.simulator.scenario import Reply, Step
 from gateway.starter import write_starter
-from gateway.app.store import Store
 
 START = 1_795_536_000.0  # Tuesday 2026-11-24 10:00 in Austin: business hours
 N = "+15125550142"
@@ -51,11 +52,11 @@ def config_for(folder: Path):
     return config_mod.load(folder / "textback.toml")
 
 
-def daemon_for(tmp_path: Path, clock, opener) -> tuple[Daemon, Store]:
+def daemon_for(tmp_path: Path, clock, opener):
     tmp_path.mkdir(exist_ok=True)
     cfg = config_for(tmp_path)
     store = Store(tmp_path / "t.db")
-    return Daemon(cfg, store, clock, AtLink(opener, clock)), store
+    return build(cfg, store, clock, AtLink(opener, clock), notices=False), store
 
 
 def play(folder: Path, sims, *, until: float, start: float = START, line=None):
@@ -71,7 +72,7 @@ def play(folder: Path, sims, *, until: float, start: float = START, line=None):
     daemon.sink = events.append
     try:
         daemon.run(until=start + until)
-        calls = store.calls(limit=100)
+        calls = reports.calls(store, limit=100)
         state = {key: store.get_state(key) for key in ("signal", "registration", "problem")}
     finally:
         store.close()
@@ -97,7 +98,7 @@ def test_unplugged_mid_send_the_text_goes_out_once_after_replug(tmp_path):
     daemon.sink = events.append
     try:
         daemon.run(until=START + 60)
-        calls = store.calls()
+        calls = reports.calls(store)
     finally:
         store.close()
         first.close()
@@ -123,11 +124,11 @@ def test_a_restart_resumes_the_queue_without_doubling(tmp_path):
     cfg = config_for(tmp_path / "again")
     store = Store(tmp_path / "t.db")
     clock = VirtualClock(START + 8, second)
-    daemon = Daemon(cfg, store, clock,
-                    AtLink(lambda: serial.Serial(second.port_name, 115200, timeout=0), clock))
+    daemon = build(cfg, store, clock,
+                    AtLink(lambda: serial.Serial(second.port_name, 115200, timeout=0), clock), notices=False)
     try:
         daemon.run(until=START + 400)
-        calls = store.calls()
+        calls = reports.calls(store)
     finally:
         store.close()
         second.close()
@@ -247,12 +248,12 @@ def test_a_locked_database_keeps_the_call_and_texts_once_it_can_write(tmp_path):
     cfg = config_for(tmp_path)
     store = Store(tmp_path / "t.db", busy_timeout=0.01)
     events = []
-    daemon = Daemon(cfg, store, clock,
+    daemon = build(cfg, store, clock,
                     AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock),
-                    sink=events.append)
+                    sink=events.append, notices=False)
     try:
         daemon.run(until=START + 60)
-        calls = store.calls()
+        calls = reports.calls(store)
     finally:
         store.close()
         sim.close()
@@ -279,7 +280,7 @@ def test_a_refused_pin_is_never_tried_again(tmp_path):
         link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock, pin="1234")
         try:
             with pytest.raises(PinRefused):
-                Daemon(cfg, store, clock, link).run(until=START + 10)
+                build(cfg, store, clock, link, notices=False).run(until=START + 10)
         finally:
             link.close()
             store.close()
@@ -397,12 +398,12 @@ def test_a_full_disk_keeps_the_calls_and_texts_them_once_there_is_room(tmp_path)
     disk = FullUntil(sim, store, at=100.0)
     clock = VirtualClock(START, disk, warmup=1.0)
     events = []
-    daemon = Daemon(cfg, store, clock,
+    daemon = build(cfg, store, clock,
                     AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock),
-                    sink=events.append)
+                    sink=events.append, notices=False)
     try:
         daemon.run(until=START + 200)
-        calls = store.calls(limit=50)
+        calls = reports.calls(store, limit=50)
     finally:
         store.close()
         sim.close()
@@ -445,14 +446,14 @@ def test_a_read_only_database_sends_nothing_it_cannot_record_then_catches_up(tmp
     store = Store(tmp_path / "t.db")
     clock = VirtualClock(START, ReadOnlyUntil(sim, store, at=30.0), warmup=1.0)
     events = []
-    daemon = Daemon(cfg, store, clock,
+    daemon = build(cfg, store, clock,
                     AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock),
-                    sink=events.append)
+                    sink=events.append, notices=False)
     try:
         daemon.run(until=START + 20)
         sent_while_read_only = list(sim.sent)
         daemon.run(until=START + 90)
-        calls = store.calls()
+        calls = reports.calls(store)
     finally:
         store.close()
         sim.close()

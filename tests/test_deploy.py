@@ -76,7 +76,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
                                          ("textback-firstboot.service", 5.0)])
 def test_units_are_sandboxed(tmp_path, unit, worst):
     """systemd-analyze security (lower is safer; systemd calls 5.0 and under OK). firstboot runs as
-    root and parses a file anyone holding the card can write: 9.4 "UNSAFE" before issue 12.
+    root and parses a file anyone holding the card can write: 9.4 "UNSAFE" before the unit was sandboxed.
     make deb-test measures both with trixie's systemd too."""
     analyze = needs("systemd-analyze")
     path = tmp_path / unit

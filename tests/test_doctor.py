@@ -205,7 +205,7 @@ def test_service_state_without_systemd(tmp_path, monkeypatch):
 
 
 def test_doctor_can_be_tried_on_the_simulated_modem():
-    # Issue 11.10: `doctor --port sim` could not open the simulator.
+    # `doctor --port sim` once could not open the simulator.
     from click.testing import CliRunner
 
     from cli.main import cli

@@ -4,9 +4,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.clock import epoch as _epoch
 from gateway import config
 from gateway.app.followup import FollowUpRules, due_ok, follow_up_at, rules_for
+from gateway.clock import epoch as _epoch
 
 CHICAGO = ZoneInfo("America/Chicago")
 NINE_TO_FIVE = (time(9, 0), time(17, 0))

@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway.at.inbox import MAX_WAIT, BadPdu, Complete, Part, Reassembly, Received, decode
 from gateway.app.keywords import keyword
+from gateway.at.inbox import MAX_WAIT, BadPdu, Complete, Part, Reassembly, Received, decode
 from gateway.simulator.modem import encode_deliver_pdus
 
 SENT = datetime(2026, 11, 28, 10, 0, tzinfo=timezone(timedelta(hours=-6)))

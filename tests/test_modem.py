@@ -14,7 +14,7 @@ def pdu_for(number, text):
 
 def test_ring_and_clip_during_cmgs_are_kept_for_the_tracker(session_factory):
     # The modem answers AT+CMGS with RING and +CLIP before its +CMGS/OK: those lines must not be lost
-    # inside the reply (the python-gsmmodem failure in DESIGN.md).
+    # inside the reply (the python-gsmmodem failure in docs/design.md).
     replies = [("AT+CMGS", ("RING", CLIP, "+CMGS: 7", "OK"), None)]
     with session_factory("sim800", replies=replies) as (sim, session, clock):
         session.initialise()

@@ -4,9 +4,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.clock import epoch as _epoch
 from gateway.app.owner_commands import (
-    USAGE, Relay, SetStatus, Status, Unknown, alert, digest, parse, repeat_alert, status_expiry)
+    USAGE,
+    Relay,
+    SetStatus,
+    Status,
+    Unknown,
+    alert,
+    digest,
+    parse,
+    repeat_alert,
+    status_expiry,
+)
+from gateway.clock import epoch as _epoch
 from gateway.render import Segments, segments
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -1,4 +1,4 @@
-"""The owner's commands under hostile input (issue 11): limits with clear messages, leads written
+"""The owner's commands under hostile input: limits with clear messages, leads written
 so a shell keeps them, empty results said truthfully, exports kept private."""
 import json
 import os
@@ -112,7 +112,7 @@ def test_export_file_is_private_whatever_the_umask(home):  # noqa: F811
 
 
 def test_every_option_of_every_command_says_what_it_does():
-    # Issue 11: `stats --days` had no help text.
+    # `stats --days` once had no help text.
     import click
 
     from cli.main import cli

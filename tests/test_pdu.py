@@ -1,4 +1,4 @@
-"""gateway.at.pdu: the SMS-SUBMITs we send and the text we read out of PDUs (issue 11: one emoji
+"""gateway.at.pdu: the SMS-SUBMITs we send and the text we read out of PDUs (once one emoji
 stopped the daemon on every restart, because gsmmodem's encodeUcs2 cannot write a surrogate pair).
 """
 from dataclasses import replace
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gateway.at import pdu
 from gateway.at.inbox import Part, Reassembly, decode
 from gateway.render import LIMITS, segments, whole_text
-from gateway.simulator.families import encode_deliver_pdus, read_submit_pdu
+from gateway.simulator.commands import encode_deliver_pdus, read_submit_pdu
 
 N = "+15125550142"
 

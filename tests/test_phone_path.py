@@ -1,6 +1,6 @@
 """The whole phone path against the strict fake: the daemon, the link, the store, the owner's view.
 
-Issue 10's "done means", one by one: a missed call texted once, an answered one not, forged and
+What the strict fake phone must show, one by one: a missed call texted once, an answered one not, forged and
 stale webhooks refused and changing nothing, a reply recorded and forwarded, a failing /health
 leaving the link up with its warning shown, no request of the daemon refused by the fake; texts
 sent from a second database on the same phone not lost to a 409; pictures kept with the lead.
@@ -17,13 +17,12 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from gateway import config as config_mod
-from gateway.clock import WallClock
-from gateway.app.daemon import Daemon
-from gateway.simulator.phone import FakeGateway
-from gateway.phone.link import PhoneLink
-from gateway.config import PhoneSettings
-from gateway.starter import write_starter
+from gateway.app import reports
+from gateway.app.daemon import build
 from gateway.app.store import Store
+from gateway.clock import WallClock
+from gateway.phone.link import PhoneLink
+from gateway.starter import write_starter
 
 N, B, OWNER = "+15125550142", "+15125550177", "+15125550199"
 KEY = "s1gnKey8"
@@ -43,7 +42,7 @@ class Box:
         self.clock = WallClock()
         self.records = []
         self.link = PhoneLink(settings, self.clock)
-        self.daemon = Daemon(self.cfg, self.store, self.clock, self.link, sink=self.records.append)
+        self.daemon = build(self.cfg, self.store, self.clock, self.link, sink=self.records.append, notices=False)
 
     def run(self, until, seconds=30.0, then=None):
         """Run the daemon until `until(records)` holds (checked each pass), at most `seconds`
@@ -129,7 +128,7 @@ def test_done_means(tmp_path, gw, make_box):
         assert box.run(lambda r: any(x["event"] == "link_warning" for x in r))
         gw.play("missed", "+15125550123")
         assert box.run(lambda r: sent_to(r, "+15125550123"))
-        calls = sorted((c["number"], c["outcome"], c["action"]) for c in box.store.calls())
+        calls = sorted((c["number"], c["outcome"], c["action"]) for c in reports.calls(box.store))
         lost = [r for r in box.records if r["event"] == "modem_lost"]
     finally:
         box.close()
@@ -201,7 +200,7 @@ def test_a_photo_is_kept_with_the_lead_and_the_owner_told(tmp_path, gw, monkeypa
                        downloaded=False)
     try:
         assert box.run(lambda r: len(sent_to(r, OWNER, "owner_alert")) >= 4, then=phone)
-        leads = {lead["number"]: lead["id"] for lead in box.store.leads()}
+        leads = {lead["number"]: lead["id"] for lead in reports.leads(box.store)}
     finally:
         box.close()
     folder = tmp_path / "textback.db-photos"
@@ -282,7 +281,7 @@ def test_a_picture_from_the_owners_own_phone_makes_no_lead(tmp_path, gw, make_bo
         assert box.run(lambda r: sent_to(r, OWNER, "owner_reply"), then=lambda: gw.receive_mms(
             OWNER, [{"contentType": "text/plain", "text": "what?"},
                     {"contentType": "image/jpeg", "data": JPEG}]))
-        leads = box.store.leads()
+        leads = reports.leads(box.store)
     finally:
         box.close()
     assert leads == []     # its words went to the owner's command reader (here: the usage)

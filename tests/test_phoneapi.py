@@ -3,9 +3,8 @@ import base64
 
 import pytest
 
+from gateway.phone.api import Problem, app_date, attachments, health_problems, human, mms_inbox_id, text_key
 from gateway.simulator import phoneapps as fakeapps
-from gateway.phone.api import (
-    Problem, app_date, attachments, health_problems, human, mms_inbox_id, text_key)
 
 
 @pytest.mark.parametrize("t, text", [

@@ -2,10 +2,8 @@
 
 import pytest
 
-from gateway.clock import WallClock
-from gateway.simulator.phone import FakeGateway
 from gateway.box.phonecheck import run_checks
-from gateway.config import PhoneSettings
+from gateway.clock import WallClock
 
 RCS = ("RCS", None, "replies sent as RCS chat never reach the gateway apps")
 

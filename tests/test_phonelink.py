@@ -9,17 +9,16 @@ import time
 
 import pytest
 
+from gateway import config as config_mod
 from gateway import events as ev
+from gateway.app import reports
+from gateway.app.daemon import build
+from gateway.app.store import Store
 from gateway.clock import WallClock
-from gateway.app.daemon import Daemon
 from gateway.errors import ModemGone
-from gateway.simulator.phone import FakeGateway
 from gateway.phone.callbook import ENDED_ONLY, WAITING, CallBook
 from gateway.phone.link import WAITING_MISSED, PhoneLink
-from gateway.config import PhoneSettings
 from gateway.starter import write_starter
-from gateway import config as config_mod
-from gateway.app.store import Store
 
 N, B = "+15125550142", "+15125550177"
 KEY = "s1gnKey8"
@@ -335,7 +334,7 @@ def daemon_on(tmp_path, settings):
     store = Store(tmp_path / "t.db")
     clock = WallClock()
     records = []
-    daemon = Daemon(cfg, store, clock, PhoneLink(settings(), clock), sink=records.append)
+    daemon = build(cfg, store, clock, PhoneLink(settings(), clock), sink=records.append, notices=False)
     return daemon, store, records
 
 
@@ -354,7 +353,7 @@ def test_daemon_texts_a_missed_caller_not_an_answered_one(tmp_path, gw, settings
     daemon.on_ready = lambda info: (gw.play("answered", B), gw.play("missed", N))
     try:
         run_until_texted(daemon, records)
-        calls = sorted((c["number"], c["outcome"]) for c in store.calls())
+        calls = sorted((c["number"], c["outcome"]) for c in reports.calls(store))
     finally:
         daemon.link.close()
         store.close()
@@ -400,8 +399,8 @@ def start_once(tmp_path, settings) -> list:
     store = Store(tmp_path / "t.db")
     clock = WallClock()
     records = []
-    daemon = Daemon(cfg, store, clock, PhoneLink(settings(adb=True), clock),
-                    sink=records.append)
+    daemon = build(cfg, store, clock, PhoneLink(settings(adb=True), clock),
+                    sink=records.append, notices=False)
 
     def after_first_pass():
         if daemon.connected:
@@ -441,7 +440,7 @@ def test_restarts_text_back_what_the_call_log_shows_missed_while_down(tmp_path, 
     second = start_once(tmp_path, settings)         # (b) the restart texts those two, once
     third = start_once(tmp_path, settings)          # (c) and the next one nothing more
     store = Store(tmp_path / "t.db")
-    calls = [(c["number"], c["outcome"], c["action"], c["recovered"]) for c in store.calls()]
+    calls = [(c["number"], c["outcome"], c["action"], c["recovered"]) for c in reports.calls(store)]
     store.close()
     assert sorted(texted(gw)) == sorted([N, A])
     assert [(r["number"], r["outcome"], r.get("recovered")) for r in second
@@ -454,7 +453,9 @@ def test_restarts_text_back_what_the_call_log_shows_missed_while_down(tmp_path, 
     (0, ""),                                  # adbd before shell protocol v2 always exits 0
     (1, "adb shell failed: "),
 ])
-def test_a_call_log_the_phone_refuses_is_one_warning(tmp_path, gw, monkeypatch, caplog, shell_exit, said, settings, fake_adb):
+def test_a_call_log_the_phone_refuses_is_one_warning(
+    tmp_path, gw, monkeypatch, caplog, shell_exit, said, settings, fake_adb
+):
     fake_adb(shell_exit=shell_exit)
     (tmp_path / "calllog.txt").write_text(
         "Error while accessing provider:call_log\njava.lang.SecurityException: Permission "
@@ -499,11 +500,11 @@ def test_a_crash_before_a_call_is_decided_loses_nothing_the_journal_plays_it_bac
     try:
         for _ in range(2):
             records = []
-            daemon = Daemon(cfg, store, clock, PhoneLink(settings(listen_port=port), clock,
-                                                         journal=journal), sink=records.append)
+            daemon = build(cfg, store, clock, PhoneLink(settings(listen_port=port), clock,
+                                                         journal=journal), sink=records.append, notices=False)
             run_until_texted(daemon, records, seconds=2.0)
             daemon.link.close()
-        calls = [(c["number"], c["outcome"], c["action"]) for c in store.calls()]
+        calls = [(c["number"], c["outcome"], c["action"]) for c in reports.calls(store)]
     finally:
         store.close()
     assert calls == [(N, "missed", "sent")]
@@ -559,7 +560,9 @@ def test_a_call_ended_without_its_ringing(fed, expected):
     # Not in the log as missed (picked up, or an hour ago): it stays as CallGate says.
     (lambda now: [(B, 3, now - 3600), (N, 3, now)], ("answered", B, False, WAITING)),
 ])
-def test_over_usb_the_call_log_tells_a_missed_waiting_call(gw, tmp_path, monkeypatch, log_rows, expected_b, settings, fake_adb):
+def test_over_usb_the_call_log_tells_a_missed_waiting_call(
+    gw, tmp_path, monkeypatch, log_rows, expected_b, settings, fake_adb
+):
     fake_adb()
     (tmp_path / "calllog.txt").write_text(call_log(*log_rows(time.time())))
     phone = PhoneLink(settings(adb=True), WallClock())

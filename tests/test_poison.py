@@ -1,4 +1,4 @@
-"""A poison input never stops the loop (issue 11): emoji and every other character go out and come in
+"""A poison input never stops the loop: emoji and every other character go out and come in
 whole; a text that cannot be sent fails alone with its reason; an event that cannot be handled is
 skipped with its reason; the daemon runs on. The real daemon, the pty simulator, a real SQLite file.
 """
@@ -14,15 +14,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway import config as config_mod
+from gateway.app.daemon import build
+from gateway.app.store import Store
 from gateway.at.link import AtLink
 from gateway.clock import VirtualClock
-from gateway.app.daemon import Daemon
-from gateway.render import whole_text
-from gateway.render import unsendable
-from gateway.simulator.scenario import InboundSms, Step
+from gateway.render import unsendable, whole_text
 from gateway.simulator.modem import SimulatedModem
+from gateway.simulator.scenario import InboundSms, Step
 from gateway.starter import write_starter
-from gateway.app.store import Store
 
 TZ = ZoneInfo("America/Chicago")
 START = datetime(2026, 11, 24, 11, 0, tzinfo=TZ).timestamp()   # a Tuesday, open
@@ -45,7 +44,7 @@ def run(cfg, db: Path, sim: SimulatedModem, until: float, events=None):
     clock = VirtualClock(START, sim, warmup=1.0)
     store = Store(db)
     link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock)
-    daemon = Daemon(cfg, store, clock, link, sink=events.append if events is not None else None)
+    daemon = build(cfg, store, clock, link, sink=events.append if events is not None else None, notices=False)
     try:
         return daemon.run(until=START + until)
     finally:
@@ -86,7 +85,7 @@ def queue(db: Path, number: str, body: str, kind: str = "manual", *, to_lead: bo
 
 
 def test_an_emoji_reply_goes_out_once_and_the_daemon_runs_on(tmp_path):
-    # Issue 11.1: `textback reply 1 "ok 👍"`, then `textback run` exited 1 on every start.
+    # Once: `textback reply 1 "ok 👍"`, then `textback run` exited 1 on every start.
     cfg, db = setup(tmp_path), tmp_path / "t.db"
     queue(db, N, "ok 👍")
     first = SimulatedModem("sim800", steps=CALL)
@@ -115,7 +114,7 @@ def test_a_template_with_an_emoji_texts_back_in_the_parts_config_check_counts(tm
 
 
 def test_an_incoming_emoji_is_recorded_and_reaches_the_owner(tmp_path):
-    # Issue 11.1: a text with 🚿 crashed the simulator (and would have crashed the daemon).
+    # Once: a text with 🚿 crashed the simulator (and would have crashed the daemon).
     cfg = setup(tmp_path)
     sim = SimulatedModem("sim800", steps=CALL + [Step(20.0, "", InboundSms(N, "The 🚿 is leaking 💧💧"))])
     events = []
@@ -239,7 +238,7 @@ def test_any_text_goes_out_whole_or_is_refused_with_a_reason(tmp_path_factory, t
 
 @pytest.mark.parametrize("name", ["missed_call", "after_hours", "follow_up"])
 def test_an_empty_template_is_refused_by_config_check(tmp_path, name):
-    # Issue 11.7: an empty missed_call.txt passed config check and sent empty texts.
+    # Once: an empty missed_call.txt passed config check and sent empty texts.
     from click.testing import CliRunner
 
     from cli.main import cli

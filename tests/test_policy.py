@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.events import ANSWERED, MISSED, REJECTED, UNKNOWN, CallEnded
 from gateway.app.policy import Decision, Facts, Rules, day_start, decide
+from gateway.events import ANSWERED, MISSED, REJECTED, UNKNOWN, CallEnded
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEKDAY = (time(7, 0), time(17, 0))

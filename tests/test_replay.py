@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from gateway.app import reports
 from gateway.app.owner_commands import USAGE
 from gateway.simulator.replay import run_replay
 
@@ -142,8 +143,8 @@ def test_the_db_keeps_what_the_replay_decided(tmp_path):
     replay(SCENARIOS / "repeat_caller.json", db_path=db)
     store = Store(db)
     try:
-        (lead,) = store.leads()
-        calls = store.calls()
+        (lead,) = reports.leads(store)
+        calls = reports.calls(store)
     finally:
         store.close()
     assert (lead["number"], lead["status"], lead["missed_calls"]) == (N, "texted", 2)

@@ -1,4 +1,4 @@
-"""The replay scenario format (DESIGN.md, contract: replay): whole records out, exact errors."""
+"""The replay scenario format (docs/design.md, "Contract: replay"): whole records out, exact errors."""
 from __future__ import annotations
 
 import json
@@ -80,7 +80,7 @@ def broken(**changes):
     (broken(steps__3__at="9.5"), "s.json: steps[3].at: must be a number >= 0"),
     (broken(steps__0__at=True), "s.json: steps[0].at: must be a number >= 0"),
     (broken(steps__0__at=float("nan")), "s.json: steps[0].at: must be a number >= 0"),
-    # issue 11: "at": 1e12 made a replay run for ever
+    # "at": 1e12 once made a replay run for ever
     (broken(steps__3__at=1e12), "s.json: steps[3].at: 1e+12 s is more than 7 days after start "
                                 "(at most 604800 s); a replay plays at most a week"),
     (broken(steps__3__at=604800.5), "s.json: steps[3].at: 604800.5 s is more than 7 days after "

@@ -9,15 +9,15 @@ from pathlib import Path
 import serial
 
 from cli import running
-from gateway.box import notify
-from gateway.at.link import AtLink
-from gateway.clock import VirtualClock
-from gateway.app.daemon import Daemon
-from gateway.simulator.scenario import Reply, Step
-from gateway.simulator.modem import SimulatedModem
 from gateway import config as config_mod
-from gateway.starter import write_starter
+from gateway.app.daemon import build
 from gateway.app.store import Store
+from gateway.at.link import AtLink
+from gateway.box import notify
+from gateway.clock import VirtualClock
+from gateway.simulator.modem import SimulatedModem
+from gateway.simulator.scenario import Reply, Step
+from gateway.starter import write_starter
 
 UNIT = Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "textback.service"
 START = 1_795_536_000.0  # a Tuesday, 10:00 in Austin: business hours
@@ -44,7 +44,7 @@ def test_an_unanswered_send_leaves_no_gap_longer_than_half_the_watchdog(tmp_path
     clock = VirtualClock(START, sim, warmup=1.0)
     store = Store(tmp_path / "t.db")
     link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock)
-    daemon = Daemon(config_in(tmp_path), store, clock, link)
+    daemon = build(config_in(tmp_path), store, clock, link)
     fed = []
     monkeypatch.setattr(notify, "watchdog", lambda **_: fed.append(clock.now()))
     monkeypatch.setattr(notify, "ready", lambda *a, **k: True)

@@ -42,8 +42,7 @@ CALL_LENGTH = crash.CALL_LENGTH  # RING -> NO CARRIER
 POST_CUT = 1.5             # sim seconds the world goes on after a cut (calls ring while down)
 BOOT_TIMEOUT = 300.0       # qemu start -> daemon set up the modem (TCG boots take ~50-60 s)
 MODES = (("uniform", 4), ("after_end", 3), ("after_cmgs", 3))   # name, weight
-# Under TCG the daemon takes tens of ms, not one, from NO CARRIER to its commits: a wider aim
-# than crash.py's.
+# Under TCG the daemon takes tens of ms, not one, from NO CARRIER to its commits: a wider aim than crash.py's.
 AIM = {"after_end": 0.4, "after_cmgs": 0.05}
 
 

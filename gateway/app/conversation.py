@@ -12,11 +12,9 @@ from datetime import datetime, timedelta
 from string import Template
 
 from gateway import events as ev
-from gateway.phone.calllog import OUTCOMES as LOG_OUTCOMES
 
 log = logging.getLogger(__name__)
 
-TEXT_BACK_KINDS = ("missed_call", "after_hours")
 # Texts that may go to a number that opted out: the confirmation of that opt-out, and the answer
 # to HELP (the person asked for it; CTIA's handbook wants HELP answered whatever the opt-in state).
 CONSENT_KINDS = ("opt_out_confirm", "help_reply")
@@ -29,11 +27,11 @@ REPLIES = {
                   "Reply STOP to opt out.",
 }
 DIGEST_WINDOW = timedelta(hours=3)
-REPEAT_WINDOW = 3600.0
+REPEAT_WINDOW = 3600.0  # a second missed call within an hour is "calling again": tell the owner
 OUTAGE = 30 * 60.0  # a heartbeat older than this at start-up is an outage worth telling the owner
 # Calls recorded but never decided (a crash between the two commits) are decided at start-up if
 # they ended this recently; older ones are left alone rather than texted hours late.
-UNDECIDED_WINDOW = 6 * 3600.0  # a second missed call within an hour is "calling again": tell the owner
+UNDECIDED_WINDOW = 6 * 3600.0
 
 
 # Phone and Pi clocks are taken to agree within 5 min (SMSGate's signing window assumes as much).
@@ -42,8 +40,8 @@ CLOCK_SKEW = 300.0
 
 class Conversation:
     def __init__(self, config, store, clock, emit, counters) -> None:
-        from gateway.app import policy
         from gateway import render
+        from gateway.app import policy
 
         self.config = config
         self.store = store
@@ -106,7 +104,9 @@ class Conversation:
                                        to_lead=number != self.config.business.owner_phone)
         if queued is not None:
             log.info("queued a text (%s) to %s", kind, mask(number))
-            self.emit("queued", to=number, template=kind, send_at=now if send_at is None else send_at)
+            self.emit(
+                "queued", to=number, template=kind, send_at=now if send_at is None else send_at
+            )
         return queued
 
     def tell_owner(self, body: str, key: str) -> None:
@@ -172,13 +172,12 @@ class Conversation:
 
     def decide(self, call: ev.CallEnded, call_id: int, number: str | None, key: str) -> None:
         """Text back, or record why not. Safe to run again for the same call (dedupe key)."""
-        from gateway.app import outbox
-        from gateway.app import policy
+        from gateway.app import outbox, policy
         from gateway.numbers import is_short_code, mask
 
         now = self.clock.now()
         shown = number or call.number
-        short = bool(call.number) and is_short_code(call.number, self.config.business.region)
+        short = bool(call.number) and is_short_code(call.number or "", self.config.business.region)
         if number:
             facts = self.store.facts(number, now=now,
                                      day_start=policy.day_start(now, self.rules.timezone))
@@ -197,6 +196,7 @@ class Conversation:
             if label == "cooldown" and number:
                 self.repeat_caller(number, key)
             return
+        assert number is not None and decision.template is not None  # a text-back has both
         lead = self.store.lead_by_number(number)
         body = self.render(decision.template, number, lead)
         self.queue(number, body, decision.template, outbox.dedupe_key("text_back", number, key),
@@ -244,9 +244,8 @@ class Conversation:
         if before is not None:
             beat = self.store.get_state("heartbeat")
             since = max(float(before), float(beat or 0), self.clock.now() - UNDECIDED_WINDOW)
-            for number, type_, at in sorted(found.entries, key=lambda e: e[2]):
-                outcome = LOG_OUTCOMES.get(type_)
-                if outcome is None or at <= since:
+            for number, outcome, at in sorted(found.entries, key=lambda e: e[2]):
+                if at <= since:
                     continue
                 e164 = self.e164(number)
                 if e164 and self.store.missed_calls_since(e164, at - CLOCK_SKEW)[0]:
@@ -258,9 +257,10 @@ class Conversation:
         self.store.set_state("call_log_seen", f"{found.at:.3f}")
 
     def repeat_caller(self, number: str, key: str) -> None:
-        """Calling again soon after a text-back means it is urgent: tell the owner, not the caller."""
-        from gateway.numbers import display
+        """Calling again soon after a text-back means it is urgent: tell the owner, not the
+        caller."""
         from gateway.app.owner_commands import repeat_alert
+        from gateway.numbers import display
 
         now = self.clock.now()
         calls, first = self.store.missed_calls_since(number, now - REPEAT_WINDOW)
@@ -310,24 +310,29 @@ class Conversation:
                       **({"attachments": labels} if labels else {}),
                       **({"notice": True} if sms.notice else {}))
         if sms.notice:
-            return True  # the picture itself follows (mms:downloaded); it is what the owner hears of
+            # the picture itself follows (mms:downloaded); it is what the owner hears of
+            return True
         # Acted on again when read again (a restart, or a store failure half way): every step
         # below is idempotent (dedupe keys, opt-out recorded once), so nothing is lost or doubled.
         word = keyword(sms.text)
         lead = self.store.lead(lead_id)
         if word == "stop":
             self.store.record_opt_out(number, now=now, message_id=message_id)
-            self.queue(number, self.render_reply("opt_out_confirm"), "opt_out_confirm", f"stop|{key}")
+            self.queue(
+                number, self.render_reply("opt_out_confirm"), "opt_out_confirm", f"stop|{key}"
+            )
             self.emit("opt_out", number=number)
         elif word == "start":
             self.store.record_opt_in(number, now=now, message_id=message_id)
-            self.queue(number, self.render_reply("opt_in_confirm"), "opt_in_confirm", f"start|{key}")
+            self.queue(
+                number, self.render_reply("opt_in_confirm"), "opt_in_confirm", f"start|{key}"
+            )
             self.emit("opt_in", number=number)
         elif word == "help":
             self.queue(number, self.render_reply("help_reply"), "help_reply", f"help|{key}")
         else:
-            from gateway.numbers import display
             from gateway.app.owner_commands import alert, picture_alert
+            from gateway.numbers import display
 
             who = (lead or {}).get("name") or display(number, self.config.business.region)
             body = (picture_alert(lead_id, who, labels, sms.text) if labels
@@ -369,7 +374,9 @@ class Conversation:
         if isinstance(command, owner.Relay):
             lead = self.store.lead(command.lead_id)
             if lead is None:
-                self.queue(me, f"No lead #{command.lead_id}. {owner.USAGE}", "owner_reply", f"re|{key}")
+                self.queue(
+                    me, f"No lead #{command.lead_id}. {owner.USAGE}", "owner_reply", f"re|{key}"
+                )
             elif self.store.is_opted_out(lead["number"]):
                 self.queue(me, f"#{command.lead_id} opted out (STOP): not sent.", "owner_reply",
                            f"re|{key}")
@@ -380,8 +387,9 @@ class Conversation:
             if self.store.lead(command.lead_id) is None:
                 self.queue(me, f"No lead #{command.lead_id}.", "owner_reply", f"re|{key}")
             else:
-                self.store.set_lead_status(command.lead_id, command.status, "by text from the owner",
-                                           now)
+                self.store.set_lead_status(
+                    command.lead_id, command.status, "by text from the owner", now
+                )
                 self.emit("lead_status", lead=command.lead_id, status=command.status)
         elif isinstance(command, owner.Status) and len(command.text) > owner.MAX_STATUS:
             # It goes into every text-back that uses $status: a page of it would cost many texts.
@@ -413,15 +421,12 @@ class Conversation:
     def connected(self, info) -> None:
         """Tell the owner when textback comes back after a long outage, and when it first runs
         with a new config (the box has just been provisioned)."""
-        import hashlib
-
         from gateway.numbers import display
 
         owner = self.config.business.owner_phone
         now = self.clock.now()
         beat = self.store.get_state("heartbeat")
-        stamp = self.config.path.read_bytes() if self.config.path.exists() else b""
-        version = hashlib.sha256(stamp).hexdigest()[:16]
+        version = self.config.stamp
         if not owner:
             return
         if beat and now - float(beat) > OUTAGE:
@@ -455,16 +460,19 @@ class Conversation:
                            f"follow_up|{lead_id}|{texted_at:.0f}")
 
     def digest(self, now: float) -> None:
-        from gateway.numbers import display
         from gateway.app.owner_commands import digest
+        from gateway.numbers import display
 
         tz = self.config.business.timezone
         local = datetime.fromtimestamp(now, tz)
         today = local.date().isoformat()
         opens = datetime.combine(local.date(), self.config.owner.digest_at, tz)
-        # A morning text: if the box was off all morning, that day's digest is skipped, not sent
-        # at supper time.
-        if not opens <= local < opens + DIGEST_WINDOW or self.store.get_state("digest_day") == today:
+        # A morning text: if the box was off all morning, that day's digest is skipped, not sent at
+        # supper time.
+        if (
+            not opens <= local < opens + DIGEST_WINDOW
+            or self.store.get_state("digest_day") == today
+        ):
             return
         midnight = datetime.combine(local.date(), datetime.min.time(), tz)
         figures = self.store.day_summary((midnight - timedelta(days=1)).timestamp(),

@@ -10,11 +10,23 @@ import hashlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from gateway import events as ev
 from gateway.errors import (
-    CommandTimeout, ModemError, ModemGone, PinRefused, StoreError, TextbackError)
+    CommandTimeout,
+    ModemError,
+    ModemGone,
+    PinRefused,
+    StoreError,
+    TextbackError,
+)
+
+if TYPE_CHECKING:
+    from gateway.app.store import Store
+    from gateway.clock import Clock
+    from gateway.config import Config
+    from gateway.link import Link
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +34,7 @@ Sink = Callable[[dict], None]
 HEARTBEAT_EVERY = 30.0  # seconds between heartbeats in the store (textback status reads it)
 CHORES_EVERY = 60.0     # seconds between looks for follow-ups and the morning digest
 # Seconds between attempts to reopen a lost modem: quick at first (a USB re-plug or a modem reboot
-# takes 10-30 s, modem-behaviour.md "Boot timing"), then once a minute.
+# takes 10-30 s, docs/reference/modems.md, "Boot and restart"), then once a minute.
 RECONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 STORE_RETRY = 10.0  # seconds between tries to write a database that refused (full, locked)
 
@@ -41,8 +53,18 @@ class Counters:
     sent_by_kind: dict = field(default_factory=dict)    # texts sent, by kind (missed_call, ...)
 
 
+def build(config: Config, store: Store, clock: Clock, link: Link, *,
+          sink: Sink | None = None, notices: bool = True) -> Daemon:
+    """The daemon, wired the one way that `textback run`, the demo, replays, the tests and the
+    benchmarks all use: only the link, the clock and where the records go (`sink`) differ.
+    `notices`: tell the owner "textback is live" (a new config) or "was offline 2h10m" when the
+    link is up; a replay of a transcript leaves them out."""
+    return Daemon(config, store, clock, link, sink=sink, notices=notices)
+
+
 class Daemon:
-    def __init__(self, config, store, clock, link, *, sink: Sink | None = None) -> None:
+    def __init__(self, config: Config, store: Store, clock: Clock, link: Link, *,
+                 sink: Sink | None = None, notices: bool = True) -> None:
         from gateway.app.conversation import Conversation
 
         self.config = config
@@ -50,6 +72,7 @@ class Daemon:
         self.clock = clock
         self.link = link
         self.sink = sink or (lambda record: None)
+        self.notices = notices
         self.counters = Counters()
         self.conversation = Conversation(config, store, clock, self.emit, self.counters)
         self.connected = False
@@ -94,7 +117,9 @@ class Daemon:
             except StoreError as exc:
                 # Disk full, database locked or read-only: keep the modem session, send nothing
                 # that cannot be recorded, keep what happened (the events stay pending), retry.
-                log.error("cannot write the lead database (%s); texts wait until it can", exc.message)
+                log.error(
+                    "cannot write the lead database (%s); texts wait until it can", exc.message
+                )
                 self.emit("store_error", error=exc.message)
                 wake = self.clock.now() + STORE_RETRY
                 if self.connected:
@@ -123,12 +148,14 @@ class Daemon:
             self.on_pass()
 
     def connect(self) -> None:
-        pin = getattr(self.link, "pin", "")
+        pin = self.link.pin
         tried = hashlib.sha256(pin.encode()).hexdigest()[:16] if pin else None
         if tried and self.store.get_state("pin_refused") == tried:
             # A restart (systemd, a crash) must not try a refused PIN again: the SIM would lock.
-            raise PinRefused("the SIM refused this PIN (modem.pin) before; textback will not try it "
-                             "again", hint="put the right PIN in modem.pin, then start textback")
+            raise PinRefused(
+                "the SIM refused this PIN (modem.pin) before; textback will not try it again",
+                hint="put the right PIN in modem.pin, then start textback",
+            )
         try:
             info = self.link.connect()
         except PinRefused:
@@ -144,6 +171,8 @@ class Daemon:
             log.info("%s back after %.0f s", self.link.name, self.clock.now() - self._lost_since)
             self._lost_since = None
         self.emit("modem", family=info.family, model=info.model)
+        if self.notices:   # the owner hears of an outage, or that a new box is live
+            self.conversation.connected(info)
         self.on_ready(info)
         self.store.set_state("problem", "")
         self.store.set_state("modem", f"{info.manufacturer} {info.model}".strip())
@@ -238,8 +267,12 @@ class Daemon:
 
     def _act(self, event) -> None:
         if isinstance(event, ev.CallRinging):
-            self.emit("ringing", at=event.at, number=self.conversation.e164(event.number, event.number_type),
-                      withheld=event.withheld)
+            self.emit(
+                "ringing",
+                at=event.at,
+                number=self.conversation.e164(event.number, event.number_type),
+                withheld=event.withheld,
+            )
         elif isinstance(event, ev.CallEnded):
             self.conversation.call_ended(event)
         elif isinstance(event, ev.Health):

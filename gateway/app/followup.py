@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 # Quiet hours, local to the business: 21:00 to 08:00. The TCPA rule for telephone solicitations
 # (47 U.S.C. 227(c), 47 CFR 64.1200(c)(1)) bans them before 8 a.m. and after 9 p.m. at the called
-# party's location; a follow-up is the closest thing textback sends to a solicitation, and issue 3
+# party's location; a follow-up is the closest thing textback sends to a solicitation, and textback
 # uses the business's time zone for it (most leads are local).
 QUIET_START = time(21, 0)
 QUIET_END = time(8, 0)

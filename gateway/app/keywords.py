@@ -6,7 +6,7 @@ import unicodedata
 
 # Keywords alone in a message, after case folding. Opt-out: STOP, STOPALL, UNSUBSCRIBE, CANCEL,
 # END, QUIT are the carriers' and aggregators' standard set (CTIA short code practice; Twilio's
-# defaults; issue 3). The FCC's 2024 TCPA consent-revocation order (FCC 24-24, 47 CFR
+# defaults). The FCC's 2024 TCPA consent-revocation order (FCC 24-24, 47 CFR
 # 64.1200(a)(10)) names "revoke" and "opt out" too, so they count: missing an opt-out is the
 # worse error. Opt-in: START and UNSTOP only. YES is deliberately not one: aggregators add it for
 # marketing double opt-in, but here "Yes" alone is an ordinary answer to the owner ("Still need a

@@ -50,7 +50,9 @@ def folder_for(database: Path) -> Path:
     return database.with_name(database.name + "-photos")
 
 
-def keep(folder: Path, lead_id: int, message_id: int, part: ev.Attachment) -> tuple[str | None, str | None]:
+def keep(
+    folder: Path, lead_id: int, message_id: int, part: ev.Attachment
+) -> tuple[str | None, str | None]:
     """Write the part's bytes; (path, problem): the path when kept, else why not."""
     if part.data is None:
         return None, part.problem or "the phone sent no data for it"

@@ -77,7 +77,7 @@ def _cooldown(c: _Case) -> str | None:
     return None
 
 
-# Each rule returns a reason to stay silent, or None. Order matters and is the brief's: the outcome
+# Each rule returns a reason to stay silent, or None. Order matters: the outcome
 # first (an answered call never texts), then who the caller is, then what we already did for them.
 # A short code is checked before "invalid number" because short codes never normalise to E.164
 # (numbers.normalize("72404") is None): the other order would hide the better reason.

@@ -2,8 +2,8 @@
 
 The file opens as-is in Datasette: plain tables, foreign keys, times as ISO-8601 UTC text
 ("2026-11-28T16:00:00.123Z"). The Python API takes and returns epoch float seconds (millisecond
-precision); `leads()` and `calls()` return rows as stored (ISO text), ready for display or JSON.
-No SQL leaves this module.
+precision). SQL lives here and, for what people read (leads, calls, a lead's story, stats), in
+gateway/app/reports.py: nowhere else.
 
 Crash safety of the outbox (at-least-once): `mark_sending` commits before the modem sees a byte. A
 row still "sending" when a Store opens means the process died between handing the text to the modem
@@ -19,15 +19,15 @@ import sqlite3
 import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
+from typing import cast
 
 from gateway.app.dbfile import explain as _explain
-from gateway.clock import epoch, iso
 from gateway.app.dbfile import inspect, read_only, refuse_read_only
+from gateway.app.policy import Facts
+from gateway.clock import epoch, iso
 from gateway.errors import StoreError
 from gateway.events import ANSWERED, CallEnded
-from gateway.app.policy import Facts
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +311,7 @@ class Store:
             row = self._one("SELECT id FROM calls WHERE key = ?", (key,))
             if row:
                 return row[0], False
+            lead_id: int | None
             if number is not None and ended.outcome != ANSWERED:
                 lead_id = self._touch_lead(number, now, missed=1)
             elif number is not None:
@@ -318,14 +319,14 @@ class Store:
                 lead_id = found[0] if found else None
             else:
                 lead_id = None
-            call_id = self.db["calls"].insert({
+            call_id = self.db.table("calls").insert({
                 "key": key, "number": number, "raw_number": ended.number,
                 "withheld": int(ended.withheld), "outcome": ended.outcome, "how": ended.how,
                 "started_at": iso(ended.started), "ended_at": iso(ended.ended),
                 "rings": ended.rings, "lead_id": lead_id, "action": "recorded",
                 "recovered": int(recovered),
             }).last_pk
-        return call_id, True
+        return cast(int, call_id), True
 
     def set_call_action(self, call_id: int, action: str, reason: str | None = None) -> None:
         if action not in CALL_ACTIONS:
@@ -374,10 +375,10 @@ class Store:
             if to_lead:
                 self.db.execute("UPDATE leads SET status = 'texted' WHERE id = ? "
                                 "AND status = 'new'", (lead_id,))
-            message_id = self.db["messages"].insert({
+            message_id = self.db.table("messages").insert({
                 "lead_id": lead_id, "call_id": call_id, "direction": "out", "number": number,
                 "body": body, "kind": kind, "created_at": iso(now)}).last_pk
-            outbox_id = self.db["outbox"].insert({
+            outbox_id = self.db.table("outbox").insert({
                 "message_id": message_id, "dedupe_key": dedupe_key, "status": "queued",
                 "attempts": 0, "send_at": iso(send_at), "next_attempt_at": iso(send_at),
                 "queued_at": iso(now)}).last_pk
@@ -432,7 +433,7 @@ class Store:
         with self._write():
             self._outbox_update(outbox_id, "status = 'sending', attempts = attempts + 1", ())
 
-    def mark_sent(self, outbox_id: int, ref: int | None, now: float) -> None:
+    def mark_sent(self, outbox_id: int, ref: int | str | None, now: float) -> None:
         with self._write():
             call_id = self._outbox_update(outbox_id, "status = 'sent', modem_ref = ?, sent_at = ?",
                                           (ref, iso(now)))
@@ -452,20 +453,6 @@ class Store:
                 self.db.execute("UPDATE calls SET action = 'failed', reason = ? WHERE id = ?",
                                 (error, call_id))
 
-    # -- for people ----------------------------------------------------------------------------
-    def leads(self, *, limit: int = 50) -> list[dict]:
-        """Newest activity first; `preview` is the body of the lead's latest message (in or out)."""
-        return list(self.db.query(
-            "SELECT l.*, (SELECT body FROM messages m WHERE m.lead_id = l.id "
-            "ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS preview "
-            "FROM leads l ORDER BY l.last_activity_at DESC, l.id DESC LIMIT ?", [limit]))
-
-    def calls(self, *, limit: int = 50) -> list[dict]:
-        """Newest first; withheld and recovered as booleans."""
-        rows = self.db.query("SELECT * FROM calls ORDER BY ended_at DESC, id DESC LIMIT ?", [limit])
-        return [{**row, "withheld": bool(row["withheld"]), "recovered": bool(row["recovered"])}
-                for row in rows]
-
     def set_state(self, key: str, value: str) -> None:
         with self._write():
             self.db.execute("INSERT INTO state (key, value) VALUES (?, ?) "
@@ -478,7 +465,8 @@ class Store:
     # -- texts received, and what the daemon asks about leads ----------------------------------
     def record_inbound(self, *, number: str, body: str, now: float, dedupe_key: str,
                        kind: str = "reply") -> tuple[int, int, bool]:
-        """(message id, lead id, created). A reply makes a lead "replied" unless it is further on."""
+        """(message id, lead id, created). A reply makes a lead "replied" unless it is further
+        on."""
         with self._write():
             row = self._one("SELECT id, lead_id FROM messages WHERE dedupe_key = ?", (dedupe_key,))
             if row:
@@ -487,10 +475,10 @@ class Store:
             self.db.execute("UPDATE leads SET unread = unread + 1, status = CASE WHEN status IN "
                             "('new', 'texted') THEN 'replied' ELSE status END WHERE id = ?",
                             (lead_id,))
-            message_id = self.db["messages"].insert({
+            message_id = self.db.table("messages").insert({
                 "lead_id": lead_id, "direction": "in", "number": number, "body": body,
                 "kind": kind, "created_at": iso(now), "dedupe_key": dedupe_key}).last_pk
-        return message_id, lead_id, True
+        return cast(int, message_id), lead_id, True
 
     def has_attachment(self, message_id: int, part: str) -> bool:
         return self._one("SELECT 1 FROM attachments WHERE message_id = ? AND part = ?",
@@ -526,7 +514,8 @@ class Store:
                 for row in rows]
 
     def record_opt_in(self, number: str, *, now: float, message_id: int | None = None) -> None:
-        """START after STOP: texts may go to this number again (the history stays in lead_changes)."""
+        """START after STOP: texts may go to this number again (the history stays in
+        lead_changes)."""
         with self._write():
             self.db.execute("DELETE FROM opt_outs WHERE number = ?", (number,))
             lead = self._one("SELECT id, status FROM leads WHERE number = ?", (number,))
@@ -543,8 +532,11 @@ class Store:
 
     def missed_calls_since(self, number: str, since: float) -> tuple[int, float | None]:
         """(calls not answered from `number` since `since`, when the first of them ended)."""
-        count, first = self._one("SELECT count(*), min(ended_at) FROM calls WHERE number = ? "
-                                 "AND outcome != 'answered' AND ended_at >= ?", (number, iso(since)))
+        count, first = self._one(
+            "SELECT count(*), min(ended_at) FROM calls WHERE number = ? "
+            "AND outcome != 'answered' AND ended_at >= ?",
+            (number, iso(since)),
+        )
         return count, epoch(first)
 
     def follow_up_candidates(self, since: float) -> list[tuple[int, str, float]]:
@@ -558,7 +550,7 @@ class Store:
             "AND o.sent_at >= ? AND NOT EXISTS (SELECT 1 FROM messages f WHERE f.lead_id = l.id "
             "AND (f.kind = 'follow_up' OR f.direction = 'in')) GROUP BY l.id",
             (*TEXT_BACK_KINDS, iso(since))).fetchall()
-        return [(lead_id, number, epoch(sent)) for lead_id, number, sent in rows]
+        return [(lead_id, number, cast(float, epoch(sent))) for lead_id, number, sent in rows]
 
     def day_summary(self, start: float, end: float) -> dict:
         """The digest's figures for [start, end): missed calls, leads texted, replies waiting
@@ -576,48 +568,18 @@ class Store:
         return {"missed": missed, "texted": texted, "waiting": waiting, "unanswered": silent}
 
     # -- the owner's verbs ---------------------------------------------------------------------
-    # find_lead: "12" is lead #12, not a phone number: no number worth texting is this short.
-    LEAD_ID_MAX_DIGITS = 6
-
-    def find_lead(self, ref: str, region: str = "US") -> dict:
-        """The lead `ref` names: "+15125550142", a national number ("(512) 555-0142"), "12",
-        "@12" or "#12" ("#" starts a comment in a shell, so "12" and "@12" are the safe ones).
-        UsageError, saying what to type instead, for a malformed number; NotFound for no lead."""
-        from gateway.errors import NotFound, UsageError
-        from gateway.numbers import normalize
-
-        text = ref.strip()
-        marked = text[:1] in ("#", "@")
-        digits = text[1:].strip() if marked else text
-        if digits.isascii() and digits.isdigit() and (
-                marked or len(digits) <= self.LEAD_ID_MAX_DIGITS):
-            # (an id beyond SQLite's 64-bit integers names no lead; int() of it would not bind)
-            lead = self.lead(int(digits)) if len(digits) <= 18 else None
-            if lead is None:
-                raise NotFound(f"no lead #{int(digits)}",
-                               hint="see the lead numbers with: textback leads")
-            return lead
-        number = normalize(text, None, region)
-        if number is None:
-            raise UsageError(f"not a phone number or lead number: {ref!r}",
-                             hint='write it like 12, +15125550142 or "(512) 555-0142"')
-        lead = self.lead_by_number(number)
-        if lead is None:
-            raise NotFound(f"no lead with the number {number}",
-                           hint="see the leads with: textback leads --search DIGITS")
-        return lead
-
     def _change(self, lead_id: int, field: str, new: str | None, note: str | None,
                 now: float) -> None:
         old = self._one(f"SELECT {field} FROM leads WHERE id = ?", (lead_id,))
         if old is None:
             raise StoreError(f"no lead {lead_id} in {self.path}")
         self.db.execute(f"UPDATE leads SET {field} = ? WHERE id = ?", (new, lead_id))
-        self.db["lead_changes"].insert({"lead_id": lead_id, "field": field, "old": old[0],
+        self.db.table("lead_changes").insert({"lead_id": lead_id, "field": field, "old": old[0],
                                         "new": new, "note": note, "changed_at": iso(now)})
 
     def set_lead_status(self, lead_id: int, status: str, note: str | None, now: float) -> None:
-        """The owner's word on a lead (booked, lost, ...), recorded with the note for the timeline."""
+        """The owner's word on a lead (booked, lost, ...), recorded with the note for the
+        timeline."""
         if status not in LEAD_STATUSES:
             raise ValueError(f"unknown lead status {status!r}")
         with self._write():

@@ -3,7 +3,8 @@
 Policy for +CMS ERROR codes: a failure is *permanent* only when sending the same PDU to the same
 number is known to fail the same way again (the number does not exist or may not be texted, the
 network refuses the service, our PDU is malformed, the SIM has no SMSC). Everything else, unknown
-and vendor codes included, is retried with backoff: attempts are bounded (gateway.app.outbox MAX_ATTEMPTS), and a
+and vendor codes included, is retried with backoff: attempts are bounded (gateway.app.outbox
+MAX_ATTEMPTS), and a
 contractor would rather a caller got a late text than none.
 
 Codes 0-127 are RP-cause values relayed from the network (3GPP TS 24.011 8.2.5.4 and annex E, as
@@ -37,16 +38,15 @@ PERMANENT_CMS: dict[int, str] = {
     321: "invalid memory index: names a storage slot; cannot be fixed by waiting",
     330: "SMSC address unknown: the SIM has no service centre number (fix with AT+CSCA)",
 }
-# Deliberately retried although they look final:
-#   38 network out of order, 41 temporary failure, 42 congestion, 47 resources unavailable: the
-#      network's own words are "temporary" (24.011 annex E); 38 may last long, hence the backoff.
-#   27 destination out of order: the handset is off or out of coverage now, not forever.
-#   111 protocol error unspecified, 127 interworking unspecified: says nothing about the number;
-#      a bounded retry costs a few minutes at most.
-#   320 memory failure, 322 memory full: storage state, which the inbox drains; 300-302, 310-318:
-#      modem/SIM state (not ready, busy, PIN), 331/332 no network/timeout, 340, 500 unknown.
-#   512 weak signal / MM establishment failure, 513 lower layer failure, 514 congestion, 515 init
-#      in progress (smstools3 notes; modem-behaviour.md 9), 350 (vendor, seen in the field).
+# Deliberately retried although they look final:   38 network out of order, 41 temporary failure, 42
+# congestion, 47 resources unavailable: the      network's own words are "temporary" (24.011 annex
+# E); 38 may last long, hence the backoff.   27 destination out of order: the handset is off or out
+# of coverage now, not forever.   111 protocol error unspecified, 127 interworking unspecified: says
+# nothing about the number;      a bounded retry costs a few minutes at most.   320 memory failure,
+# 322 memory full: storage state, which the inbox drains; 300-302, 310-318:      modem/SIM state
+# (not ready, busy, PIN), 331/332 no network/timeout, 340, 500 unknown.   512 weak signal / MM
+# establishment failure, 513 lower layer failure, 514 congestion, 515 init      in progress
+# (smstools3 notes; docs/reference/modems.md, "Sending a text"), 350 (vendor, seen in the field).
 
 
 def classify_cms(code: int | None) -> str:

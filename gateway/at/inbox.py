@@ -11,7 +11,7 @@ from gateway.render import whole_text
 
 # How long a set of parts waits for its missing ones. Parts of one message normally arrive within
 # seconds; an SMSC retrying a lost part retries for minutes. Ten minutes keeps a reply from being
-# held back long while still catching slow parts (the brief's default).
+# held back long while still catching slow parts .
 MAX_WAIT = 600.0
 
 class BadPdu(ValueError):

@@ -2,19 +2,20 @@
 
 Modems end lines with "\r\n", "\r\r\n" (SIMCom +CRING) or a bare "\r" (gammu fixture), pack a final
 result and several URCs into one read, split one line across reads, and send the SMS prompt "\r\n> "
-with no line end at all (gammu#61: 0D 0D 0A 3E 20). See shared/reference/modem-behaviour.md, Traps 4.
+with no line end at all (gammu#61: 0D 0D 0A 3E 20): docs/reference/modems.md, "Framing".
 """
 from __future__ import annotations
 
 import re
 
 PROMPT = "> "
-# Longer than any real AT line (a 160-char text-mode SMS is the longest we expect); past this it is noise.
+# Longer than any real AT line (a 160-char text-mode SMS is the longest we expect); past this it is
+# noise.
 MAX_LINE = 1024
 
 FINAL_OK = "OK"
-# Final result codes that end a command we issued (27.007 5.7, 27.005 3.2.5). NO CARRIER is not among
-# them: we never dial or answer, so for us it is a call URC.
+# Final result codes that end a command we issued (27.007 5.7, 27.005 3.2.5). NO CARRIER is not
+# among them: we never dial or answer, so for us it is a call URC.
 _SEPARATORS = re.compile(rb"[\r\n]")
 _FINAL_ERROR = re.compile(r"^(ERROR|\+CME ERROR:.*|\+CMS ERROR:.*|COMMAND NOT SUPPORT)$")
 
@@ -30,7 +31,8 @@ def is_error(line: str) -> bool:
 class LineFramer:
     """Feed it whatever `read()` returned; it returns the complete lines, in order.
 
-    Empty lines vanish. The prompt "> " is returned as its own line the moment it is the whole pending
+    Empty lines vanish. The prompt "> " is returned as its own line the moment it is the whole
+    pending
     text, since the modem sends nothing after it until we answer.
     """
 

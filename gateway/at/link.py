@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
+from gateway.at import families
+from gateway.at.families import RESTART_LINES
+from gateway.at.inbox import Reassembly, Received
+from gateway.at.session import Session
+from gateway.at.tracker import CallTracker
 from gateway.errors import AtError, CommandTimeout
-from gateway.events import Health, MissedList, SendFailed, SmsReceived
-from gateway.at.session import REBOOT_LINES, Session
-from gateway.events import ModemInfo
+from gateway.events import Health, MissedList, ModemInfo, SendFailed, SmsReceived
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +41,11 @@ class AtLink:
         self.family = family
         self.pin = pin
         self.session: Session | None = None
-        self.tracker = None
         self.info: ModemInfo | None = None
-        self._reassembly = None
-        self._held: list[tuple[int, object]] = []  # (SIM index, inbox.Received) not yet deleted
+        # Made afresh at each connect (the family is known then); these serve until the first.
+        self.tracker = CallTracker(families.GENERIC)
+        self._reassembly = Reassembly()
+        self._held: list[tuple[int, Received]] = []  # (SIM index, text) not yet deleted
         self._to_read: list[int] = []               # SIM indexes announced by +CMTI, not read yet
         self._missed: list = []                     # the missed-calls list read at connect
         self._cmt_pending = False                   # the next line is a +CMT PDU
@@ -50,10 +54,6 @@ class AtLink:
 
     # -- connection ------------------------------------------------------------------------------
     def connect(self) -> ModemInfo:
-        from gateway.at import families
-        from gateway.at.tracker import CallTracker
-        from gateway.at.inbox import Reassembly
-
         port = self.open_port()
         self.session = Session(port, self.clock)
         self.info = self.session.initialise(family=self.family, pin=self.pin)
@@ -66,6 +66,12 @@ class AtLink:
         self._next_health = 0.0
         return self.info
 
+    @property
+    def _live(self) -> Session:
+        """The session of a connected link (events, wait and send_text come after connect())."""
+        assert self.session is not None, "connect() first"
+        return self.session
+
     def close(self) -> None:
         if self.session is not None:
             try:
@@ -77,10 +83,10 @@ class AtLink:
     def _missed_list(self) -> list:
         """The modem's missed-calls phonebook (27.007 8.11/8.12), where it keeps one."""
         try:
-            self.session.command('AT+CPBS="MC"')
-            status = self.session.command("AT+CPBS?", prefix="+CPBS:")
+            self._live.command('AT+CPBS="MC"')
+            status = self._live.command("AT+CPBS?", prefix="+CPBS:")
             total = int(status[0].rsplit(",", 1)[1]) if status else 10
-            lines = self.session.command(f"AT+CPBR=1,{total}", prefix="+CPBR:")
+            lines = self._live.command(f"AT+CPBR=1,{total}", prefix="+CPBR:")
         except (AtError, CommandTimeout, ValueError, IndexError):
             return []
         entries = []
@@ -92,7 +98,7 @@ class AtLink:
 
     def _stored_indexes(self) -> list[int]:
         try:
-            lines = self.session.command("AT+CMGL=4", prefix="+CMGL:")  # 4 = all (27.005 3.4.2)
+            lines = self._live.command("AT+CMGL=4", prefix="+CMGL:")  # 4 = all (27.005 3.4.2)
         except (AtError, CommandTimeout):
             return []
         return [int(m["index"]) for m in map(_CMGL.match, lines) if m]
@@ -106,7 +112,7 @@ class AtLink:
         out += self.tracker.tick(now)
         if self.tracker.poll_due(now):
             try:
-                lines = self.session.command("AT+CLCC", prefix="+CLCC")
+                lines = self._live.command("AT+CLCC", prefix="+CLCC")
             except (AtError, CommandTimeout):
                 lines = None
             out += self._drain()
@@ -114,7 +120,8 @@ class AtLink:
         if self._reinit_at is not None and now >= self._reinit_at:
             self._reinit_at = None
             log.warning("the modem restarted by itself; setting it up again")
-            self.session.initialise(family=self.info.family, pin=self.pin)
+            self._live.initialise(family=self.info.family if self.info else self.family,
+                                  pin=self.pin)
             out += self._drain()
         while self._to_read:
             out += self._read_stored(self._to_read.pop(0))
@@ -129,7 +136,7 @@ class AtLink:
     def _health(self) -> Health:
         def ask(cmd: str, prefix: str) -> str | None:
             try:
-                lines = self.session.command(cmd, prefix=prefix)
+                lines = self._live.command(cmd, prefix=prefix)
             except (AtError, CommandTimeout):
                 return None
             return lines[0].split(":", 1)[1].strip() if lines else None
@@ -145,7 +152,7 @@ class AtLink:
 
     def _drain(self) -> list:
         out = []
-        urcs = self.session.urcs
+        urcs = self._live.urcs
         while urcs:
             at, line = urcs.popleft()
             found = self.tracker.feed(line, at)
@@ -161,10 +168,11 @@ class AtLink:
                 self._cmt_pending = True
             elif cmti:
                 self._to_read.append(int(cmti["index"]))
-            elif line in REBOOT_LINES and line != "+CPIN: READY":
-                # Caller ID and text indications are lost on a reboot (modem-behaviour.md). A reboot
-                # says RDY ... SMS Ready over several seconds, and SMS commands fail until the end:
-                # set up again once, when the lines have stopped for a while.
+            elif line in RESTART_LINES and line != "+CPIN: READY":
+                # Caller ID and text indications are lost on a reboot (docs/reference/modems.md,
+                # "Boot and restart"). A reboot says RDY ... SMS Ready over several seconds, and SMS
+                # commands fail until the end: set up again once, when the lines have stopped for a
+                # while.
                 self._reinit_at = at + REBOOT_SETTLE
             elif not found and not self.tracker.known(line):
                 log.debug("ignored line %r", line[:60])
@@ -172,7 +180,7 @@ class AtLink:
 
     def _read_stored(self, index: int) -> list:
         try:
-            lines = self.session.command(f"AT+CMGR={index}")
+            lines = self._live.command(f"AT+CMGR={index}")
         except (AtError, CommandTimeout) as exc:
             log.warning("could not read stored text %d: %s", index, exc)
             return []
@@ -201,7 +209,7 @@ class AtLink:
         """The daemon has recorded this text: delete its parts from the SIM."""
         for index in received.handle:
             try:
-                self.session.command(f"AT+CMGD={index}")
+                self._live.command(f"AT+CMGD={index}")
             except (AtError, CommandTimeout) as exc:
                 log.warning("could not delete text %d from the SIM: %s", index, exc)
         self._held = [(i, r) for i, r in self._held if i not in received.handle]
@@ -214,7 +222,7 @@ class AtLink:
 
     def wait(self, deadline: float | None) -> None:
         if not self._to_read:
-            self.session.poll(deadline)
+            self._live.poll(deadline)
 
     def send_text(self, number: str, body: str, reference: int, *, key: str = "",
                   retry: bool = False) -> int | None:
@@ -231,7 +239,7 @@ class AtLink:
         first = None
         try:
             for pdu in pdus:
-                ref = self.session.send_pdu(pdu.tpdu_length, pdu.hex)
+                ref = self._live.send_pdu(pdu.tpdu_length, pdu.hex)
                 first = ref if first is None else first
         except AtError as exc:
             raise SendFailed(exc.line, classify_cms(exc.cms_code) == RETRY) from exc
@@ -260,3 +268,10 @@ def signal_words(csq: str | None) -> str:
     dbm = -113 + 2 * rssi
     bars = 0 if rssi < 2 else 1 if rssi < 10 else 2 if rssi < 15 else 3 if rssi < 20 else 4
     return f"{bars} bar{'s' if bars != 1 else ''} ({dbm} dBm)" if bars else f"no signal ({dbm} dBm)"
+
+
+if TYPE_CHECKING:
+    from gateway.link import Link
+
+    def _a_link(link: AtLink) -> Link:  # mypy checks that AtLink is what the daemon needs
+        return link

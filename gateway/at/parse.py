@@ -1,14 +1,14 @@
 """Pure parsers for the unsolicited lines a modem sends about calls.
 
 Every parser takes one framed line and returns a frozen record, or None when the line is not its
-kind or is corrupted (u-blox URCs have been seen corrupted; reference "Traps" 8). None of them
-raises, for any input. Shapes: /work/shared/reference/modem-behaviour.md ("the reference"),
-"Traps" 1 and 2.
+kind or is corrupted (u-blox URCs have been seen corrupted). None of them raises, for any input.
+The shapes: docs/reference/modems.md ("the reference"), "Caller ID and call lists".
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 # 27.007 7.6 <CLI validity>: 0 valid, 1 withheld by the caller, 2 not available (network).
 WITHHELD_VALIDITY = (1, 2)
@@ -102,7 +102,7 @@ def split_fields(text: str) -> list[tuple[str, bool]] | None:
 
 
 def parse_clip(line: str) -> Clip | None:
-    """Every +CLIP shape of the reference, Traps 1: 2 to 6 fields, quoted or not, space or not."""
+    """Every +CLIP shape of the reference: 2 to 6 fields, quoted or not, space or not."""
     fields = _fields_after(line, "+CLIP:")
     if not fields or len(fields) > 6:
         return None
@@ -192,10 +192,10 @@ def _clcc_fields(fields: list[tuple[str, bool]] | None) -> Clcc | None:
     type_ = _optional_int(fields, 6)
     if number is BAD or type_ is BAD:
         return None
-    return Clcc(*head, number, type_)
+    return Clcc(head[0], head[1], head[2], head[3], head[4], number, type_)
 
 
-def _number(field: tuple[str, bool]) -> str | None | object:
+def _number(field: tuple[str, bool]) -> Any:  # str | None, or BAD
     """The number field: None when it holds no digit; BAD for unquoted junk."""
     value, quoted = field
     if not quoted and not _BARE_NUMBER.fullmatch(value):
@@ -203,7 +203,7 @@ def _number(field: tuple[str, bool]) -> str | None | object:
     return value.strip() if _DIGITS.search(value) else None
 
 
-def _optional_int(fields: list[tuple[str, bool]], i: int) -> int | None | object:
+def _optional_int(fields: list[tuple[str, bool]], i: int) -> Any:  # int | None, or BAD
     """fields[i] as an int; None when absent or empty; BAD when it is not a number (corrupted)."""
     if i >= len(fields) or fields[i][0].strip() == "":
         return None

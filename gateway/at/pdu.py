@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from gateway.render import GSM7_BASIC, GSM7_EXTENSION_CODES, MAX_PARTS, split
 
@@ -84,6 +85,20 @@ def encode_submit(number: str, text: str, reference: int, *, lenient: bool = Fal
         tpdu = bytes([first, ref]) + head + bytes([0x00, DCS[encoding], length]) + data
         out.append(Submit(len(tpdu), "00" + tpdu.hex().upper()))
     return out
+
+
+def scts(when: datetime) -> bytes:
+    """TP-SCTS (23.040 9.2.3.11): year to second as swapped semi-octets, then the offset from UTC
+    in quarter hours, its sign in bit 3 of the last octet. `when` must carry its offset."""
+    offset = when.utcoffset()
+    if offset is None:
+        raise ValueError("a service centre time stamp needs its UTC offset")
+    quarters = int(offset.total_seconds() / 900)     # towards zero, as a whole quarter
+    digits = when.strftime("%y%m%d%H%M%S") + f"{abs(quarters):02d}"
+    octets = bytearray(int(digits[i + 1] + digits[i], 16) for i in range(0, len(digits), 2))
+    if quarters < 0:
+        octets[6] |= 0x08
+    return bytes(octets)
 
 
 def _user_data(text: str, encoding: str, header: bytes, lenient: bool) -> tuple[int, bytes]:

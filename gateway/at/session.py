@@ -1,8 +1,10 @@
 """Our AT session over pyserial: one command in flight, every other line handed on, never dropped.
 
 python-gsmmodem-new returns RING/+CLIP inside a pending command's reply and never fires the call
-callback (DESIGN.md, "Decisions so far"), so the session is ours. Lines that are not part of the pending
-command's response are queued in `urcs` with the time they arrived; the daemon drains the queue after
+callback (docs/design.md, "Decisions so far"), so the session is ours. Lines that are not part of
+the pending
+command's response are queued in `urcs` with the time they arrived; the daemon drains the queue
+after
 each command and while idle.
 """
 from __future__ import annotations
@@ -10,22 +12,24 @@ from __future__ import annotations
 import logging
 from collections import deque
 
+from gateway.at import families
+from gateway.at.lines import PROMPT, LineFramer, is_error, is_final
 from gateway.errors import AtError, CommandTimeout, ModemError, ModemGone, PinRefused
 from gateway.events import ModemInfo
-from gateway.at.lines import PROMPT, LineFramer, is_error, is_final
 
 log = logging.getLogger(__name__)
 
-# Unsolicited lines we know by their start (27.007 / 27.005 and the vendors in modem-behaviour.md).
-# A line starting with one of these is never taken as part of a command's response, unless the
-# command expects exactly that prefix (AT+CLCC -> +CLCC, AT+CPIN? -> +CPIN).
-URC_PREFIXES = (
-    "RING", "+CRING", "+CLIP", "+CLCC", "NO CARRIER", "BUSY", "NO ANSWER", "+CMTI", "+CMT:", "+CDS",
-    "+CDSI", "VOICE CALL", "MISSED_CALL", "^CEND", "^CONN", "^ORIG", "^CONF", "^RSSI", "^BOOT", "^MODE",
-    "+UCALLSTAT", "HANGUP", "+WIND", "+QIND", "+CIEV", "RDY", "+CPIN", "Call Ready", "SMS Ready",
-    "SMS DONE", "PB DONE", "+CFUN", "+CUSD", "+CREG", "+CGREG", "+CEREG", "+ZDONR", "+ZPASR",
+# Unsolicited lines we know by their start: what any family sends about calls and restarts
+# (gateway.at.families), and what 27.005 / 27.007 and vendors send about texts, the network and
+# status (docs/reference/modems.md, "Framing"). A line starting with one of these is never taken
+# as part of a command's response, unless the command expects exactly that prefix (AT+CLCC ->
+# +CLCC, AT+CPIN? -> +CPIN).
+OTHER_URCS = (
+    "BUSY", "NO ANSWER", "+CMTI", "+CMT:", "+CDS", "+CDSI", "^ORIG", "^CONF", "^RSSI", "^BOOT",
+    "^MODE", "+QIND", "+CIEV", "+CPIN", "PB DONE", "+CFUN", "+CUSD", "+CREG", "+CGREG", "+CEREG",
+    "+ZDONR", "+ZPASR",
 )
-REBOOT_LINES = ("RDY", "Call Ready", "SMS Ready", "SMS DONE", "+CPIN: READY")
+URC_PREFIXES = families.URC_PREFIXES + OTHER_URCS
 CTRL_Z = "\x1a"
 ESC = "\x1b"
 # Commands in a row with no answer before the session calls the modem gone: one timeout can be a
@@ -50,7 +54,8 @@ class Session:
         self._lines: deque[str] = deque()
         self._stale = False  # a command timed out: its answer may still come
         self.silent = 0      # commands in a row that got no answer
-        self.sms_timeout = 60.0  # 27.005 leaves it open; real networks answer AT+CMGS within tens of s
+        # 27.005 leaves it open; real networks answer AT+CMGS within tens of s
+        self.sms_timeout = 60.0
 
     # -- reading -------------------------------------------------------------------------------
     def _fill(self, deadline: float | None) -> bool:
@@ -60,8 +65,10 @@ class Session:
         try:
             data = self.port.read(4096)
         except Exception as exc:  # pyserial raises SerialException for EIO and for EOF alike
-            raise ModemGone(f"the modem stopped answering on {self.port.name}: {exc}",
-                            hint="check the USB cable and power; textback reconnects by itself") from exc
+            raise ModemGone(
+                f"the modem stopped answering on {self.port.name}: {exc}",
+                hint="check the USB cable and power; textback reconnects by itself",
+            ) from exc
         if data:
             log.debug("rx %r", _mask(data))
             self._lines.extend(self.framer.feed(data))
@@ -105,11 +112,16 @@ class Session:
         try:
             self.port.write(text.encode("ascii"))
         except Exception as exc:
-            raise ModemGone(f"cannot write to {self.port.name}: {exc}",
-                            hint="check the USB cable and power; textback reconnects by itself") from exc
+            raise ModemGone(
+                f"cannot write to {self.port.name}: {exc}",
+                hint="check the USB cable and power; textback reconnects by itself",
+            ) from exc
 
-    def command(self, cmd: str, *, prefix: str | None = None, timeout: float | None = None) -> list[str]:
-        """Send one command; return its information lines. URCs that arrive meanwhile go to `urcs`."""
+    def command(
+        self, cmd: str, *, prefix: str | None = None, timeout: float | None = None
+    ) -> list[str]:
+        """Send one command; return its information lines. URCs that arrive meanwhile go to
+        `urcs`."""
         self._recover()  # a timed-out command's late answer must not be taken for this one's
         self._write(cmd + "\r")
         deadline = self.clock.now() + (timeout or self.timeout)
@@ -167,9 +179,11 @@ class Session:
 
     # -- set-up --------------------------------------------------------------------------------
     def synchronise(self, attempts: int = 3) -> None:
-        """Get the modem's attention: it may be half-way through a line, in the SMS prompt, or booting.
+        """Get the modem's attention: it may be half-way through a line, in the SMS prompt, or
+        booting.
 
-        Esc leaves the SMS prompt; whatever the modem says to that (ERROR on some) is drained so that
+        Esc leaves the SMS prompt; whatever the modem says to that (ERROR on some) is drained so
+        that
         every later final result belongs to the command that asked for it.
         """
         self._write(ESC + "\r")
@@ -210,8 +224,10 @@ class Session:
         self.command("AT+CLIP=1")  # caller ID on (27.007 7.6)
         for extra in fam.init:
             self._optional(extra)
-        self.command("AT+CMGF=0")  # PDU mode: the only way to send UCS-2 and concatenated texts reliably
-        self._optional("AT+CNMI=2,1,0,0,0")  # new texts stored and announced with +CMTI (27.005 3.4.1)
+        # PDU mode: the only way to send UCS-2 and concatenated texts reliably
+        self.command("AT+CMGF=0")
+        # new texts stored and announced with +CMTI (27.005 3.4.1)
+        self._optional("AT+CNMI=2,1,0,0,0")
         log.info("modem ready: %s %s (family %s)", maker or "?", model or "?", fam.name)
         return ModemInfo(maker, model, fam.name)
 
@@ -232,12 +248,16 @@ class Session:
             try:
                 self.command(f'AT+CPIN="{pin}"')
             except AtError as exc:
-                raise PinRefused("the SIM refused the PIN in the config (modem.pin)",
-                                 hint="fix modem.pin; textback will not try again, so the SIM does not lock") from exc
+                raise PinRefused(
+                    "the SIM refused the PIN in the config (modem.pin)",
+                    hint="fix modem.pin; textback will not try again, so the SIM does not lock",
+                ) from exc
             return
         if status == "SIM PIN":
             raise ModemError("the SIM asks for a PIN", hint="put it in the config as modem.pin")
-        raise ModemError(f"the SIM is not ready ({status})", hint="check the SIM card; a PUK may be needed")
+        raise ModemError(
+            f"the SIM is not ready ({status})", hint="check the SIM card; a PUK may be needed"
+        )
 
 
 def _int_or_none(text: str) -> int | None:

@@ -3,31 +3,29 @@
 Sans-I/O like h11: the daemon feeds each unsolicited line with its arrival time, calls
 `tick(now)` at `next_deadline()`, and sends AT+CLCC when `poll_due(now)`, handing the answer to
 `on_clcc`. The states and transitions are the table below; each line becomes one `Signal` through
-the family's URC table. Facts: /work/shared/reference/modem-behaviour.md ("the reference").
+the family's URC readers (gateway.at.families). Facts: docs/reference/modems.md.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.at import parse as atparse
+from gateway.at import families
+from gateway.at.families import ACTIVE, END, INCOMING, RESTART, RING, Family, Signal
 from gateway.events import ANSWERED, MISSED, UNKNOWN, CallEnded, CallRinging
-from gateway.at.families import Family
+from gateway.numbers import same_number
+
+Event = CallRinging | CallEnded
 
 # ---- states and transitions ---------------------------------------------------------------------
 IDLE, RINGING, CONNECTED = "idle", "ringing", "connected"
 
-# What a line says about the call.
-RING = "ring"            # RING / +CRING: one more ring (the modem rings on every cadence)
-INCOMING = "incoming"    # +CLIP, +CLCC/ccinfo stat 4|5, +UCALLSTAT 4: ringing, maybe with caller ID
-ACTIVE = "active"        # +CLCC stat 0, VOICE CALL: BEGIN, ^CONN, +UCALLSTAT 0: the call was taken
-END = "end"              # the family's end line: the call is over
-RESTART = "restart"      # the modem booted again (RDY, SMS Ready...): whatever was ringing is lost
-
 # (state, signal) -> next state. A pair that is absent changes nothing: end lines with no call are
 # leftovers of one already ended (SIMCom sends VOICE CALL: END, NO CARRIER and +CLCC 6 per call).
 TRANSITIONS: dict[tuple[str, str], str] = {
-    (IDLE, RING): RINGING,          # a call may start with RING, +CRING, +CLIP or +CLCC 4 (Traps 7)
-    (IDLE, INCOMING): RINGING,      # u-blox may send no RING at all, only +UCALLSTAT: 1,4 (Traps 8)
+    # A call may start with RING, +CRING, +CLIP or +CLCC 4 (docs/reference/modems.md, "Framing");
+    # u-blox may send no RING at all, only +UCALLSTAT: 1,4 ("How each family reports a call").
+    (IDLE, RING): RINGING,
+    (IDLE, INCOMING): RINGING,
     (RINGING, RING): RINGING,
     (RINGING, INCOMING): RINGING,
     (RINGING, ACTIVE): CONNECTED,
@@ -46,108 +44,6 @@ LEFTOVER = 1.0
 CLCC_ABSENT_LIMIT = 3
 # Failed AT+CLCC polls in a row after which we stop polling this call and rely on ring silence.
 CLCC_FAILED_LIMIT = 3
-# 27.007 7.18 <mode> 1 is data: LTE modems list the PS bearer as a "call" (Traps 3, Quectel doc).
-DATA_MODES = (1,)
-
-
-@dataclass(frozen=True)
-class Signal:
-    kind: str
-    how: str                       # the deciding signal, as CallEnded.how names it
-    number: str | None = None
-    number_type: int | None = None
-    withheld: bool = False         # only +CLIP says so (CLI validity, or an empty number)
-    connected: bool | None = None  # the end line itself says whether the call was connected (^CEND)
-
-
-# ---- lines -> signals --------------------------------------------------------------------------
-def read_ring(line: str) -> Signal | None:
-    if line == "RING":
-        return Signal(RING, "RING")
-    kind = atparse.parse_cring(line)
-    # +CRING: GPRS ... is the network asking for a data context (27.007 6.11), not a call.
-    return Signal(RING, "+CRING") if kind is not None and not kind.startswith("GPRS") else None
-
-
-def read_clip(line: str) -> Signal | None:
-    clip = atparse.parse_clip(line)
-    if clip is None:
-        return None
-    number = None if clip.withheld else clip.number
-    return Signal(INCOMING, "+CLIP", number, clip.type, withheld=clip.withheld)
-
-
-CLCC_KINDS = {4: INCOMING, 5: INCOMING, 0: ACTIVE, 1: ACTIVE, 6: END}   # 27.007 7.18 <stat>
-
-
-def read_call_entry(entry: atparse.Clcc | None, name: str) -> Signal | None:
-    """A +CLCC / +QIND ccinfo entry about an incoming voice call (not outgoing, not data)."""
-    if entry is None or entry.dir != 1 or entry.mode in DATA_MODES or entry.stat not in CLCC_KINDS:
-        return None
-    return Signal(CLCC_KINDS[entry.stat], f"{name} stat {entry.stat}", entry.number, entry.type)
-
-
-def read_ucallstat(line: str) -> Signal | None:
-    stat = atparse.parse_ucallstat(line)
-    if stat is None or stat.stat not in CLCC_KINDS:
-        return None
-    return Signal(CLCC_KINDS[stat.stat], f"+UCALLSTAT stat {stat.stat}")
-
-
-def read_cend(line: str) -> Signal | None:
-    cend = atparse.parse_cend(line)
-    # Duration 0: never connected (chan_dongle#82); more: it was answered.
-    return Signal(END, "^CEND", connected=cend.duration > 0) if cend else None
-
-
-def read_voice_call(line: str) -> Signal | None:
-    if line.startswith("VOICE CALL: BEGIN"):
-        return Signal(ACTIVE, "VOICE CALL: BEGIN")
-    return Signal(END, "VOICE CALL: END") if line.startswith("VOICE CALL: END") else None
-
-
-def read_missed_call(line: str) -> Signal | None:
-    missed = atparse.parse_missed_call(line)
-    return Signal(END, "MISSED_CALL", missed.number, connected=False) if missed else None
-
-
-def read_wind(line: str) -> Signal | None:
-    wind = atparse.parse_wind(line)
-    return Signal(END, "+WIND: 6") if wind is not None and wind.event == 6 else None
-
-
-def read_hangup(line: str) -> Signal | None:
-    return Signal(END, "HANGUP") if atparse.parse_hangup(line) is not None else None
-
-
-def read_conn(line: str) -> Signal | None:
-    return Signal(ACTIVE, "^CONN") if line[6:7].isdigit() else None   # ^CONN:<id>,<type>
-
-
-# Family URC prefix -> reader. A family's `urcs` choose which of these it listens to.
-READERS = {
-    "RING": read_ring,
-    "+CRING:": read_ring,
-    "+CLIP:": read_clip,
-    "+CLCC:": lambda line: read_call_entry(atparse.parse_clcc(line), "+CLCC"),
-    '+QIND: "ccinfo"': lambda line: read_call_entry(atparse.parse_ccinfo(line), "+QIND ccinfo"),
-    "NO CARRIER": lambda line: Signal(END, "NO CARRIER") if line == "NO CARRIER" else None,
-    "VOICE CALL:": read_voice_call,
-    "MISSED_CALL:": read_missed_call,
-    "^CEND:": read_cend,
-    "^CONN:": read_conn,
-    "+UCALLSTAT:": read_ucallstat,
-    "HANGUP:": read_hangup,
-    "+WIND:": read_wind,
-    **{line: (lambda text, _line=line: Signal(RESTART, _line) if text == _line else None)
-       for line in ("RDY", "+CPIN: READY", "Call Ready", "SMS Ready", "SMS DONE")},
-}
-
-
-def same_caller(a: str, b: str) -> bool:
-    """"2345640362"/129 and "+12345640362"/145 are one person (Traps 11)."""
-    da, db = "".join(c for c in a if c.isdigit()), "".join(c for c in b if c.isdigit())
-    return da.endswith(db) or db.endswith(da)
 
 
 # ---- the tracker -------------------------------------------------------------------------------
@@ -174,7 +70,8 @@ class CallTracker:
                  max_ring: float = 120.0):
         self.family = family
         # Two cadences of this family, never less than ring_timeout: tolerates one lost URC
-        # (rusp_firmware RING_EVIDENCE_TIMEOUT_MS = 12000; reference, Timing).
+        # (rusp_firmware RING_EVIDENCE_TIMEOUT_MS = 12000; modems.md "Ring cadence and ring
+        # silence").
         self.silence = max(ring_timeout, 2 * family.ring_interval)
         self.poll_interval = poll_interval
         self.max_ring = max_ring
@@ -186,13 +83,13 @@ class CallTracker:
         self._ended_number: str | None = None
 
     # -- inputs ------------------------------------------------------------------------------------
-    def feed(self, line: str, now: float) -> list[CallRinging | CallEnded]:
+    def feed(self, line: str, now: float) -> list[Event]:
         """One unsolicited line that arrived at `now`: the events it causes ([] if unknown)."""
         events = self.tick(now)        # a deadline that passed unseen decides before this line
         signal = self._read(line)
         return events + self._apply(signal, now) if signal else events
 
-    def tick(self, now: float) -> list[CallRinging | CallEnded]:
+    def tick(self, now: float) -> list[Event]:
         self._now = max(self._now, now)
         call = self._call
         if self.state != RINGING or call is None:
@@ -204,7 +101,7 @@ class CallTracker:
             return self._end(UNKNOWN, "ringing too long", too_long_at)
         return []
 
-    def on_clcc(self, lines: list[str] | None, now: float) -> list[CallRinging | CallEnded]:
+    def on_clcc(self, lines: list[str] | None, now: float) -> list[Event]:
         """The +CLCC lines of a poll ([] = no calls), or None if the poll failed."""
         events = self.tick(now)
         call = self._call
@@ -213,8 +110,7 @@ class CallTracker:
                 call.failed_polls += 1
                 call.next_poll = now + self.poll_interval
             return events
-        signals = [s for s in (read_call_entry(atparse.parse_clcc(line), "+CLCC") for line in lines)
-                   if s is not None]
+        signals = [s for s in (families.read_clcc(line) for line in lines) if s is not None]
         for signal in signals:
             events += self._apply(signal, now)
         call = self._call
@@ -241,7 +137,8 @@ class CallTracker:
         return max(min(due), self._now) if due else None
 
     def poll_due(self, now: float) -> bool:
-        return self._polling() and now >= self._call.next_poll
+        call = self._call
+        return call is not None and self._polling() and now >= call.next_poll
 
     def is_busy(self) -> bool:
         return self.state != IDLE
@@ -256,12 +153,9 @@ class CallTracker:
                 and call.failed_polls < CLCC_FAILED_LIMIT)
 
     def _read(self, line: str) -> Signal | None:
-        for prefix in self.family.urcs:
-            if line.startswith(prefix) and prefix in READERS:
-                return READERS[prefix](line)
-        return None
+        return families.read(line, self.family.urcs)
 
-    def _apply(self, signal: Signal, now: float) -> list[CallRinging | CallEnded]:
+    def _apply(self, signal: Signal, now: float) -> list[Event]:
         after = TRANSITIONS.get((self.state, signal.kind))
         if after is None:
             return []
@@ -272,7 +166,7 @@ class CallTracker:
                 return []
             return self._start(signal, now)
         if signal.kind in (RING, INCOMING):
-            if signal.number and call.number and not same_caller(signal.number, call.number):
+            if signal.number and call.number and not same_number(signal.number, call.number):
                 # A second caller while the first still "rings": the first one gave up unseen.
                 return self._end(MISSED, "another caller", now) + self._start(signal, now)
             return self._note(call, signal, now)
@@ -291,9 +185,9 @@ class CallTracker:
     def _other_caller(self, signal: Signal) -> bool:
         """A caller ID that is not the ended call's own: a new call, however soon."""
         return bool(signal.number and self._ended_number
-                    and not same_caller(signal.number, self._ended_number))
+                    and not same_number(signal.number, self._ended_number))
 
-    def _start(self, signal: Signal, now: float) -> list[CallRinging | CallEnded]:
+    def _start(self, signal: Signal, now: float) -> list[Event]:
         self._ids += 1
         call = self._call = _Call(self._ids, started=now, evidence=now,
                                   next_poll=now + self.poll_interval)
@@ -301,7 +195,7 @@ class CallTracker:
         self._note(call, signal, now)
         return [self._ringing(call, now)]
 
-    def _note(self, call: _Call, signal: Signal, now: float) -> list[CallRinging]:
+    def _note(self, call: _Call, signal: Signal, now: float) -> list[Event]:
         """Count a ring, keep the caller ID; a CallRinging when the caller becomes known."""
         call.evidence = max(call.evidence, now)
         if signal.kind == RING and (call.last_ring is None
@@ -323,8 +217,9 @@ class CallTracker:
         call.announced = True
         return CallRinging(call.id, call.number, call.number_type, call.withheld, now)
 
-    def _end(self, outcome: str, how: str, at: float) -> list[CallEnded]:
+    def _end(self, outcome: str, how: str, at: float) -> list[Event]:
         call = self._call
+        assert call is not None   # only a call in progress ends
         self._call, self.state, self._ended_at = None, IDLE, at
         self._ended_number = call.number
         return [CallEnded(call.id, call.number, call.number_type, call.withheld, outcome,

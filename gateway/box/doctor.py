@@ -1,7 +1,8 @@
 """`textback doctor`: find the modem, ask it what an installer needs to know, say it in plain words.
 
 Everything comes from standard AT commands (3GPP TS 27.007 / 27.005) through our own Session, so the
-doctor sees the modem exactly as the daemon does. Each finding is a Check; `ok` is True (fine), False
+doctor sees the modem exactly as the daemon does. Each finding is a Check; `ok` is True (fine),
+False
 (a text-back would not work: `fix` says what to do) or None (worth knowing, not blocking).
 """
 from __future__ import annotations
@@ -40,11 +41,21 @@ SIM_ERRORS = {
 # +CPIN: <code> (27.007 8.3)
 PIN_STATES = {
     "READY": (True, "SIM present, no PIN needed (or already entered)", ""),
-    "SIM PIN": (False, "the SIM asks for a PIN",
-                "put the PIN in the config as modem.pin, or remove it with a phone"),
-    "SIM PUK": (False, "the SIM is locked (PUK needed after three wrong PINs)",
-                "unlock it in a phone with the PUK from the carrier"),
-    "PH-SIM PIN": (False, "the modem is locked to another SIM", "ask the modem's seller for the code"),
+    "SIM PIN": (
+        False,
+        "the SIM asks for a PIN",
+        "put the PIN in the config as modem.pin, or remove it with a phone",
+    ),
+    "SIM PUK": (
+        False,
+        "the SIM is locked (PUK needed after three wrong PINs)",
+        "unlock it in a phone with the PUK from the carrier",
+    ),
+    "PH-SIM PIN": (
+        False,
+        "the modem is locked to another SIM",
+        "ask the modem's seller for the code",
+    ),
     "SIM PIN2": (True, "SIM present (asks for PIN2, which texts do not need)", ""),
 }
 # <stat> of +CREG / +CEREG (27.007 7.2, 10.1.22): (words, registered?)
@@ -67,14 +78,13 @@ REG_FIX = {
 # <AcT> of +COPS (27.007 7.3)
 ACCESS = {0: "2G", 1: "2G", 2: "3G", 3: "2G EDGE", 4: "3G", 5: "3G", 6: "3G", 7: "LTE", 8: "2G",
           9: "LTE-M", 10: "5G", 11: "5G", 12: "5G", 13: "5G"}
-# Families whose LTE firmware has an IMS/VoLTE switch we can read; others get "unknown".
-LTE_FAMILIES = {"ec25", "sim7600", "ublox"}
 
 
 def signal_bars(rssi: int) -> int | None:
     """Bars 0-4 from +CSQ <rssi> (27.007 8.5: 0 = -113 dBm or less, 2..30 = -109..-53 dBm in 2 dB
     steps, 31 = -51 dBm or more, 99 = not known). Our rule, the usual marginal/ok/good/excellent
-    bands: 0-1 none, 2-9 one bar (-109..-95 dBm), 10-14 two, 15-19 three, 20-31 four; None for 99."""
+    bands: 0-1 none, 2-9 one bar (-109..-95 dBm), 10-14 two, 15-19 three, 20-31 four; None for
+    99."""
     if not 0 <= rssi <= 31:
         return None
     return 0 if rssi < 2 else 1 if rssi < 10 else 2 if rssi < 15 else 3 if rssi < 20 else 4
@@ -140,7 +150,8 @@ def check_holders(device: str, proc: Path = Path("/proc")) -> Check:
 
 def diagnose(port_opener: Callable[[], object], clock, *, proc: Path = Path("/proc"),
              timeout: float = 5.0) -> list[Check]:
-    """Open the port with `port_opener()` (an open pyserial port) and check all a text-back needs."""
+    """Open the port with `port_opener()` (an open pyserial port) and check all a text-back
+    needs."""
     from gateway.at import families
     from gateway.at.session import Session
 
@@ -161,7 +172,8 @@ def diagnose(port_opener: Callable[[], object], clock, *, proc: Path = Path("/pr
                                "(--port); or unplug the modem for 10 s")]
     maker = " ".join(_optional(session, "AT+CGMI")).strip()
     model = " ".join(_optional(session, "AT+CGMM")).strip()
-    family = families.detect(maker, model).name
+    detected = families.detect(maker, model)
+    family = detected.name
     checks.append(Check("modem", True, f"{maker or '?'} {model or '?'} (textback family {family})"))
     sim = _check_sim(session)
     checks.append(sim)
@@ -171,7 +183,7 @@ def diagnose(port_opener: Callable[[], object], clock, *, proc: Path = Path("/pr
     checks.append(_check_operator(session))
     checks.append(_check_signal(session))
     checks.append(_check_sms_centre(session))
-    if family in LTE_FAMILIES:
+    if detected.lte:   # LTE modules: calls need VoLTE where 2G/3G are gone
         checks.append(_check_ims(session, family))
     return checks
 
@@ -183,7 +195,9 @@ def overall(checks: list[Check]) -> bool:
         "sim", "registration", "signal", "sms centre"} <= names
 
 
-def send_test(session, number: str, text: str = "textback test: this modem can send texts.") -> int | None:
+def send_test(
+    session, number: str, text: str = "textback test: this modem can send texts."
+) -> int | None:
     """Send one text in PDU mode; the modem's message reference (raises AtError when refused)."""
     from gateway.at.pdu import encode_submit
 
@@ -287,9 +301,15 @@ QUECTEL_IMS = {"0": "set by the carrier profile", "1": "on", "2": "off"}
 
 def _check_ims(session, family: str) -> Check:
     if family != "ec25":
-        # Not in our reference (modem-behaviour.md: "VoLTE depends on firmware"): say so, honestly.
-        return Check("volte", None, "unknown: this modem's VoLTE switch is not documented for textback",
-                     "if calls do not ring on an LTE-only network, ask the modem's seller how to enable VoLTE")
+        # Not in our reference (docs/reference/modems.md: "VoLTE depends on firmware"): say so,
+        # honestly.
+        return Check(
+            "volte",
+            None,
+            "unknown: this modem's VoLTE switch is not documented for textback",
+            "if calls do not ring on an LTE-only network, ask the modem's seller how to enable "
+            "VoLTE",
+        )
     lines = _optional(session, 'AT+QCFG="ims"', "+QCFG:")
     fields = [f.strip('" ') for f in _value(lines[0]).split(",")] if lines else []
     if len(fields) < 2:
@@ -321,8 +341,12 @@ def service_state(unit: str = "textback") -> Check:
                            timeout=10).stdout.strip() or "unknown"
     detail = f"{unit}.service is {state}"
     if shutil.which("journalctl"):
-        last = subprocess.run(["journalctl", "-u", unit, "-p", "warning", "-n", "1", "--no-pager",
-                               "-o", "cat"], capture_output=True, text=True, timeout=10).stdout.strip()
+        last = subprocess.run(
+            ["journalctl", "-u", unit, "-p", "warning", "-n", "1", "--no-pager", "-o", "cat"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         if last:
             detail += f"; last warning: {last.splitlines()[-1][:160]}"
     fix = {"failed": f"see why: journalctl -u {unit} -n 50; then sudo systemctl restart {unit}",

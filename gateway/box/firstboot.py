@@ -122,8 +122,11 @@ def apply(paths: Paths, now: datetime) -> Outcome:
         if not near:
             return Outcome("nothing")
         names = ", ".join(p.name for p in near)
-        exc = ConfigError("not named textback.toml, so it was not read", path=f"{names} (on the card)",
-                          hint="rename it to textback.toml (and delete any other copy)")
+        exc = ConfigError(
+            "not named textback.toml, so it was not read",
+            path=f"{names} (on the card)",
+            hint="rename it to textback.toml (and delete any other copy)",
+        )
         report = refused_report(exc, had_config=(paths.etc / CONFIG_NAME).is_file(), now=now)
         report += _tell_card(paths, report)
         _tell_box(paths, report, gid)

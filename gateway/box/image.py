@@ -12,8 +12,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from gateway.box.card import CONFIG_NAME, TEMPLATES_FOLDER as TEMPLATES_NAME
-from gateway.errors import UsageError
+from gateway.box.card import CONFIG_NAME
+from gateway.box.card import TEMPLATES_FOLDER as TEMPLATES_NAME
+from gateway.errors import ImageError
 
 SECTOR = 512
 # MBR partition types of FAT (Microsoft's list; pi-gen's boot partition is 0x0c, sfdisk "type=c"):
@@ -28,17 +29,19 @@ def boot_offset(image: Path) -> int:
     with open(image, "rb") as f:
         mbr = f.read(SECTOR)
     if len(mbr) < SECTOR or mbr[510:512] != MBR_SIGNATURE:
-        raise UsageError(f"{image} has no MBR partition table",
+        raise ImageError(f"{image} has no MBR partition table",
                          hint="give a Raspberry Pi OS .img (unpacked: xz -d image.img.xz)")
     for i in range(4):
         entry = mbr[TABLE_AT + i * ENTRY_SIZE:TABLE_AT + (i + 1) * ENTRY_SIZE]
         kind = entry[4]
         start, = struct.unpack_from("<I", entry, 8)
         if kind == 0xEE:
-            raise UsageError(f"{image} has a GPT partition table", hint="only MBR images (Pi OS) are supported")
+            raise ImageError(
+                f"{image} has a GPT partition table", hint="only MBR images (Pi OS) are supported"
+            )
         if kind in FAT_TYPES and start:
             return start * SECTOR
-    raise UsageError(f"{image} has no FAT boot partition", hint="is this a Raspberry Pi OS image?")
+    raise ImageError(f"{image} has no FAT boot partition", hint="is this a Raspberry Pi OS image?")
 
 
 def validate(customer_toml: Path, templates: Path | None) -> list[str]:
@@ -62,13 +65,13 @@ def customize(image: Path, customer_toml: Path, templates: Path | None = None
     partition, where first boot reads them.
 
     Returns (the names written, as "::/textback.toml"; the check's warnings). ConfigError: bad
-    settings, image untouched; UsageError: not an image we can write, or mtools missing."""
+    settings, image untouched; ImageError: not an image we can write, or mtools missing."""
     image, customer_toml = Path(image), Path(customer_toml)
     for path in (image, customer_toml):
         if not path.is_file():
-            raise UsageError(f"{path}: no such file")
+            raise ImageError(f"{path}: no such file")
     if templates is not None and not Path(templates).is_dir():
-        raise UsageError(f"{templates}: not a folder")
+        raise ImageError(f"{templates}: not a folder")
     warnings = validate(customer_toml, templates)
     offset = boot_offset(image)
     target = f"{image}@@{offset}"
@@ -93,9 +96,9 @@ def read_back(image: Path, name: str) -> bytes:
 
 def _mtools(*argv: str) -> bytes:
     if shutil.which(argv[0]) is None:
-        raise UsageError(f"{argv[0]} not found", hint="install mtools (apt-get install mtools)")
+        raise ImageError(f"{argv[0]} not found", hint="install mtools (apt-get install mtools)")
     done = subprocess.run(argv, capture_output=True)
     if done.returncode != 0:
-        raise UsageError(f"{argv[0]} failed: {done.stderr.decode(errors='replace').strip()}",
+        raise ImageError(f"{argv[0]} failed: {done.stderr.decode(errors='replace').strip()}",
                          hint="is the image writable and its boot partition FAT?")
     return done.stdout

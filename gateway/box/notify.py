@@ -3,7 +3,8 @@
 The protocol (sd_notify(3), "Notes"): newline-separated VAR=value assignments sent as a single
 AF_UNIX SOCK_DGRAM datagram to the path in $NOTIFY_SOCKET; a leading "@" names a socket in the
 abstract namespace (the "@" becomes a NUL byte). We write it ourselves because the `sdnotify`
-package is sdist-only and imports distutils, gone since Python 3.12 (pi-image.md §2).
+package is sdist-only and imports distutils, gone since Python 3.12 (docs/reference/pi-image.md,
+"systemd notify").
 
 Every function is a no-op outside systemd (no $NOTIFY_SOCKET), so `textback run` in a terminal,
 the demo and the tests need no special case. A notification that cannot be delivered is logged at

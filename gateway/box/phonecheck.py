@@ -25,8 +25,8 @@ def run_checks(settings, clock, *, adb: str = "adb") -> list[Check]:
     import logging
     import shutil
 
-    from gateway.phone import adb as adb_mod
     from gateway.errors import ModemGone
+    from gateway.phone import adb as adb_mod
     from gateway.phone.link import PhoneLink
 
     checks: list[Check] = []

@@ -1,7 +1,9 @@
-"""The USB cable as the phone link: `adb forward` for the gateway apps, `adb reverse` for our webhooks.
+"""The USB cable as the phone link: `adb forward` for the gateway apps, `adb reverse` for our
+webhooks.
 
 Over USB the phone needs no Wi-Fi and no certificate: the apps only post webhooks to `https://` or
-`http://127.0.0.1` (docs/reference/phone-apps.md, "Webhooks"), and `adb reverse` makes the phone's 127.0.0.1:port
+`http://127.0.0.1` (docs/reference/phone-apps.md, "Webhooks"), and `adb reverse` makes the phone's
+127.0.0.1:port
 reach the Pi. Forwards die when the cable is pulled, so `link` runs on every (re)connect.
 """
 from __future__ import annotations

@@ -62,7 +62,7 @@ def mms_inbox_id(message_id: str) -> str:
     return f"mms:{java_string_hash(message_id)}"
 
 
-# -- /health -----------------------------------------------------------------------------------------
+# -- /health ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Problem:
     check: str
@@ -108,7 +108,7 @@ def health_problems(body) -> list[Problem]:
     return sorted(out, key=lambda p: not p.failing)
 
 
-# -- pictures ----------------------------------------------------------------------------------------
+# -- pictures --------------------------------------------------------------------------------------
 def attachments(payload: dict, max_bytes: int) -> list[ev.Attachment]:
     """The parts of an mms:downloaded payload, decoded; a part the phone sent no data for, or one
     over `max_bytes`, is kept as a record of what it was and why it has no file."""
@@ -118,7 +118,8 @@ def attachments(payload: dict, max_bytes: int) -> list[ev.Attachment]:
             continue
         kind = str(part.get("contentType") or "application/octet-stream")[:100]
         name = part.get("name") if isinstance(part.get("name"), str) else None
-        data, problem = None, None
+        data: bytes | None = None
+        problem: str | None = None
         raw = part.get("data")
         if not isinstance(raw, str) or not raw:
             problem = "the phone sent no data for it"
@@ -131,7 +132,8 @@ def attachments(payload: dict, max_bytes: int) -> list[ev.Attachment]:
                 problem = "its data is not valid Base64"
             else:
                 if len(data) > max_bytes:
-                    data, problem = None, _too_big(len(data), max_bytes)
+                    problem = _too_big(len(data), max_bytes)
+                    data = None
         size = part.get("size") if isinstance(part.get("size"), int) else None
         out.append(ev.Attachment(part=str(part.get("partId", "")), content_type=kind, name=name,
                                  data=data, size=len(data) if data is not None else size,

@@ -68,8 +68,11 @@ class CallBook:
         group.last = max(group.last, at)
         group.copies[(event, kind)] += 1
         if group.decided:
+            assert group.ended is not None   # a decided call has its end
             if event == "call:started" and not group.picked:
-                log.warning("a call:started came %.1f s after its call was decided", at - group.ended)
+                log.warning(
+                    "a call:started came %.1f s after its call was decided", at - group.ended
+                )
             return []
         if event == "call:started":
             group.picked = True
@@ -131,6 +134,7 @@ class CallBook:
         out: list[ev.CallEnded] = []
         for group in list(self.groups):
             if group.decided:
+                assert group.ended is not None   # a decided call has its end
                 if now >= group.ended + TAIL:
                     self.groups.remove(group)
                 continue
@@ -138,9 +142,10 @@ class CallBook:
                 self.complete(group) or now >= max(group.last, group.ended) + self.settle)
             lost = group.ended is None and now >= group.last + self.lost_end
             if settled or lost:
-                out += self._decide(group, now if lost else group.ended, lost)
+                ended = now if lost or group.ended is None else group.ended
+                out += self._decide(group, ended, lost)
                 group.decided = True
-                group.ended = now if lost else group.ended
+                group.ended = ended
         return out
 
     def _decide(self, group: _Group, ended: float, lost: bool) -> list[ev.CallEnded]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from gateway import events as ev
+from gateway.numbers import same_number
 
 # The query as adb runs it. adb joins the arguments for the phone's shell, so the WHERE clause is
 # quoted for that shell. CallLog.Calls.TYPE: 3 missed, 5 rejected (Android reference CallLog.Calls).
@@ -44,7 +45,8 @@ def fields(row: str) -> dict[str, str]:
 
 
 def parse(output: str) -> tuple[Entry, ...]:
-    """The rows that carry a type and a date, oldest first. Anything else is ignored; never raises."""
+    """The rows that carry a type and a date, oldest first. Anything else is ignored; never
+    raises."""
     entries = []
     for line in output.splitlines():
         m = _ROW.match(line.strip())
@@ -66,12 +68,11 @@ def refused(output: str) -> bool:
     return any(words in output for words in _REFUSALS)
 
 
-def same_number(a: str, b: str) -> bool:
-    """The call log and CallGate may write one number differently ("+1 512-555-0142",
-    "5125550142"): the same when their last 10 digits (or all, if shorter) agree."""
-    da, db = re.sub(r"\D", "", a), re.sub(r"\D", "", b)
-    tail = min(10, len(da), len(db))
-    return tail >= 3 and da[-tail:] == db[-tail:]
+def missed(entries) -> tuple[tuple[str, str, float], ...]:
+    """The entries a text-back may be owed for, as (number, outcome, time): missed and rejected
+    calls (events.MissedLog)."""
+    return tuple((number, OUTCOMES[type_], at) for number, type_, at in entries
+                 if type_ in OUTCOMES)
 
 
 def find(entries, number: str, start: float, end: float) -> tuple[str, int, float] | None:

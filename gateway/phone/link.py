@@ -18,12 +18,12 @@ import urllib.request
 from collections import OrderedDict
 from http.client import HTTPException
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import quote, urlsplit
 
 from gateway import events as ev
-from gateway.config import PhoneSettings
 from gateway.clock import epoch
+from gateway.config import PhoneSettings
 from gateway.errors import ModemGone
 from gateway.events import ModemInfo
 from gateway.phone.api import CALL_EVENTS, SMS_EVENTS
@@ -49,6 +49,7 @@ PERMANENT_REASONS = ("Invalid phone number",)
 
 class PhoneLink:
     name = "phone"
+    pin = ""   # the phone holds the SIM and its PIN
 
     def __init__(self, settings: PhoneSettings, clock, *,
                  wall: Callable[[], float] = time.time, journal: Path | None = None) -> None:
@@ -130,8 +131,7 @@ class PhoneLink:
     def _read_call_log(self):
         """The phone's missed and declined calls (`calllog.parse`), or why they cannot be read
         (adb gone, or an older Android whose shell may not read the call log): a str."""
-        from gateway.phone import adb
-        from gateway.phone import calllog
+        from gateway.phone import adb, calllog
 
         try:
             said = adb.run(calllog.QUERY, serial=self.settings.adb_serial,
@@ -153,7 +153,9 @@ class PhoneLink:
                 "will not be texted back", entries)
             self._call_log_warned = True
             return []
-        return [ev.MissedLog(entries, self.clock.now())]
+        from gateway.phone import calllog
+
+        return [ev.MissedLog(calllog.missed(entries), self.clock.now())]
 
     def _keep(self, envelope: dict) -> None:
         """A call event, stamped with our time and written down before the phone hears 2xx."""
@@ -386,7 +388,7 @@ class PhoneLink:
         mends) is logged once and the link goes on; no answer at all is a lost phone."""
         from gateway.phone.api import app_date
 
-        since = app_date(self._inbox_since)
+        since = app_date(self._inbox_since or 0.0)   # (set at connect)
         status, items = self._call("sms", "GET", f"/inbox?type=SMS&limit=500&from={quote(since)}")
         if status != 200 or not isinstance(items, list):
             said = f"{status}: {_said(items)}"
@@ -402,7 +404,7 @@ class PhoneLink:
                            item.get("createdAt"), at)
             seen = epoch(item.get("createdAt"))
             if seen is not None:  # one minute back: a text stamped late is still read
-                self._inbox_since = max(self._inbox_since, seen - 60)
+                self._inbox_since = max(self._inbox_since or 0.0, seen - 60)
 
     def release(self, sms: ev.SmsReceived) -> None:
         """Recorded: nothing to delete, the text stays in the owner's Messages app."""
@@ -470,6 +472,7 @@ class PhoneLink:
                 state, reason = _state(self._get("sms", f"/messages/{quote(message_id)}"))
                 next_poll = now + SEND_POLL
                 continue
+            assert self.receiver is not None   # connected: send_text comes after connect()
             self.clock.wait(self.receiver.fileno(), min(next_poll, deadline))
             self._take()
 
@@ -496,7 +499,9 @@ def _state(message: dict | None) -> tuple[str, str | None]:
 
 
 def _said(body) -> str:
-    return str(body.get("message")) if isinstance(body, dict) and body.get("message") else "no reason"
+    return (
+        str(body.get("message")) if isinstance(body, dict) and body.get("message") else "no reason"
+    )
 
 
 def _reason(exc: Exception) -> str:
@@ -505,3 +510,10 @@ def _reason(exc: Exception) -> str:
 
 def _port(url: str) -> int:
     return urlsplit(url).port or 80
+
+
+if TYPE_CHECKING:
+    from gateway.link import Link
+
+    def _a_link(link: PhoneLink) -> Link:  # mypy checks that PhoneLink is what the daemon needs
+        return link

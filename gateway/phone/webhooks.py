@@ -9,7 +9,7 @@ import json
 import logging
 import select
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Callable
+from typing import Callable, cast
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ class Receiver:
         self.wall, self.window = wall, window
         self.received: list[dict] = []
         self.refused = 0
-        # Called with each accepted envelope before the 2xx goes out; OSError -> 500, so the
-        # phone sends it again.
+        # Called with each accepted envelope before the 2xx goes out; OSError -> 500, so the phone
+        # sends it again.
         self.keep: Callable[[dict], None] = lambda envelope: None
         self._signatures: dict[str, float] = {}
         self.server = _Server((host, port), _ReceiverHandler)
@@ -81,6 +81,8 @@ class Receiver:
 
 
 class _Server(HTTPServer):
+    receiver: Receiver
+
     # CallGate posts every state twice, each copy as its own job, all at once: connections wait
     # in the backlog while one is served, and a full backlog would lose CallGate's only attempt.
     request_queue_size = 64
@@ -93,7 +95,7 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
-        receiver = self.server.receiver
+        receiver = cast(_Server, self.server).receiver
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:

@@ -1,11 +1,12 @@
-"""A simulated GSM modem on a real pseudo-terminal: the daemon opens `port_name` with pyserial exactly as
+"""A simulated GSM modem on a real pseudo-terminal: the daemon opens `port_name` with pyserial
+exactly as
 it opens a real modem. Serves `make demo` (live mode, a thread), `textback replay` and the tests
 (virtual mode: the caller pumps it, single-threaded, no real waiting).
 
-What it says and when is data: the tables of `gateway.simulator.families` (families, call signs,
+What it says and when is data: the tables of `gateway.simulator.commands` (families, call signs,
 codecs) and the scenario's steps and replies. This module is the device: clock, bytes in and out,
 call state, the "SM" message store and the "MC" (missed calls) phonebook.
-Facts about real modems: /work/shared/reference/modem-behaviour.md ("the reference" below).
+Facts about real modems: docs/reference/modems.md.
 """
 from __future__ import annotations
 
@@ -19,17 +20,34 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
+from gateway.at.families import FAMILIES
+from gateway.at.lines import PROMPT as PROMPT_TEXT
+
+# SmsPart and encode_deliver_pdus are also re-exported: `from gateway.simulator.modem import ...`
+from gateway.simulator.commands import (  # noqa: F401
+    CME,
+    DEFAULTS,
+    PHONEBOOK_LENGTHS,
+    PHONEBOOKS,
+    SMS_STATS,
+    SmsPart,
+    answers_for,
+    describe_deliver,
+    encode_deliver_pdus,
+    parse_command,
+    parse_stat,
+    plan_ring_ends,
+    read_call_sign,
+    read_submit_pdu,
+    read_submit_text,
+    settings_for,
+)
 from gateway.simulator.scenario import LINE_ENDS, InboundSms, Reply, Step
-# FAMILIES, SmsPart and encode_deliver_pdus are also re-exported: `from gateway.simulator.modem import FAMILIES`
-from gateway.simulator.families import (
-    CME, DEFAULTS, FAMILIES, PHONEBOOK_LENGTHS, PHONEBOOKS, SMS_STATS, SmsPart, describe_deliver,
-    encode_deliver_pdus, parse_command, parse_stat, plan_ring_ends, read_call_sign,
-    read_submit_pdu, read_submit_text)
 
 log = logging.getLogger(__name__)
 
 CTRL_Z, ESC, CR, LF = 0x1A, 0x1B, 0x0D, 0x0A
-PROMPT = b"\r\n> "          # no line end after it (reference, Traps 4; gammu#61)
+PROMPT = b"\r\n" + PROMPT_TEXT.encode()   # no line end after it (modems.md "Framing"; gammu#61)
 MAX_COMMAND = 4096          # a command line longer than this is garbage; answered ERROR
 # How long a +CMT waits for AT+CNMA (with AT+CSMS=1) before the network gives up: 3GPP TS 24.011
 # timer TR2M, 12-20 s; the low end.
@@ -72,13 +90,27 @@ class _PendingSms:
     arg: str
     override: tuple[str, ...] | None
     body: bytearray = field(default_factory=bytearray)
+    # Bytes still to be written to the host up to the end of the "> " prompt. Until the host can
+    # have seen the prompt, what it sends is not the text's body (27.005 3.5.1 and 4.3: the body
+    # may be given "after that", the prompt); a real modem drops it, and so do we.
+    unprompted: int = 0
+    dropped: int = 0
 
 
 class SimulatedModem:
-    def __init__(self, family: str = "generic", steps: Iterable[Step] = (), replies: Iterable[Reply] = (),
-                 *, echo: bool = True, chunk: int | None = None, start: datetime | None = None,
-                 line_end: str = "\r\n", missed_calls: Iterable[tuple[str, int]] = (),
-                 stored_texts: Iterable[tuple[str, str]] = ()):
+    def __init__(
+        self,
+        family: str = "generic",
+        steps: Iterable[Step] = (),
+        replies: Iterable[Reply] = (),
+        *,
+        echo: bool = True,
+        chunk: int | None = None,
+        start: datetime | None = None,
+        line_end: str = "\r\n",
+        missed_calls: Iterable[tuple[str, int]] = (),
+        stored_texts: Iterable[tuple[str, str]] = (),
+    ):
         if family not in FAMILIES:
             raise ValueError(f"unknown modem family {family!r}; known: {', '.join(FAMILIES)}")
         if chunk is not None and chunk < 1:
@@ -86,6 +118,7 @@ class SimulatedModem:
         if line_end not in LINE_ENDS:
             raise ValueError(f"line_end must be one of {LINE_ENDS!r}")
         self.family = FAMILIES[family]
+        self.answers, self.setting_names = answers_for(self.family), settings_for(self.family)
         self.steps = tuple(steps)
         self._ring_ends = plan_ring_ends(self.steps)
         self._replies = [[r, r.times] for r in replies]   # [reply, remaining uses or None]
@@ -123,7 +156,8 @@ class SimulatedModem:
 
     # ---- the host side of the clock -------------------------------------------------------------
     def next_step_time(self) -> float | None:
-        """Scenario seconds of the next thing the sim will do: now if output is still queued (chunk)."""
+        """Scenario seconds of the next thing the sim will do: now if output is still queued
+        (chunk)."""
         with self._lock:
             if self._out and self._master is not None:
                 return self._now
@@ -203,13 +237,15 @@ class SimulatedModem:
             self._sms = _PendingSms(arg="0", override=None)
 
     def hang(self, hung: bool = True) -> None:
-        """Firmware hung (or back): bytes from the host are read and ignored, nothing is answered."""
+        """Firmware hung (or back): bytes from the host are read and ignored, nothing is
+        answered."""
         with self._lock:
             self.hung = hung
 
     # ---- the end of the line --------------------------------------------------------------------
     def unplug(self) -> None:
-        """Close the master side: the host's next read fails (EIO), as when a USB modem is pulled."""
+        """Close the master side: the host's next read fails (EIO), as when a USB modem is
+        pulled."""
         with self._lock:
             if self._master is not None:
                 os.close(self._master)
@@ -235,6 +271,9 @@ class SimulatedModem:
         if self.hung:
             return
         for byte in data:
+            if self._sms is not None and self._sms.unprompted:
+                self._sms.dropped += 1   # sent before the prompt reached the host: dropped
+                continue
             if self.settings["echo"] == "1":
                 self._out.append(byte)   # echo before acting, so "ATE0\r" is itself echoed
             if self._sms is not None:
@@ -256,17 +295,18 @@ class SimulatedModem:
                 self._emit(reply_line)
             return
         key, head, op, arg = parse_command(line)
-        answer = self.family.answers.get(key)
+        answer = self.answers.get(key)
         if isinstance(answer, tuple):
-            fields = {"manufacturer": self.family.manufacturer, "model": self.family.model,
-                      "revision": self.family.revision, "operator_act": self.family.operator_act}
+            me = self.family.identity
+            fields = {"manufacturer": me.manufacturer, "model": me.model,
+                      "revision": me.revision, "operator_act": me.access}
             self._answer([a.format(**fields) for a in answer] + ["OK"])
         elif answer == "start_sms":
-            self._sms = _PendingSms(arg=arg, override=override)
             self._out += PROMPT
+            self._sms = _PendingSms(arg=arg, override=override, unprompted=len(self._out))
         elif answer is not None:
             self._answer(getattr(self, f"_do_{answer}")(arg))
-        elif head in self.family.settings:
+        elif head in self.setting_names:
             self._answer(self._set_or_read(head, op, arg))
         else:
             self._answer([self._cme(100) if key.startswith("AT") else "ERROR"])
@@ -280,7 +320,7 @@ class SimulatedModem:
         return None
 
     def _set_or_read(self, head: str, op: str, arg: str) -> list[str]:
-        name, allowed = self.family.settings[head]
+        name, allowed = self.setting_names[head]
         if op == "?":
             return [f"+{head[3:]}: {self.settings[name]}", "OK"]
         if op == "=?":
@@ -476,14 +516,18 @@ class SimulatedModem:
         self._out += self._line_end + line.encode("utf-8") + self._line_end
 
     def _flush(self) -> None:
-        """Write queued bytes; with `chunk`, only one chunk per call, so the host sees them trickle in."""
+        """Write queued bytes; with `chunk`, only one chunk per call, so the host sees them trickle
+        in."""
         while self._out and self._master is not None:
             size = len(self._out) if self._chunk is None else min(self._chunk, len(self._out))
             try:
                 written = os.write(self._master, bytes(self._out[:size]))
-            except OSError:          # pty buffer full (host not reading) or host gone: keep for later
+            # pty buffer full (host not reading) or host gone: keep for later
+            except OSError:
                 return
             del self._out[:written]
+            if self._sms is not None and self._sms.unprompted:
+                self._sms.unprompted = max(0, self._sms.unprompted - written)
             if self._chunk is not None:
                 return
 

@@ -1,5 +1,6 @@
 """A conformance fake of the contractor's phone: SMSGate's and CallGate's local servers on loopback,
-built from the apps' source (the rules and their citations are in gateway/simulator/phoneapps.py; the
+built from the apps' source (the rules and their citations are in gateway/simulator/phoneapps.py;
+the
 citation scheme, "S path:line" and "C path:line", is explained there and in
 docs/reference/phone-apps.md). Strict on purpose: whatever the apps refuse, this refuses with the
 same status and message, so a link that passes here does not trip on a real phone.
@@ -15,15 +16,16 @@ What the phone does on its own is modelled as the apps do it:
   (C modules/webhooks/WebhooksSettings.kt:13-14), 15 once the app's Webhooks settings screen has
   been opened (C res/xml/webhooks_preferences.xml:11-16 writes its default), 10 s apart, doubling.
 - Both hold their webhooks while the phone has no internet, unless "Require Internet connection"
-  is off (S modules/webhooks/WebhooksSettings.kt:12-13, C modules/webhooks/WebhooksSettings.kt:10-11).
+  is off (S modules/webhooks/WebhooksSettings.kt:12-13, C
+  modules/webhooks/WebhooksSettings.kt:10-11).
 Time is compressed for tests with `retry_scale` (1.0 = the apps' own back-off).
 """
 from __future__ import annotations
 
 import base64
+import hashlib
 import heapq
 import hmac
-import hashlib
 import itertools
 import json
 import re
@@ -41,11 +43,13 @@ from gateway.simulator import phoneapps as rules
 from gateway.simulator.phoneapps import Refusal
 
 VERSION, RELEASE = "1.68.0", 168  # the SMSGate release at 0cdc5d8 (its CHANGELOG)
-USER_AGENTS = {"sms": f"me.capcom.smsgateway/{VERSION}",   # S ...WebhookQueueProcessorWorker.kt:429-431
+# S ...WebhookQueueProcessorWorker.kt:429-431
+USER_AGENTS = {"sms": f"me.capcom.smsgateway/{VERSION}",
                "calls": "app.callgate.android/0.2.1"}      # C ...SendWebhookWorker.kt:184-186
 SMS_BACKOFF = 5.0    # s, S modules/webhooks/workers/WebhookQueueProcessorWorker.kt:67
 CALL_BACKOFF = 10.0  # s, WorkManager's MIN_BACKOFF_MILLIS (C ...SendWebhookWorker.kt:215-219)
-POST_TIMEOUT = 30.0  # s, requestTimeoutMillis (S ...WebhookQueueProcessorWorker.kt:420, C ...SendWebhookWorker.kt:175)
+# s, requestTimeoutMillis (S ...WebhookQueueProcessorWorker.kt:420, C ...SendWebhookWorker.kt:175)
+POST_TIMEOUT = 30.0
 _NANOID = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 # Call scenarios: (event, which number) steps; "N" the caller, "B" a second caller, "" withheld.
@@ -66,7 +70,8 @@ def nanoid(size: int = 21) -> str:
 
 
 def sign(key: str, body: bytes, timestamp: str) -> str:
-    """Lowercase hex HMAC-SHA256(key, body + timestamp) (S modules/webhooks/plugins/PayloadSingingPlugin.kt:22-36, 49-60)."""
+    """Lowercase hex HMAC-SHA256(key, body + timestamp) (S
+    modules/webhooks/plugins/PayloadSingingPlugin.kt:22-36, 49-60)."""
     return hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
 
 
@@ -111,7 +116,8 @@ class FakeGateway:
         self.offline = False              # no answer at all; webhooks cannot leave the phone
         self.drop_responses = 0           # do the next N requests, then drop the connection
         self.lose_webhooks = False        # webhook posts vanish on the way (the phone thinks 2xx)
-        self.sign_skew = 0.0              # seconds added to X-Timestamp (a phone with a wrong clock)
+        # seconds added to X-Timestamp (a phone with a wrong clock)
+        self.sign_skew = 0.0
         self.log: list[tuple[str, str]] = []  # (event, outcome) of every delivery attempt
         self._lock = threading.Condition()
         self._sms_queue: list = []
@@ -234,7 +240,8 @@ class FakeGateway:
                                "recipient": self.device_number, "simNumber": sim,
                                "contentPreview": subject or "MMS notification",
                                "createdAt": int(when * 1000)})
-        self._emit("sms", "mms:received", {   # S modules/webhooks/payload/MmsReceivedPayload.kt:5-15
+        # S modules/webhooks/payload/MmsReceivedPayload.kt:5-15
+        self._emit("sms", "mms:received", {
             "transactionId": transaction, "subject": subject, "size": size,
             "receivedAt": rules.format_date(when, self.tz), "messageId": transaction,
             "sender": sender, "recipient": self.device_number, "simNumber": sim,
@@ -242,7 +249,8 @@ class FakeGateway:
         if not downloaded:
             return None
         mms_id = str(next(self._mms_ids))
-        ms = int(when) * 1000   # the MMS provider keeps seconds (S modules/receiver/MmsContentReader.kt:54-55)
+        # the MMS provider keeps seconds (S modules/receiver/MmsContentReader.kt:54-55)
+        ms = int(when) * 1000
         parts = [{"partId": 1000 + i, **p} for i, p in enumerate(parts)]
         body, attachments = rules.mms_parts(parts)
         item_id = rules.inbox_id("mms:", rules.java_string_hash(mms_id))
@@ -253,7 +261,8 @@ class FakeGateway:
                                "recipient": self.device_number, "simNumber": sim,
                                "contentPreview": body or subject or "MMS content",
                                "createdAt": ms, "stored": stored})
-        self._emit("sms", "mms:downloaded", {  # S modules/webhooks/payload/MmsDownloadedPayload.kt:5-22
+        # S modules/webhooks/payload/MmsDownloadedPayload.kt:5-22
+        self._emit("sms", "mms:downloaded", {
             "body": body, "subject": subject, "attachments": attachments,
             "receivedAt": rules.format_date(ms / 1000, self.tz), "messageId": mms_id,
             "sender": sender, "recipient": self.device_number, "simNumber": sim,
@@ -277,7 +286,8 @@ class FakeGateway:
             if state == "Processed" and message.get("processedAt") is None:
                 message["processedAt"] = now
             parts = message.get("partsCount")
-        event = {"Sent": "sms:sent", "Delivered": "sms:delivered", "Failed": "sms:failed"}.get(state)
+        event = {"Sent": "sms:sent", "Delivered": "sms:delivered",
+                 "Failed": "sms:failed"}.get(state)
         if event is None:
             return
         for r in targets:   # S modules/webhooks/payload/SmsEventPayload.kt:14-38
@@ -348,7 +358,8 @@ class FakeGateway:
                     self._pending += 1
                     self._in_flight[id(delivery)] = event
                     if app == "sms":
-                        heapq.heappush(self._sms_queue, (time.monotonic(), next(self._seq), delivery))
+                        heapq.heappush(self._sms_queue,
+                                       (time.monotonic(), next(self._seq), delivery))
                         self._lock.notify_all()
                 if app == "calls":
                     threading.Thread(target=self._call_job, args=(delivery,), daemon=True).start()
@@ -406,11 +417,13 @@ class FakeGateway:
         self._in_flight.pop(id(delivery), None)
 
     def _post(self, delivery: Delivery) -> bool:
-        """One attempt; True for 2xx (S ...WebhookQueueProcessorWorker.kt:305-335, C ...SendWebhookWorker.kt:132-139)."""
+        """One attempt; True for 2xx (S ...WebhookQueueProcessorWorker.kt:305-335, C
+        ...SendWebhookWorker.kt:132-139)."""
         if self.offline or self.lose_webhooks:
             self.log.append((delivery.event, "offline" if self.offline else "lost"))
             return self.lose_webhooks and not self.offline
-        timestamp = str(int(time.time() + self.sign_skew))  # Unix seconds (PayloadSingingPlugin.kt:25)
+        # Unix seconds (PayloadSingingPlugin.kt:25)
+        timestamp = str(int(time.time() + self.sign_skew))
         request = urllib.request.Request(delivery.url, data=delivery.body, method="POST", headers={
             "Content-Type": "application/json; charset=UTF-8",
             "User-Agent": USER_AGENTS[delivery.app], "X-Timestamp": timestamp,
@@ -426,7 +439,7 @@ class FakeGateway:
         return 200 <= status < 300
 
 
-# -- HTTP -------------------------------------------------------------------------------------------
+# -- HTTP ------------------------------------------------------------------------------------------
 def _handler(gateway: FakeGateway, app: str):
     class Handler(BaseHTTPRequestHandler):
         server_version = "Ktor/2.2.4"
@@ -457,7 +470,8 @@ def _handler(gateway: FakeGateway, app: str):
                 gateway.drop_responses -= 1
                 self.close_connection = True
                 return  # it happened; the answer is lost
-            payload = b"" if body is None else (body if isinstance(body, bytes) else rules.gson(body))
+            payload = b"" if body is None else (
+                body if isinstance(body, bytes) else rules.gson(body))
             try:
                 self.send_response(status)
                 if body is not None and "Content-Type" not in headers:
@@ -534,7 +548,8 @@ def _health(gw, app, body, query):
 
 
 def _root(gw, app, body, query):
-    return 200, {"status": "ok", "model": gw.model}, {}   # S modules/localserver/WebService.kt:152-154
+    # S modules/localserver/WebService.kt:152-154
+    return 200, {"status": "ok", "model": gw.model}, {}
 
 
 def _post_message(gw, app, body, query):
@@ -543,7 +558,8 @@ def _post_message(gw, app, body, query):
     with gw._lock:
         message_id = request["id"] or nanoid()           # S ...MessagesRoutes.kt:168
         if message_id in gw.messages:                    # the id is the table's primary key
-            raise Refusal(409, "Message with the same ID already exists")  # S ...MessagesService.kt:132-136
+            # S ...MessagesService.kt:132-136
+            raise Refusal(409, "Message with the same ID already exists")
         message = {**request, "id": message_id, "states": {},
                    "recipients": [{"phoneNumber": n, "state": "Pending"}
                                   for n in request["phoneNumbers"]]}
@@ -634,7 +650,8 @@ def _add_hook(gw, app, body, query):
                                insecure=gw.insecure)
     hook["id"] = hook["id"] or nanoid()
     with gw._lock:
-        gw.webhooks[app][hook["id"]] = hook    # upsert by id (S modules/webhooks/db/WebHooksDao.kt:27-28)
+        # upsert by id (S modules/webhooks/db/WebHooksDao.kt:27-28)
+        gw.webhooks[app][hook["id"]] = hook
     return 201, hook, {}
 
 
@@ -651,7 +668,8 @@ def _dial(gw, app, body, query):
     if not isinstance(number, str):
         raise Refusal(400, "Failed to convert request body to "
                            "class app.callgate.android.modules.server.domain.PostCallsRequest")
-    return 200, {"call": {"phoneNumber": number}}, {}   # C modules/server/routes/CallsRoutes.kt:30-36
+    # C modules/server/routes/CallsRoutes.kt:30-36
+    return 200, {"call": {"phoneNumber": number}}, {}
 
 
 def _hang_up(gw, app, body, query):
@@ -680,7 +698,7 @@ CALL_ROUTES = (
 )
 
 
-# -- by hand: `python -m gateway.simulator.phone` ---------------------------------------------------------
+# -- by hand: `python -m gateway.simulator.phone` --------------------------------------------------
 COMMANDS = """commands, one a line:
   call missed|answered|declined|unknown|waiting|lost_end NUMBER   a call as CallGate posts it
   sms NUMBER TEXT...             a text arrives      mms NUMBER FILE [TEXT...]   a picture message

@@ -2,7 +2,8 @@
 sockets, no threads, no clock (gateway/simulator/phone.py serves them over HTTP).
 
 Every rule cites the apps' own code. "S path:line" is capcom6/android-sms-gateway at commit 0cdc5d8
-(v1.68), under app/src/main/java/me/capcom/smsgateway/; "C path:line" is call-gate-app/android-app at
+(v1.68), under app/src/main/java/me/capcom/smsgateway/; "C path:line" is call-gate-app/android-app
+at
 commit eba10c9, under app/src/main/java/app/callgate/android/. docs/reference/phone-apps.md says the
 same in words. Where a behaviour comes from a library the apps use (Ktor 2.2.4, Gson,
 libphonenumber, WorkManager) rather than their own code, the comment says so.
@@ -17,24 +18,30 @@ from datetime import datetime, timedelta, timezone
 
 # The same Java arithmetic the link uses to match the two names of one text (reused, as a fake
 # device reuses the real codecs).
-from gateway.phone.api import int32, java_string_hash  # noqa: F401
+from gateway.phone.api import CALL_EVENTS, int32, java_string_hash  # noqa: F401
 
+# S modules/webhooks/domain/WebHookEvent.kt:5-35
 SMS_EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed", "system:ping",
               "sms:data-received", "mms:received", "mms:downloaded", "app:started",
-              "sms:cancelled")                                      # S modules/webhooks/domain/WebHookEvent.kt:5-35
-CALL_EVENTS = ("call:ringing", "call:started", "call:ended")       # C modules/webhooks/domain/WebHookEvent.kt:5-14
-STATES = ("Pending", "Cancelling", "Cancelled", "Processed", "Sent", "Delivered", "Failed")  # S domain/ProcessingState.kt:3-11
-INBOX_TYPES = ("SMS", "DATA_SMS", "MMS", "MMS_DOWNLOADED")         # S modules/incoming/db/IncomingMessage.kt:7-12
-REALMS = {"sms": "Access to SMS Gateway",                          # S modules/localserver/WebService.kt:85
-          "calls": "Access to CallGate"}                           # C modules/server/WebService.kt:72
-URL_RULE = "url must start with https:// or http://127.0.0.1"     # S modules/webhooks/WebHooksService.kt:89, C modules/webhooks/WebHooksService.kt:59
+              "sms:cancelled")
+# S domain/ProcessingState.kt:3-11
+STATES = ("Pending", "Cancelling", "Cancelled", "Processed", "Sent", "Delivered", "Failed")
+# S modules/incoming/db/IncomingMessage.kt:7-12
+INBOX_TYPES = ("SMS", "DATA_SMS", "MMS", "MMS_DOWNLOADED")
+# S modules/localserver/WebService.kt:85
+REALMS = {"sms": "Access to SMS Gateway",
+          # C modules/server/WebService.kt:72
+          "calls": "Access to CallGate"}
+# S modules/webhooks/WebHooksService.kt:89, C modules/webhooks/WebHooksService.kt:59
+URL_RULE = "url must start with https:// or http://127.0.0.1"
 POST_CLASS = "class me.capcom.smsgateway.modules.localserver.domain.messages.PostMessageRequest"
 HOOK_CLASS = {"sms": "class me.capcom.smsgateway.modules.webhooks.domain.WebHookDTO",
               "calls": "class app.callgate.android.modules.webhooks.domain.WebHookDTO"}
 
 
 class Refusal(Exception):
-    """What the app answers instead of doing the thing: a status and {"message": ...} (or no body)."""
+    """What the app answers instead of doing the thing: a status and {"message": ...} (or no
+    body)."""
 
     def __init__(self, status: int, message: str | None = None):
         super().__init__(message)
@@ -58,24 +65,30 @@ def text_hash(sender: str, ms: int, subscription: int | None, text: str) -> int:
 
 
 def inbox_id(prefix: str, h: int) -> str:
-    return f"{prefix}{h}"  # "text:" / "mms:" + signed decimal (S modules/incoming/IncomingMessagesService.kt:131-140)
+    # "text:" / "mms:" + signed decimal (S modules/incoming/IncomingMessagesService.kt:131-140)
+    return f"{prefix}{h}"
 
 
 def webhook_message_id(h: int) -> str:
-    return format(h & 0xFFFFFFFF, "x")  # hashCode().toUInt().toString(16) (S modules/receiver/ReceiverService.kt:119)
+    # hashCode().toUInt().toString(16) (S modules/receiver/ReceiverService.kt:119)
+    return format(h & 0xFFFFFFFF, "x")
 
 
-# -- dates -------------------------------------------------------------------------------------------
+# -- dates -----------------------------------------------------------------------------------------
 def format_date(t: float, tz) -> str:
     """yyyy-MM-dd'T'HH:mm:ss.SSSXXX in the phone's own time zone, as Gson writes every Date
-    (S extensions/GsonBuilder.kt:13-15, C extensions/GsonBuilder.kt:13-15); XXX gives Z at +00:00."""
+    (S extensions/GsonBuilder.kt:13-15, C extensions/GsonBuilder.kt:13-15); XXX gives Z at
+    +00:00."""
     ms = int(round(t * 1000))
     local = datetime.fromtimestamp(ms // 1000, timezone.utc).astimezone(tz)
     offset = local.utcoffset() or timedelta(0)
     if offset == timedelta(0):
         zone = "Z"
     else:
-        sign, minutes = ("+" if offset > timedelta(0) else "-"), abs(int(offset.total_seconds())) // 60
+        sign, minutes = (
+            ("+" if offset > timedelta(0) else "-"),
+            abs(int(offset.total_seconds())) // 60,
+        )
         zone = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
     return local.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}" + zone
 
@@ -112,7 +125,7 @@ def parse_date(text: str) -> float | None:
     return None
 
 
-# -- JSON as Gson writes it ---------------------------------------------------------------------------
+# -- JSON as Gson writes it ------------------------------------------------------------------------
 _HTML = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "=": "\\u003d", "'": "\\u0027",
          "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -196,15 +209,18 @@ def check_post_message(body, query: dict, *, now: float, device_id: str) -> dict
     if body.get("deviceId") is not None and body["deviceId"] != device_id:
         raise Refusal(400, "Invalid device ID")                            # :130-136
     skip = query.get("skipPhoneValidation")
-    if skip is not None and skip not in ("true", "false"):                 # toBooleanStrict, :138-140
+    # toBooleanStrict, :138-140
+    if skip is not None and skip not in ("true", "false"):
         raise Refusal(400, f"The string doesn't represent a boolean value: {skip}")
     if body.get("ttl") is not None and body.get("validUntil") is not None:
-        raise Refusal(400, "fields conflict: ttl and validUntil")          # PostMessageRequest.kt:30-32
+        # PostMessageRequest.kt:30-32
+        raise Refusal(400, "fields conflict: ttl and validUntil")
     valid_until = dates.get("validUntil")
     if body.get("ttl") is not None:
         valid_until = now + body["ttl"]
     if valid_until is not None and valid_until < now:
-        raise Refusal(400, "message already expired")                      # PostMessageRequest.kt:37-39
+        # PostMessageRequest.kt:37-39
+        raise Refusal(400, "message already expired")
     content = (text or {}).get("text") if text is not None else body.get("message")
     return {"id": body.get("id"), "text": content, "data": data,
             "phoneNumbers": list(body["phoneNumbers"]),
@@ -260,7 +276,7 @@ def check_number(number: str, region: str | None, skip: bool) -> tuple[str | Non
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), None
 
 
-# -- SMSGate: GET /inbox ----------------------------------------------------------------------------
+# -- SMSGate: GET /inbox ---------------------------------------------------------------------------
 def check_inbox_query(query: dict, *, now: float, device_id: str) -> dict:
     """S modules/localserver/routes/InboxRoutes.kt:39-122, in its order."""
     kind = query.get("type") or None                                        # :42 (blank = any)
@@ -322,13 +338,17 @@ def inbox_view(item: dict, *, include_attachments: bool, tz) -> dict:
 
 # -- webhook registration (both apps) ------------------------------------------------------------
 def check_webhook(app: str, body, *, device_id: str, insecure: bool = False) -> dict:
-    """S modules/localserver/routes/WebhooksRoutes.kt:33-45 with modules/webhooks/WebHooksService.kt:79-120;
-    C modules/server/routes/WebhooksRoutes.kt:27-32 with modules/webhooks/WebHooksService.kt:55-80."""
+    """S modules/localserver/routes/WebhooksRoutes.kt:33-45 with
+    modules/webhooks/WebHooksService.kt:79-120;
+    C modules/server/routes/WebhooksRoutes.kt:27-32 with
+    modules/webhooks/WebHooksService.kt:55-80."""
     if not isinstance(body, dict) or any(
-            body.get(k) is not None and not isinstance(body[k], str) for k in ("id", "url", "event")):
+        body.get(k) is not None and not isinstance(body[k], str) for k in ("id", "url", "event")
+    ):
         raise Refusal(400, f"Failed to convert request body to {HOOK_CLASS[app]}")
     if app == "sms" and body.get("deviceId") is not None and body["deviceId"] != device_id:
-        raise Refusal(400, "Device ID mismatch")                            # S WebhooksRoutes.kt:36-40
+        # S WebhooksRoutes.kt:36-40
+        raise Refusal(400, "Device ID mismatch")
     url = body.get("url")
     if not _url_allowed(url, insecure and app == "sms"):
         raise Refusal(400, URL_RULE)
@@ -367,10 +387,12 @@ def health(*, battery: int, charging: bool, internet: bool, transport: bool, fai
     (S modules/localserver/WebService.kt:140-150)."""
     def check(status, value, unit, description):
         return {"status": status, "observedValue": value, "observedUnit": unit,
-                "description": description}               # S modules/health/domain/CheckResult.kt:3-8
+                # S modules/health/domain/CheckResult.kt:3-8
+                "description": description}
 
     failed = ("fail" if failed_hour and not processed_hour else "warn" if failed_hour
-              else "pass")                                # S modules/messages/MessagesService.kt:62-78
+              # S modules/messages/MessagesService.kt:62-78
+              else "pass")
     checks = {
         "messages:failed": check(failed, failed_hour, "messages", "Failed messages for last hour"),
         # S modules/connection/ConnectionService.kt:70-107 (Android 7+)
@@ -390,9 +412,10 @@ def health(*, battery: int, charging: bool, internet: bool, transport: bool, fai
         "version": version, "releaseId": release, "status": overall, "checks": checks}
 
 
-# -- webhook bodies ---------------------------------------------------------------------------------
+# -- webhook bodies --------------------------------------------------------------------------------
 def envelope(event_id: str, hook_id: str, event: str, device_id: str, payload: dict) -> dict:
-    """S modules/webhooks/domain/WebHookEventDTO.kt:3-9, C modules/webhooks/domain/WebHookEventDTO.kt:3-9."""
+    """S modules/webhooks/domain/WebHookEventDTO.kt:3-9, C
+    modules/webhooks/domain/WebHookEventDTO.kt:3-9."""
     return {"id": event_id, "webhookId": hook_id, "event": event, "deviceId": device_id,
             "payload": payload}
 

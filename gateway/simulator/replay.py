@@ -1,14 +1,15 @@
 """`textback replay` and `textback demo`: the real daemon against the simulated modem.
 
-Replays run on a virtual clock (no real waiting) and print one JSON object per line (DESIGN.md,
-"Contract: replay"); the demo runs the same pipeline on the wall clock, shifted to the scenario's start.
+Replays run on a virtual clock (no real waiting) and print one JSON object per line (docs/design.md,
+"Contract: replay"); the demo runs the same pipeline on the wall clock, shifted to the scenario's
+start.
 """
 from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import replace
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -64,11 +65,11 @@ def json_sink(start: float, write: Callable[[str], None]) -> Callable[[dict], No
 def run_replay(scenario_path: str | Path, *, config_path=None, db_path=None,
                write: Callable[[str], None]) -> object:
     """Play a scenario through the real daemon on a virtual clock; returns the daemon's counters."""
-    from gateway.simulator import scenario as scenario_mod
+    from gateway.app.daemon import build
+    from gateway.app.store import Store
     from gateway.at.link import AtLink
     from gateway.clock import VirtualClock
-    from gateway.app.daemon import Daemon
-    from gateway.app.store import Store
+    from gateway.simulator import scenario as scenario_mod
 
     scen = scenario_mod.load(scenario_path)
     start = scen.start.timestamp()
@@ -82,7 +83,8 @@ def run_replay(scenario_path: str | Path, *, config_path=None, db_path=None,
         try:
             clock = VirtualClock(start, sim, warmup=WARMUP)
             link = AtLink(port_opener(sim), clock, family=scen.family or "auto")
-            daemon = Daemon(cfg, store, clock, link, sink=json_sink(start, write))
+            # A transcript's replay is about calls and texts: no "textback is live" to the owner.
+            daemon = build(cfg, store, clock, link, sink=json_sink(start, write), notices=False)
             last = scen.steps[-1].at if scen.steps else 0.0
             return daemon.run(until=start + last + REPLAY_TAIL)
         finally:

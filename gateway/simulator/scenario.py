@@ -1,7 +1,8 @@
-"""The replay scenario (DESIGN.md, "Contract: replay"): load a JSON file into frozen records, or say
-exactly which file and which place in it is wrong.
+"""The replay scenario (docs/design.md, "Contract: replay"): load a JSON file into frozen records,
+or say exactly which file and which place in it is wrong.
 
-Pure apart from `load` reading the file. The simulated modem (`gateway.simulator.modem`) plays the result.
+Pure apart from `load` reading the file. The simulated modem (`gateway.simulator.modem`) plays the
+result.
 
 Top-level keys: "start" (ISO 8601 with a UTC offset) and "steps" (required); optional "family"
 (one of FAMILIES), "replies", "description" (free text, ignored), and two about framing:
@@ -22,18 +23,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.at import families
 from gateway.errors import ConfigError
 
-# Modem families the simulator can play; kept here (not imported from gateway.simulator.modem) so that loading a
-# scenario never needs the simulator. tests/test_sim.py checks the two lists agree.
-FAMILIES = ("generic", "sim800", "sim7600", "ec25", "huawei", "ublox", "zte", "wavecom")
+# Modem families the simulator can play: every family textback knows (gateway.at.families).
+FAMILIES = tuple(families.FAMILIES)
 
-# How the modem frames the lines it sends (reference, Traps 4): "\r\n" (V.250), "\r\r\n" (SIMCom
-# +CRING), a bare "\r" (gammu fixture). The SMS prompt is always "\r\n> ".
+# How the modem frames the lines it sends (docs/reference/modems.md, "Framing"): "\r\n" (V.250),
+# "\r\r\n" (SIMCom +CRING), a bare "\r" (gammu fixture). The SMS prompt is always "\r\n> ".
 LINE_ENDS = ("\r\n", "\r\r\n", "\r")
 
 # A replay plays at most a week: it runs on a virtual clock, but every virtual hour still costs the
-# daemon's periodic work (chores each minute), so "at": 1e12 would run for ever (issue 11).
+# daemon's periodic work (chores each minute), so "at": 1e12 would run for ever.
 MAX_AT = 7 * 86400.0
 
 _TOP_KEYS = {"start", "family", "steps", "replies", "description", "line_end", "chunk"}
@@ -61,7 +62,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Reply:
-    """Answer host commands starting with `match` with `rx`, the first `times` times (None: always)."""
+    """Answer host commands starting with `match` with `rx`, the first `times` times (None:
+    always)."""
 
     match: str
     rx: tuple[str, ...]
@@ -123,7 +125,8 @@ def parse(obj: Any, source: str = "<scenario>") -> Scenario:
     return Scenario(
         start=start,
         family=family,
-        steps=tuple(sorted(parsed, key=lambda s: s.at)),  # sorted() is stable: equal times keep file order
+        # sorted() is stable: equal times keep file order
+        steps=tuple(sorted(parsed, key=lambda s: s.at)),
         replies=tuple(_parse_reply(r, f"replies[{i}]", fail) for i, r in enumerate(replies)),
         line_end=line_end,
         chunk=chunk,
@@ -138,7 +141,9 @@ def _reject_unknown(obj: dict, known: set[str], where: str, fail) -> None:
 
 def _parse_start(value: Any, fail) -> datetime:
     if not isinstance(value, str):
-        raise fail("start", "must be an ISO 8601 time with a UTC offset, e.g. \"2026-11-28T10:00:00-06:00\"")
+        raise fail(
+            "start", 'must be an ISO 8601 time with a UTC offset, e.g. "2026-11-28T10:00:00-06:00"'
+        )
     try:
         start = datetime.fromisoformat(value)
     except ValueError:
@@ -193,11 +198,13 @@ def _parse_sms(sms: Any, where: str, fail) -> InboundSms:
 
 def _parse_reply(reply: Any, where: str, fail) -> Reply:
     if not isinstance(reply, dict):
-        raise fail(where, "must be an object {\"match\": \"AT+...\", \"rx\": [lines], \"times\": n}")
+        raise fail(where, 'must be an object {"match": "AT+...", "rx": [lines], "times": n}')
     _reject_unknown(reply, _REPLY_KEYS, f"{where}.", fail)
     match = reply.get("match")
     if not isinstance(match, str) or not match.strip():
-        raise fail(f"{where}.match", "must be a non-empty string, the start of a host command (\"AT+CMGS\")")
+        raise fail(
+            f"{where}.match", 'must be a non-empty string, the start of a host command ("AT+CMGS")'
+        )
     rx = reply.get("rx")
     if not isinstance(rx, list):
         raise fail(f"{where}.rx", "must be a list of lines ([] for no answer at all)")

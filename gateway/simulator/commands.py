@@ -1,9 +1,10 @@
-"""What the simulated modem (`gateway.simulator.modem`) says and understands, kept apart so that sim.py holds
-only its behaviour: the families' command tables (each a delta on the generic one), the command
-grammar, default settings and storages, the call signs it recognises in the lines it sends (with the
-look-ahead that ends ring-only calls), and the pure SMS codecs it speaks through.
+"""What the simulated modem (gateway.simulator.modem) says and understands, kept apart so that
+the modem holds only its behaviour: the command tables (27.007 / 27.005, and each family's vendor
+commands from gateway.at.families), the command grammar, default settings and storages, the call
+signs it recognises in the lines it plays (read with the daemon's own readers, with the look-ahead
+that ends ring-only calls), and the SMS codecs it speaks through (the daemon's own, gateway.at.pdu).
 
-Facts about real modems: /work/shared/reference/modem-behaviour.md ("the reference" below).
+Facts about real modems: docs/reference/modems.md.
 """
 from __future__ import annotations
 
@@ -12,25 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Mapping
 
+from gateway.at import families
+from gateway.at.families import ACTIVE, END, INCOMING, RING, Family
 from gateway.simulator.scenario import Step
-
-
-@dataclass(frozen=True)
-class Family:
-    manufacturer: str
-    model: str
-    revision: str
-    operator_act: int          # <AcT> in +COPS? (27.007 7.3): 0 GSM, 7 E-UTRAN
-    answers: Mapping[str, object]   # command key -> info lines (then OK), or the name of a handler
-    settings: Mapping[str, tuple]   # command head -> (setting, allowed values or None for any)
-
 
 IMEI = "490154203237518"      # the example IMEI of 3GPP TS 23.003 illustrations; not a real device
 CME = {3: "operation not allowed", 4: "operation not supported", 21: "invalid index",
        50: "incorrect parameters", 100: "unknown"}    # 27.007 9.2.1
 
-# Command key = head upper-cased + operator ("AT+CPIN?", "AT+CMGS=", "AT+CLCC"), basic commands whole.
-# A string value names a SimulatedModem handler (`_do_<name>(arg) -> lines`).
+# Command key = head upper-cased + operator ("AT+CPIN?", "AT+CMGS=", "AT+CLCC"), basic commands
+# whole. A string value names a SimulatedModem handler (`_do_<name>(arg) -> lines`).
 GENERIC_ANSWERS: Mapping[str, object] = {
     "AT": (), "ATZ": (), "AT&F": (), "AT&W": (),
     "AT+CPIN?": ("+CPIN: READY",),
@@ -71,26 +63,32 @@ GENERIC_SETTINGS: Mapping[str, tuple] = {
 # +CLCC=1 (call list URC mode) is a SIMCom/Quectel extension; 27.007 7.18 defines only the poll.
 CLCC_URC = {"AT+CLCC": ("clcc", ("0", "1"))}
 
-FAMILIES: Mapping[str, Family] = {
-    "generic": Family("Generic", "GSM MODEM", "1.0", 0, GENERIC_ANSWERS, GENERIC_SETTINGS),
-    "sim800": Family("SIMCOM_Ltd", "SIMCOM_SIM800L", "Revision:1418B05SIM800L24", 0,
-                     {**GENERIC_ANSWERS, "AT+CDRIND=": ()}, {**GENERIC_SETTINGS, **CLCC_URC}),
-    "sim7600": Family("SIMCOM INCORPORATED", "SIMCOM_SIM7600G-H", "LE20B04SIM7600G22", 7,
-                      GENERIC_ANSWERS, {**GENERIC_SETTINGS, **CLCC_URC}),
-    "ec25": Family("Quectel", "EC25", "EC25EFAR06A06M4G", 7,
-                   {**GENERIC_ANSWERS, "AT+QINDCFG=": (), "AT+QURCCFG=": (), "AT+QCFG=": ()},
-                   {**GENERIC_SETTINGS, **CLCC_URC}),
-    "huawei": Family("huawei", "MU709s-2", "11.608.12.00.00", 0,
-                     {**GENERIC_ANSWERS, "AT^CURC=": ()}, GENERIC_SETTINGS),
-    "ublox": Family("u-blox", "LARA-R211", "30.31", 7,
-                    {**GENERIC_ANSWERS, "AT+UCALLSTAT=": ()}, GENERIC_SETTINGS),
-    "zte": Family("ZTE CORPORATION", "MF626", "BD_P673A2V1.0.0B09", 0, GENERIC_ANSWERS, GENERIC_SETTINGS),
-    "wavecom": Family("WAVECOM MODEM", "MULTIBAND  900E  1800", "640b09gg.Q2406B", 0,
-                      {**GENERIC_ANSWERS, "AT+WIND=": ()}, GENERIC_SETTINGS),
+
+
+def answers_for(family: Family) -> Mapping[str, object]:
+    """The command table of a family's simulated modem: 27.007's, and the vendor commands it
+    takes (answered OK)."""
+    return {**GENERIC_ANSWERS, **dict.fromkeys(family.accepts, ())}
+
+
+def settings_for(family: Family) -> Mapping[str, tuple]:
+    return {**GENERIC_SETTINGS, **(CLCC_URC if family.clcc_urc else {})}
+
+
+DEFAULTS = {
+    "echo": "1",
+    "verbose": "1",
+    "cmee": "0",
+    "clip": "0",
+    "crc": "0",
+    "cmgf": "0",
+    "cscs": '"GSM"',
+    "cnmi": "0,0,0,0,0",
+    "cpms": '"SM","SM","SM"',
+    "csms": "0",
+    "clcc": "0",
+    "cpbs": '"SM"',
 }
-DEFAULTS = {"echo": "1", "verbose": "1", "cmee": "0", "clip": "0", "crc": "0", "cmgf": "0",
-            "cscs": '"GSM"', "cnmi": "0,0,0,0,0", "cpms": '"SM","SM","SM"', "csms": "0", "clcc": "0",
-            "cpbs": '"SM"'}
 
 # Phonebook storages (27.007 8.11) -> <total>. "SM" (the SIM's own, left empty) is the usual
 # power-on choice; "MC" holds missed calls, the last 10 (<total> is the device's choice; ours).
@@ -99,38 +97,30 @@ PHONEBOOK_LENGTHS = (40, 14)   # <nlength>,<tlength> of +CPBR=? (27.007 8.12): c
 # Message <stat> (27.005 3.1): PDU mode number -> text mode name. 4/"ALL" lists 0 and 1 (received).
 SMS_STATS = ("REC UNREAD", "REC READ", "STO UNSENT", "STO SENT", "ALL")
 
-# Ring-only calls (no end line in the scenario): over this long after their last ring (brief), and two
-# rings further apart than RING_GAP belong to two calls: two cadences of the slowest documented modem
-# (7 s, SIMCom A7682E), as rusp_firmware's 12 s RING_EVIDENCE_TIMEOUT (reference, Timing).
+# Ring-only calls (no end line in the scenario): over this long after their last ring (brief), and
+# two rings further apart than RING_GAP belong to two calls: two cadences of the slowest documented
+# modem (7 s, SIMCom A7682E), as rusp_firmware's 12 s RING_EVIDENCE_TIMEOUT
+# (docs/reference/modems.md, "Ring cadence").
 RING_OVER_AFTER = 1.0
 RING_GAP = 12.0
 
-# What a line the sim sends says about the incoming call (reference, "What each family sends").
-_NUM = r'(?:,"?(?P<number>[^",]*)"?,(?P<type>\d+))?'
-CALL_SIGNS: tuple[tuple[re.Pattern, str], ...] = (
-    (re.compile(r"^(RING$|\+CRING:)"), "start"),
-    (re.compile(r'^\+CLIP: ?"?(?P<number>[^",]*)"?,(?P<type>\d+)'), "start"),
-    (re.compile(r"^\+UCALLSTAT: ?\d+,4\b"), "start"),
-    (re.compile(r"^\+CLCC: ?\d+,1,4,0,\d+" + _NUM), "start"),   # mode 0 only: mode 1 is the data bearer
-    (re.compile(r"^(NO CARRIER|VOICE CALL: END|MISSED_CALL|\^CEND|HANGUP:)"), "end"),
-    (re.compile(r"^(\+UCALLSTAT: ?\d+,6|\+WIND: ?6|\+CLCC: ?\d+,\d,6,0)\b"), "end"),
-    (re.compile(r"^(VOICE CALL: BEGIN|\^CONN|\+CLCC: ?\d+,1,0,0,|\+UCALLSTAT: ?\d+,0\b)"), "active"),
-)
+# What a line the modem plays says about the incoming call: the daemon's own readers, for every
+# family (gateway.at.families), so the simulator and the tracker cannot read one line two ways.
+_SIGNS = {RING: "start", INCOMING: "start", END: "end", ACTIVE: "active"}
 
 
 def read_call_sign(line: str) -> tuple[str, str | None, int | None] | None:
-    """("start" | "end" | "active", number or None, type or None), or None for a line about no call."""
-    for pattern, kind in CALL_SIGNS:
-        m = pattern.match(line)
-        if m:
-            groups = m.groupdict()
-            number = groups.get("number")
-            return kind, number, int(groups["type"]) if groups.get("type") else None
-    return None
+    """("start" | "end" | "active", number or None, type or None), or None for a line about no
+    call (a restart line included: the simulated call outlives it, as the scenario says)."""
+    signal = families.read(line)
+    if signal is None or signal.kind not in _SIGNS:
+        return None
+    return _SIGNS[signal.kind], signal.number, signal.number_type
 
 
 def plan_ring_ends(steps: Iterable[Step]) -> dict[int, float]:
-    """Look ahead: for each step that rings a call with no end line, when the sim deems that call over."""
+    """Look ahead: for each step that rings a call with no end line, when the sim deems that call
+    over."""
     ends: dict[int, float] = {}
     group: list[tuple[int, float]] = []
     number: str | None = None
@@ -178,7 +168,8 @@ def parse_command(line: str) -> tuple[str, str, str, str]:
 
 
 def parse_stat(arg: str, text_mode: bool) -> int | None:
-    """The <stat> of AT+CMGL (27.005 3.4.2; left out: "REC UNREAD") as a PDU mode number, or None."""
+    """The <stat> of AT+CMGL (27.005 3.4.2; left out: "REC UNREAD") as a PDU mode number, or
+    None."""
     arg = arg.strip() or ('"REC UNREAD"' if text_mode else "0")
     if text_mode:
         name = arg[1:-1].upper() if len(arg) > 1 and arg[0] == arg[-1] == '"' else ""
@@ -186,10 +177,12 @@ def parse_stat(arg: str, text_mode: bool) -> int | None:
     return int(arg) if arg.isdigit() and int(arg) < len(SMS_STATS) else None
 
 
-# ---- SMS codecs (pure; gateway.at.pdu and gsmmodem.pdu are imported where used) -------------------
+# ---- SMS codecs (pure; gateway.at.pdu and gsmmodem.pdu are imported where used)
+# -------------------
 @dataclass(frozen=True)
 class SmsPart:
-    """The concatenation header of one part (3GPP TS 23.040 9.2.3.24.1): reassembly is the host's job."""
+    """The concatenation header of one part (3GPP TS 23.040 9.2.3.24.1): reassembly is the host's
+    job."""
 
     reference: int
     count: int
@@ -242,9 +235,7 @@ def encode_deliver_pdus(number: str, text: str, sent_at: datetime, reference: in
     send them: the daemon must cope. A text longer than one message can be (255 parts) arrives as
     several messages, as a phone sends it, each with its own concatenation reference.
     """
-    from gsmmodem.pdu import _encodeTimestamp
-
-    from gateway.at.pdu import encode_submit
+    from gateway.at.pdu import encode_submit, scts
     from gateway.render import MAX_PARTS, split
 
     parts = split(text)[1]
@@ -257,7 +248,7 @@ def encode_deliver_pdus(number: str, text: str, sent_at: datetime, reference: in
             address, pid, dcs, user_data = raw[3:address_end], raw[address_end], \
                 raw[address_end + 1], raw[address_end + 2:]
             deliver = bytes([0x00, 0x04 | (first & 0x40)]) + address + bytes([pid, dcs]) + \
-                bytes(_encodeTimestamp(sent_at)) + user_data
+                scts(sent_at) + user_data
             pdus.append(deliver.hex().upper())
     return pdus
 
@@ -265,7 +256,8 @@ def encode_deliver_pdus(number: str, text: str, sent_at: datetime, reference: in
 def describe_deliver(pdu_hex: str, read: bool, text_mode: bool) -> tuple[str, str, str]:
     """(<stat>, the fields after it, the body line) of a received text, as +CMGR, +CMGL and +CMT
     show it (27.005 3.4.2, 3.4.3, 3.4.1): PDU mode `0`, `,<length>`, the PDU; text mode
-    `"REC UNREAD"`, `"<oa>",,"<scts>"`, the text. <length>: TPDU octets, not the SMSC field ("00")."""
+    `"REC UNREAD"`, `"<oa>",,"<scts>"`, the text. <length>: TPDU octets, not the SMSC field
+    ("00")."""
     if not text_mode:
         return str(int(read)), f",{len(pdu_hex) // 2 - 1}", pdu_hex
     from gsmmodem.pdu import decodeSmsPdu
