@@ -33,7 +33,7 @@ from gateway.simulator import commands
     ("u-blox", "SARA-U201", "ublox"),
     ("", "LARA-R6801", "ublox"),
     ("ZTE INCORPORATED", "MF190", "zte"),
-    ("Telit", "HE910", "generic"),
+    ("Acme Radio", "AR-100", "generic"),   # a maker no family knows
     ("", "", "generic"),
     ("SIMCOM_Ltd", "", "generic"),        # a SIMCom whose model we cannot place: poll, like generic
 ])

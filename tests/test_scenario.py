@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from gateway.at.families import FAMILIES
 from gateway.errors import ConfigError
 from gateway.simulator.scenario import InboundSms, Reply, Scenario, Step, load, parse
 
@@ -100,8 +101,8 @@ def broken(**changes):
     (broken(start="next tuesday"), "s.json: start: not an ISO 8601 time: 'next tuesday'"),
     (broken(start=KeyError),
      "s.json: start: must be an ISO 8601 time with a UTC offset, e.g. \"2026-11-28T10:00:00-06:00\""),
-    (broken(family="sim900"), "s.json: family: must be one of generic, sim800, sim7600, ec25, huawei, "
-                              "ublox, zte, wavecom (or left out), not 'sim900'"),
+    (broken(family="sim900"), f"s.json: family: must be one of {', '.join(FAMILIES)} (or left out), "
+                              "not 'sim900'"),
     (broken(speed=2), ("s.json: speed: unknown key "
                        "(known: chunk, description, family, line_end, replies, start, steps)")),
     (broken(line_end="\n"), 's.json: line_end: must be one of "\\r\\n", "\\r\\r\\n", "\\r" '
