@@ -75,7 +75,8 @@ def measure(calls: int, gap: float, lose_second_end: bool) -> list[float]:
                                  listen_port=0, adb=False)
         store = Store(Path(tmp) / "bench.db")
         clock = WallClock()
-        daemon = build(cfg, store, clock, PhoneLink(replace(settings), clock))
+        # notices=False: what is measured is the callers' texts, not the owner's "live" text.
+        daemon = build(cfg, store, clock, PhoneLink(replace(settings), clock), notices=False)
         numbers = [f"+1512555{4000 + i:04d}" for i in range(calls)]
 
         def phone():

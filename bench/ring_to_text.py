@@ -73,7 +73,9 @@ def measure(calls: int, gap: float) -> list[float]:
         store = Store(Path(tmp) / "bench.db")
         clock = WallClock()
         start = clock.now()
-        daemon = build(cfg, store, clock, AtLink(port_opener(sim), clock, family="sim800"))
+        # notices=False: what is measured is the callers' texts, not the owner's "live" text.
+        daemon = build(cfg, store, clock, AtLink(port_opener(sim), clock, family="sim800"),
+                       notices=False)
         sim.start(lambda: clock.now() - start)
         daemon.connect()
         daemon.run(until=start + 1.0 + calls * gap + 2.0)
