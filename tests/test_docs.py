@@ -60,7 +60,10 @@ def test_every_config_key_is_documented(section, key):
 
 
 DOCS = tracked(".md")
-CODE = tracked(".py", ".toml", ".cfg", ".sh", ".service", ".rules", "Makefile", "run")
+# The code, the build and what ships: scripts, units, maintainer scripts have no common ending.
+CODE = sorted(set(tracked(".py", ".toml", ".cfg", ".sh", ".service", ".rules", "Makefile"))
+              | {p for p in tracked("") if p.parent.name in ("debian", "image-test", "bin", ".ci")
+                 and p.suffix not in (".md", ".toml")})
 # A path in the repository as the docs and the code name it: docs/..., a module's file, ...
 NAMED_PATH = re.compile(r"(?<![\w/.-])((?:docs|gateway|cli|tests|bench|deploy|templates)/"
                         r"[\w./-]*\w)")
