@@ -64,8 +64,6 @@ def wait(done, timeout):
 
 
 def main() -> None:
-    from gateway.scenario import Step
-    from gateway.sim import SimModem
     from results import machine, write_section
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -116,10 +114,10 @@ def main() -> None:
         f"| success pings, spacing (ping_every {args.every:g} s) | median "
         f"{statistics.median(gaps):.2f} s, min {min(gaps):.2f}, max {max(gaps):.2f} "
         f"({len(gets)} pings) |",
-        f"| modem stops answering -> /fail arrives | "
+        "| modem stops answering -> /fail arrives | "
         + (f"{fail - stopped:.1f} s (promise: within fail_after + ping_every = "
            f"{args.fail_after + args.every:g} s) |" if fail else "never |"),
-        f"| hang-up -> AT+CMGS while every ping hangs 30 s | "
+        "| hang-up -> AT+CMGS while every ping hangs 30 s | "
         + (", ".join(f"{x * 1000:.0f} ms" for x in to_text) if to_text else "no text") + " |",
     ]
     write_section("deadman", "Dead-man switch (Healthchecks pings)", "\n".join(lines))

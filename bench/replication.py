@@ -36,7 +36,7 @@ SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/ss
 
 def litestream_missing() -> str | None:
     """Why the real Litestream cannot run here, or None."""
-    from gateway.litestream import BackupError, binary
+    from gateway.box.litestream import BackupError, binary
 
     try:
         exe = binary()
@@ -131,7 +131,8 @@ class Replicator:
 
 
 def last_sync(db: Path) -> float | None:
-    from gateway.litestream import last_sync as ask, socket_path
+    from gateway.box.litestream import last_sync as ask
+    from gateway.box.litestream import socket_path
 
     return ask(socket_path(db))
 
@@ -163,7 +164,7 @@ COMMITTED = {
 
 
 def committed(db: Path) -> dict[str, dict[str, float]]:
-    from gateway.store import epoch
+    from gateway.app.store import epoch
 
     return {kind: {key: epoch(at) for key, at in rows(db, sql)} for kind, sql in COMMITTED.items()}
 
@@ -173,13 +174,13 @@ class Box:
 
     def __init__(self, folder: Path, *, calls: int, gap: float, url: str | None = None,
                  credentials: Path | None = None):
-        from gateway.sim import SimModem
+        from gateway.simulator.modem import SimulatedModem
 
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.db = folder / "textback.db"
         steps, self.plan = crash.burst(calls, gap)
-        self.sim = SimModem("sim800", steps=steps)
+        self.sim = SimulatedModem("sim800", steps=steps)
         self.config = crash.write_config(folder, self.sim.port_name)
         self.url = url or f"file://{folder / 'replica'}"
         add_backup(self.config, self.url, credentials)

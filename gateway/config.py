@@ -1,4 +1,4 @@
-"""The config file (DESIGN.md "Contract: configuration"): one TOML file, frozen dataclasses.
+"""The config file (docs/design.md, "Contract: configuration"): one TOML file, frozen dataclasses.
 
 Every mistake is a ConfigError naming the file, the dotted key (`hours.mon`,
 `policy.blocklist[2]`) and the fix. Relative paths resolve against the config file's folder.
@@ -6,15 +6,21 @@ Every mistake is a ConfigError naming the file, the dotted key (`hours.mon`,
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
+from gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.backup import BackupSettings
 
 REQUIRED = object()
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
@@ -65,8 +71,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
-    # Knowing the box is alive (issue 13): gateway.backup, gateway.healthping, gateway.metrics,
-    # gateway.selftest read these.
+    # Knowing the box is alive: gateway.backup, gateway.app.healthping, gateway.app.metrics,
+    # gateway.app.selftest read these.
     "backup": {"replica": Key("text", ""), "credentials": Key("text", ""),
                "sync_interval": Key("number", 1)},
     "health": {"ping_url": Key("text", ""), "ping_every": Key("number", 300),
@@ -96,7 +102,7 @@ class Business:
 class ModemSettings:
     port: str                # a device path, or "sim"
     baudrate: int
-    family: str              # "auto" or a name in gateway.families.FAMILIES
+    family: str              # "auto" or a name in gateway.at.families.FAMILIES
     pin: str
     scenario: Path | None    # port = "sim" only; None = the built-in demo
 
@@ -123,6 +129,33 @@ class OwnerSettings:
 
 
 @dataclass(frozen=True)
+class PhoneSettings:
+    """[phone]: the contractor's Android phone as the link (docs/reference/phone-apps.md). The
+    last five are the phone link's timing and limits; the file sets lost_end
+    (call_timeout_seconds) and photo_max_bytes (photo_max_mb), tests and the demo the others."""
+
+    url_sms: str = "http://127.0.0.1:8080"     # SMSGate local server (default port 8080)
+    url_calls: str = "http://127.0.0.1:8084"   # CallGate server (default port 8084)
+    username: str = "sms"
+    password: str = ""
+    signing_key: str = ""
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8787                    # 0: any free port (tests)
+    adb: bool = True                           # USB: adb forward/reverse on every connect
+    calls_username: str = "call"
+    calls_password: str = ""
+    calls_signing_key: str = ""                # "" = the same key as SMSGate's
+    adb_serial: str = ""
+    webhook_url: str = ""                      # "" = http://127.0.0.1:<listen_port>/webhook
+    # s a finished call waits for the late copies of its events (gateway.phone.callbook SETTLE)
+    settle: float = 0.6
+    lost_end: float = 90.0                     # s without call:ended: decided unknown (lost event)
+    send_wait: float = 30.0                    # s to wait for Sent/Failed before a retry
+    photo_max_bytes: int = 5_000_000           # a picture bigger than this is recorded, not kept
+    health_every: float = 60.0                 # s between GET /health looks (battery, internet)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     business: Business
@@ -133,12 +166,15 @@ class Config:
     database: Path
     log_level: str
     owner: OwnerSettings
-    phone: object = None     # gateway.phonelink.PhoneSettings when [modem] port = "android"
-    # -- issue 13: each None when its section is left out ------------------------------------
-    backup: object = None    # gateway.backup.BackupSettings
-    health: object = None    # gateway.healthping.HealthSettings
-    metrics: object = None   # gateway.metrics.MetricsSettings
-    selftest: object = None  # gateway.selftest.SelftestSettings
+    phone: PhoneSettings | None = None   # when [modem] port = "android"
+    # A digest of the file as loaded: the daemon tells the owner "textback is live" once per
+    # new config (a newly provisioned box), without reading the file again.
+    stamp: str = field(default="", compare=False)
+    # -- each None when its section is left out ------------------------------------
+    backup: BackupSettings | None = None
+    health: HealthSettings | None = None
+    metrics: MetricsSettings | None = None
+    selftest: SelftestSettings | None = None
 
     def secrets(self) -> list[str]:
         """The config keys set here that must not be readable by others."""
@@ -165,7 +201,8 @@ def _suggest(word: str, known) -> str | None:
     return f"did you mean {close[0]!r}?" if close else None
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> tuple[dict, bytes]:
+    """The file's TOML and its bytes."""
     where = str(path)
     try:
         data = path.read_bytes()
@@ -175,10 +212,10 @@ def _read(path: Path) -> dict:
     except OSError as exc:
         raise ConfigError(f"cannot read the config file ({exc.strerror})", path=where,
                           hint="check the path and its permissions") from None
-    from .textfile import NotText, decode
+    from gateway.textfile import NotText, decode
 
     try:
-        return tomllib.loads(decode(data))
+        return tomllib.loads(decode(data)), data
     except NotText as exc:
         raise ConfigError(exc.reason, path=where, hint=exc.hint) from None
     except tomllib.TOMLDecodeError as exc:
@@ -187,7 +224,7 @@ def _read(path: Path) -> dict:
                                'key = ["a", "b"], [section]') from None
 
 
-def _checked(raw: dict, where: str) -> dict[str, dict[str, object]]:
+def _checked(raw: dict, where: str) -> dict[str, dict[str, Any]]:
     """Sections and keys known, types right, required keys present; defaults filled in."""
     for section, body in raw.items():
         if section not in SCHEMA:
@@ -196,7 +233,7 @@ def _checked(raw: dict, where: str) -> dict[str, dict[str, object]]:
         if not isinstance(body, dict):
             raise ConfigError("expected a [section] of keys", path=where, key=section,
                               hint=f"write [{section}] on its own line, then its keys")
-    values: dict[str, dict[str, object]] = {}
+    values: dict[str, dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
         body = raw.get(section, {})
         for key in body:
@@ -243,7 +280,7 @@ def _region(name: str, where: str) -> str:
 
 
 def _phone(raw: str, region: str, where: str, key: str) -> str:
-    from .numbers import normalize
+    from gateway.numbers import normalize
 
     number = normalize(raw, None, region)
     if number is None:
@@ -283,7 +320,7 @@ def _non_negative(value, where: str, key: str):
 def _family(name: str, where: str) -> str:
     if name == "auto":
         return name
-    from .families import FAMILIES
+    from gateway.at.families import FAMILIES
 
     if name not in FAMILIES:
         hint = _suggest(name, FAMILIES) or f"use \"auto\" or one of: {', '.join(sorted(FAMILIES))}"
@@ -324,7 +361,8 @@ def load(path: Path) -> Config:
     """Read and check the config file; raise ConfigError at the first mistake."""
     path = Path(path).expanduser().absolute()
     where = str(path)
-    v = _checked(_read(path), where)
+    raw, data = _read(path)
+    v = _checked(raw, where)
     folder = path.parent
     b, p = v["business"], v["policy"]
     for key in ("name", "owner"):
@@ -358,23 +396,92 @@ def load(path: Path) -> Config:
         database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
         log_level=level, owner=_owner(v["owner"], business, where),
         phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
+        stamp=hashlib.sha256(data).hexdigest()[:16],
         **_alive(v, folder, where))
 
 
 def _alive(v: dict, folder: Path, where: str) -> dict:
-    """[backup], [health], [metrics], [selftest] (issue 13), parsed by the modules that use them."""
-    from . import backup, healthping, metrics, selftest
+    """[backup], [health], [metrics], [selftest]."""
+    from . import backup
 
     return {"backup": backup.parse(v["backup"], folder, where),
-            "health": healthping.parse(v["health"], where),
-            "metrics": metrics.parse(v["metrics"], folder, where),
-            "selftest": selftest.parse(v["selftest"], where)}
+            "health": _health(v["health"], where),
+            "metrics": _metrics(v["metrics"], folder, where),
+            "selftest": _selftest(v["selftest"], where)}
+
+
+# -- [health], [metrics], [selftest] -----------------------------------------------
+HEALTH_MIN_SECONDS = 10.0   # ping_every and fail_after are at least 10 s
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    ping_url: str
+    ping_every: float
+    fail_after: float
+
+
+def _health(raw: dict, where: str) -> HealthSettings | None:
+    """[health] (the dead-man pings, gateway.app.healthping); None without a ping_url."""
+    for key in ("ping_every", "fail_after"):
+        if raw[key] < HEALTH_MIN_SECONDS:
+            raise ConfigError(f"must be at least {HEALTH_MIN_SECONDS:g} seconds, got {raw[key]}",
+                              path=where, key=f"health.{key}",
+                              hint=f"the default is {300 if key == 'ping_every' else 600}")
+    url = raw["ping_url"].strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ConfigError(f"not a ping URL: {url!r}", path=where, key="health.ping_url",
+                          hint='copy it from the check in Healthchecks, like '
+                               '"https://hc-ping.com/<uuid>"')
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"not a port in {url!r}", path=where, key="health.ping_url",
+                          hint="leave the port out, or give a number") from None
+    return HealthSettings(ping_url=url, ping_every=float(raw["ping_every"]),
+                          fail_after=float(raw["fail_after"]))
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    textfile: Path
+
+
+def _metrics(raw: dict, folder: Path, where: str) -> MetricsSettings | None:
+    """[metrics] (node_exporter's textfile, gateway.app.metrics); None without a textfile."""
+    text = raw["textfile"].strip()
+    if not text:
+        return None
+    path = (folder / Path(text).expanduser()).resolve()
+    if path.suffix != ".prom":
+        raise ConfigError(f"node_exporter reads only files ending in .prom, not {path.name!r}",
+                          path=where, key="metrics.textfile",
+                          hint='textfile = "/var/lib/prometheus/node-exporter/textback.prom"')
+    return MetricsSettings(textfile=path)
+
+
+@dataclass(frozen=True)
+class SelftestSettings:
+    at: time
+
+
+def _selftest(raw: dict, where: str) -> SelftestSettings | None:
+    """[selftest] (the daily text to the box's own number, gateway.app.selftest)."""
+    text = raw["at"].strip()
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ConfigError(f"not a time of day: {text!r}", path=where, key="selftest.at",
+                          hint='write it like "07:30" (business time), or leave [selftest] out')
+    return SelftestSettings(at=time(int(match[1]), int(match[2])))
 
 
 def _phone_link(p: dict, where: str):
     """The Android gateway apps (SMSGate, CallGate) as the modem: [modem] port = "android"."""
-    from .phonelink import PhoneSettings
-
     for key in ("password", "calls_password", "signing_key"):
         if not p[key]:
             raise ConfigError("needed when port = \"android\"", path=where, key=f"phone.{key}",
@@ -383,14 +490,12 @@ def _phone_link(p: dict, where: str):
     if not 0 <= p["listen_port"] <= 65535:
         raise ConfigError(f"no such port {p['listen_port']}", path=where, key="phone.listen_port",
                           hint="a port number such as 8787")
+    # Every key but the two in other units is the setting of the same name.
+    same = {key: p[key] for key in p if key not in ("call_timeout_seconds", "photo_max_mb")}
     return PhoneSettings(
-        url_sms=p["url_sms"], url_calls=p["url_calls"], username=p["username"],
-        password=p["password"], calls_username=p["calls_username"],
-        calls_password=p["calls_password"], signing_key=p["signing_key"],
-        calls_signing_key=p["calls_signing_key"], listen_host=p["listen_host"],
-        listen_port=p["listen_port"], webhook_url=p["webhook_url"], adb=p["adb"],
-        adb_serial=p["adb_serial"],
-        lost_end=float(_non_negative(p["call_timeout_seconds"], where, "phone.call_timeout_seconds")),
+        **same,
+        lost_end=float(_non_negative(p["call_timeout_seconds"], where,
+                                     "phone.call_timeout_seconds")),
         photo_max_bytes=int(float(_non_negative(p["photo_max_mb"], where, "phone.photo_max_mb"))
                             * 1_000_000))
 
@@ -432,8 +537,8 @@ def check(config: Config) -> list[str]:
     """Warnings a working config may still deserve; TemplateError for templates that cannot work."""
     import unicodedata
 
-    from . import render
-    from .numbers import display
+    from gateway import render
+    from gateway.numbers import display
 
     warnings = []
     templates = render.load_templates(config.templates_dir)
@@ -452,7 +557,7 @@ def check(config: Config) -> list[str]:
             unit = "septets" if segs.encoding == "GSM-7" else "UTF-16 units"
             warnings.append(f"{name}.txt: with your business details it is sent as {segs.parts} "
                             f"texts ({segs.units} {unit}); shorten it to fit in one")
-    if config.backup is not None:   # issue 13: the credentials file, checked as the service will
+    if config.backup is not None:   # the credentials file, checked as the service will
         from .backup import read_credentials
 
         read_credentials(config.backup)
@@ -465,7 +570,7 @@ def check(config: Config) -> list[str]:
 def _sample_caller(region: str) -> str:
     import phonenumbers
 
-    from .numbers import display
+    from gateway.numbers import display
 
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     if example is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Call outcomes (DESIGN.md, contract: replay output).
+# Call outcomes (docs/design.md, "Contract: replay").
 MISSED = "missed"
 ANSWERED = "answered"
 REJECTED = "rejected"
@@ -14,11 +14,22 @@ UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
+class ModemInfo:
+    """What a link says it is connected to, once connected (the phone link: "Android", its
+    model)."""
+
+    manufacturer: str
+    model: str
+    family: str            # a modem family (gateway.at.families), or "android"
+
+
+@dataclass(frozen=True)
 class CallRinging:
     """A call started ringing, or its caller ID just became known (sent at most twice a call)."""
 
     call_id: int           # tracker-local sequence number, unique within one tracker
-    number: str | None     # raw digits as the modem gave them ("+15125550142", "5125550142"); None if withheld/unknown
+    # raw digits as the modem gave them ("+15125550142", "5125550142"); None if withheld/unknown
+    number: str | None
     number_type: int | None  # 27.007 <type>: 145 international, 129 national/unknown, 128 unknown
     withheld: bool
     at: float
@@ -36,7 +47,8 @@ class CallEnded:
     started: float         # first ring / first sign of the call
     ended: float           # when the end was decided
     rings: int             # RING / +CRING lines seen
-    how: str               # the signal that decided: "NO CARRIER", "+CLCC stat 6", "^CEND", "ring silence", ...
+    # the signal that decided: "NO CARRIER", "+CLCC stat 6", "^CEND", "ring silence", ...
+    how: str
     recovered: bool = False  # learnt afterwards (missed-calls list), not seen ringing
 
 
@@ -52,7 +64,8 @@ class MissedList:
 class MissedLog:
     """The phone's call log (missed and rejected calls, with times), read at connect over USB."""
 
-    entries: tuple[tuple[str, int, float], ...]  # (number, "" = withheld; CallLog type; epoch s), oldest first
+    # (number, "" = withheld; outcome, MISSED or REJECTED; epoch s), oldest first
+    entries: tuple[tuple[str, str, float], ...]
     at: float
 
 

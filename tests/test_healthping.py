@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from alive_helpers import cut_alive
 import serial
 
-from gateway import healthping as hp
+from alive_helpers import cut_alive
+from gateway import config as config_mod
+from gateway.app import healthping as hp
 from gateway.errors import ConfigError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -99,7 +99,7 @@ def test_endpoint(url, kind, expected):
 ])
 def test_bad_settings(raw, message):
     with pytest.raises(ConfigError) as err:
-        hp.parse({"ping_url": "https://hc-ping.com/u", "ping_every": 300, "fail_after": 600, **raw},
+        config_mod._health({"ping_url": "https://hc-ping.com/u", "ping_every": 300, "fail_after": 600, **raw},
                  "t.toml")
     assert message in str(err.value)
 
@@ -150,12 +150,12 @@ class PatientClock:
 
 def test_pings_while_the_modem_works_and_fail_names_the_modem_once_it_stops(tmp_path, hc):
     from gateway import config as config_mod
-    from gateway.atlink import AtLink
+    from gateway.app.daemon import build
+    from gateway.app.store import Store
+    from gateway.at.link import AtLink
     from gateway.clock import VirtualClock
-    from gateway.daemon import Daemon
-    from gateway.sim import SimModem
+    from gateway.simulator.modem import SimulatedModem
     from gateway.starter import write_starter
-    from gateway.store import Store
 
     write_starter(tmp_path)
     toml = tmp_path / "textback.toml"
@@ -164,13 +164,13 @@ def test_pings_while_the_modem_works_and_fail_names_the_modem_once_it_stops(tmp_
     toml.chmod(0o600)
     cfg = config_mod.load(toml)
     start, hang_at, end = 1_795_536_000.0, 400.0, 1200.0
-    sim = SimModem("sim800")
+    sim = SimulatedModem("sim800")
     daemon = None
     clock = PatientClock(VirtualClock(start, sim, warmup=1.0),
                          lambda: daemon.watch.pinger if daemon else None)
     store = Store(tmp_path / "t.db")
-    daemon = Daemon(cfg, store, clock, AtLink(lambda: serial.Serial(sim.port_name, 115200,
-                                                                      timeout=0), clock))
+    daemon = build(cfg, store, clock, AtLink(lambda: serial.Serial(sim.port_name, 115200,
+                                                                      timeout=0), clock), notices=False)
     events = []
     daemon.sink = events.append
     try:
@@ -207,9 +207,9 @@ def test_the_live_daemon_pings_fails_on_a_silent_modem_and_goes_quiet_when_kille
     10 s minimum. Timings are printed, not asserted (the virtual-clock test above does that)."""
     import crash
 
-    from gateway.sim import SimModem
+    from gateway.simulator.modem import SimulatedModem
 
-    sim = SimModem("sim800")
+    sim = SimulatedModem("sim800")
     sim.start(lambda: 0.0)
     config = crash.write_config(tmp_path, sim.port_name)
     config.write_text(cut_alive(config.read_text()) + f'\n[health]\nping_url = "{hc.url}"\nping_every = 10\n'
@@ -249,11 +249,11 @@ def _wait(done, timeout):
 
 def test_status_shows_backup_age_last_ping_and_self_test(tmp_path):
     """`textback status` reads what the daemon recorded: the backup's last copy, the last ping,
-    the last self-test (issue 13, "Done means")."""
+    the last self-test ("Done means")."""
     from click.testing import CliRunner
 
     from cli.main import cli
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     now = time.time()
     store = Store(tmp_path / "t.db")
@@ -289,12 +289,12 @@ def test_a_failing_ping_server_over_many_pings(tmp_path, caplog):
 
     from alive_helpers import run_daemon
     from cli.main import cli
-    from gateway.scenario import Step
-    from gateway.sim import SimModem
+    from gateway.simulator.modem import SimulatedModem
+    from gateway.simulator.scenario import Step
 
     server = FakeHealthchecks(status=500)
     n = "+15125550142"
-    sim = SimModem("sim800", steps=[Step(100.0, "RING"), Step(100.05, f'+CLIP: "{n}",145,"",0,"",0'),
+    sim = SimulatedModem("sim800", steps=[Step(100.0, "RING"), Step(100.05, f'+CLIP: "{n}",145,"",0,"",0'),
                                     Step(105.0, "NO CARRIER")])
     try:
         db, events, _ = run_daemon(
@@ -321,12 +321,12 @@ def test_on_the_phone_path_a_phone_gone_is_named_in_the_fail(tmp_path, hc):
     from dataclasses import replace
 
     from gateway import config as config_mod
+    from gateway.app.daemon import build
+    from gateway.app.store import Store
     from gateway.clock import WallClock
-    from gateway.daemon import Daemon
-    from gateway.fakegateway import FakeGateway
-    from gateway.phonelink import PhoneLink
+    from gateway.phone.link import PhoneLink
+    from gateway.simulator.phone import FakeGateway
     from gateway.starter import write_starter
-    from gateway.store import Store
     from test_phonelink import KEY, settings
 
     write_starter(tmp_path)
@@ -338,8 +338,8 @@ def test_on_the_phone_path_a_phone_gone_is_named_in_the_fail(tmp_path, hc):
     with FakeGateway(retry_scale=0.005, signing_key=KEY) as gw:
         store = Store(tmp_path / "t.db")
         clock = WallClock()
-        daemon = Daemon(cfg, store, clock,
-                        PhoneLink(replace(settings(gw), health_every=1.0), clock))
+        daemon = build(cfg, store, clock,
+                        PhoneLink(replace(settings(gw), health_every=1.0), clock), notices=False)
         state = {"gone": None}
 
         def on_pass():
@@ -368,11 +368,11 @@ def test_a_refused_pin_is_told_once_before_the_daemon_exits(tmp_path, hc):
     systemd starts it again every few seconds: the health check hears why once, not each time."""
     from alive_helpers import run_daemon
     from gateway.errors import PinRefused
-    from gateway.scenario import Reply
-    from gateway.sim import SimModem
+    from gateway.simulator.modem import SimulatedModem
+    from gateway.simulator.scenario import Reply
 
     def start():
-        sim = SimModem("sim800", replies=[Reply("AT+CPIN?", ("+CPIN: SIM PIN", "OK")),
+        sim = SimulatedModem("sim800", replies=[Reply("AT+CPIN?", ("+CPIN: SIM PIN", "OK")),
                                           Reply('AT+CPIN="', ("+CME ERROR: 16",))])
         with pytest.raises(PinRefused):
             run_daemon(tmp_path, f'[health]\nping_url = "{hc.url}"\n', until=60, sim=sim,
@@ -383,3 +383,10 @@ def test_a_refused_pin_is_told_once_before_the_daemon_exits(tmp_path, hc):
     assert [(m, p.rsplit("/", 1)[-1], b) for _, m, p, b in hc.requests] == [
         ("POST", "fail", "textback cannot run: the SIM refused the PIN in the config (modem.pin); "
                          "fix it there (textback does not try it again, so the SIM does not lock)")]
+
+
+def test_status_and_the_ping_agree_on_when_the_backup_is_too_far_behind():
+    from gateway import backup
+    from gateway.app import vitals
+
+    assert vitals.LAG_LIMIT == backup.LAG_LIMIT

@@ -6,7 +6,7 @@ import pytest
 
 from alive_helpers import run_daemon
 from gateway import ims
-from gateway.sim import SimModem
+from gateway.simulator.modem import SimulatedModem
 
 
 @pytest.mark.parametrize("lines, expected", [
@@ -36,7 +36,7 @@ def test_should_reset():
 
 
 def states(db):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     store = Store(db)
     try:
@@ -47,11 +47,12 @@ def states(db):
 
 
 def test_lte_without_ims_is_a_problem_and_one_reset_fixes_it(tmp_path, caplog):
-    sim = SimModem("ec25", ims=False)
+    sim = SimulatedModem("ec25", ims=False)
     sim.ims_after_reset = True
     db, events, sim = run_daemon(tmp_path, "", until=1000, sim=sim)
     resets = [e for e in events if e["event"] == "modem_reset"]
-    assert [(e["t"] >= 600 - 1, e["reason"]) for e in resets]  # health from t=-1 == [(True, "IMS (VoLTE) unregistered")]
+    # health from t=-1
+    assert [(e["t"] >= 600 - 1, e["reason"]) for e in resets] == [(True, "IMS (VoLTE) unregistered")]
     assert sim.resets == 1
     assert any("resetting it once (AT+CFUN=1,1)" in r.getMessage() for r in caplog.records)
     got = states(db)
@@ -59,7 +60,7 @@ def test_lte_without_ims_is_a_problem_and_one_reset_fixes_it(tmp_path, caplog):
 
 
 def test_a_modem_that_stays_unregistered_is_reset_at_most_once_an_hour(tmp_path):
-    sim = SimModem("ec25", ims=False)
+    sim = SimulatedModem("ec25", ims=False)
     sim.ims_after_reset = False
     db, events, sim = run_daemon(tmp_path, "", until=2 * 3600 + 700, sim=sim)
     times = [e["t"] for e in events if e["event"] == "modem_reset"]
@@ -71,9 +72,9 @@ def test_a_modem_that_stays_unregistered_is_reset_at_most_once_an_hour(tmp_path)
 
 
 def test_no_network_is_reset_too_and_named_in_the_fail_ping(tmp_path):
-    from gateway.alive import Facts, problems
+    from gateway.app.alive import Facts, problems
 
-    sim = SimModem("sim800")
+    sim = SimulatedModem("sim800")
     db, events, sim = run_daemon(tmp_path, "", until=1300, sim=sim,
                                  script=[(1, lambda s, d: setattr(s, "registration", 2))])
     assert [e["reason"] for e in events if e["event"] == "modem_reset"] == ["no network"]
@@ -86,7 +87,7 @@ def test_no_network_is_reset_too_and_named_in_the_fail_ping(tmp_path):
 
 
 def test_a_2g_modem_that_does_not_answer_cireg_is_never_a_problem(tmp_path):
-    db, events, sim = run_daemon(tmp_path, "", until=1300, sim=SimModem("sim800"))
+    db, events, sim = run_daemon(tmp_path, "", until=1300, sim=SimulatedModem("sim800"))
     assert states(db) == {"ims_problem": None, "ims_registered": "", "last_modem_reset": None}
     assert [e for e in events if e["event"] == "modem_reset"] == []
     assert "AT+CIREG?" in sim.commands
@@ -97,7 +98,7 @@ def test_status_shows_the_volte_problem(tmp_path):
 
     from cli.main import cli
 
-    db, _, _ = run_daemon(tmp_path, "", until=400, sim=SimModem("sim7600", ims=False))
+    db, _, _ = run_daemon(tmp_path, "", until=400, sim=SimulatedModem("sim7600", ims=False))
     result = CliRunner().invoke(cli, ["status", "--db", str(db), "--json"])
     row = next(r for r in json.loads(result.output) if r["check"] == "VoLTE")
     assert row == {"check": "VoLTE", "ok": False,

@@ -1,10 +1,11 @@
-"""gateway.inbox: decoding received PDUs, reassembling concatenated parts, consent keywords."""
+"""gateway.at.inbox: decoding received PDUs, reassembling concatenated parts, consent keywords."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway.inbox import MAX_WAIT, BadPdu, Complete, Part, Reassembly, Received, decode, keyword
-from gateway.sim import encode_deliver_pdus
+from gateway.app.keywords import keyword
+from gateway.at.inbox import MAX_WAIT, BadPdu, Complete, Part, Reassembly, Received, decode
+from gateway.simulator.modem import encode_deliver_pdus
 
 SENT = datetime(2026, 11, 28, 10, 0, tzinfo=timezone(timedelta(hours=-6)))
 SENT_EPOCH = 1795881600.0  # 2026-11-28T16:00:00Z

@@ -7,8 +7,8 @@ import serial
 from prometheus_client.parser import text_string_to_metric_families
 
 from alive_helpers import cut_alive
-
-from gateway import metrics
+from gateway import config as config_mod
+from gateway.app import metrics
 from gateway.errors import ConfigError
 
 
@@ -48,11 +48,11 @@ def test_write_is_atomic_and_readable_by_node_exporter(tmp_path):
 
 
 def test_settings():
-    got = metrics.parse({"textfile": "prom/textback.prom"}, Path("/etc/textback"), "t.toml")
+    got = config_mod._metrics({"textfile": "prom/textback.prom"}, Path("/etc/textback"), "t.toml")
     assert got.textfile == Path("/etc/textback/prom/textback.prom")
-    assert metrics.parse({"textfile": ""}, Path("/"), "t.toml") is None
+    assert config_mod._metrics({"textfile": ""}, Path("/"), "t.toml") is None
     with pytest.raises(ConfigError, match="node_exporter reads only files ending in .prom"):
-        metrics.parse({"textfile": "/var/lib/node/textback.txt"}, Path("/"), "t.toml")
+        config_mod._metrics({"textfile": "/var/lib/node/textback.txt"}, Path("/"), "t.toml")
 
 
 def test_the_daemon_writes_every_series_the_issue_lists(tmp_path):
@@ -60,13 +60,13 @@ def test_the_daemon_writes_every_series_the_issue_lists(tmp_path):
     daemon up, link, signal, registration, IMS, calls by outcome, texts, outbox, last call and
     text times, backup lag (a replica named), self-test."""
     from gateway import config as config_mod
-    from gateway.atlink import AtLink
+    from gateway.app.daemon import build
+    from gateway.app.store import Store
+    from gateway.at.link import AtLink
     from gateway.clock import VirtualClock
-    from gateway.daemon import Daemon
-    from gateway.scenario import Step
-    from gateway.sim import SimModem
+    from gateway.simulator.modem import SimulatedModem
+    from gateway.simulator.scenario import Step
     from gateway.starter import write_starter
-    from gateway.store import Store
 
     write_starter(tmp_path)
     toml = tmp_path / "textback.toml"
@@ -76,13 +76,13 @@ def test_the_daemon_writes_every_series_the_issue_lists(tmp_path):
                     f'replica = "file://{tmp_path / "replica"}"\n[selftest]\nat = "10:03"\n')
     cfg = config_mod.load(toml)
     n = "+15125550142"
-    sim = SimModem("ec25", steps=[Step(0.0, "RING"), Step(0.05, f'+CLIP: "{n}",145,"",0,"",0'),
+    sim = SimulatedModem("ec25", steps=[Step(0.0, "RING"), Step(0.05, f'+CLIP: "{n}",145,"",0,"",0'),
                                   Step(5.0, "RING"), Step(10.0, "RING")])
     start = 1_795_536_000.0   # Tuesday 10:00 in Austin
     clock = VirtualClock(start, sim, warmup=1.0)
     store = Store(tmp_path / "t.db")
-    daemon = Daemon(cfg, store, clock, AtLink(lambda: serial.Serial(sim.port_name, 115200,
-                                                                      timeout=0), clock))
+    daemon = build(cfg, store, clock, AtLink(lambda: serial.Serial(sim.port_name, 115200,
+                                                                      timeout=0), clock), notices=False)
     try:
         daemon.run(until=start + 400)
     finally:

@@ -1,12 +1,12 @@
-"""gateway.policy: whole decisions for real calls, business hours across DST, local midnight."""
+"""gateway.app.policy: whole decisions for real calls, business hours across DST, local midnight."""
 from dataclasses import replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.app.policy import Decision, Facts, Rules, day_start, decide
 from gateway.events import ANSWERED, MISSED, REJECTED, UNKNOWN, CallEnded
-from gateway.policy import Decision, Facts, Rules, day_start, decide
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEKDAY = (time(7, 0), time(17, 0))

@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from gateway.owner import USAGE
-from gateway.replay import run_replay
+from gateway.app import reports
+from gateway.app.owner_commands import USAGE
+from gateway.simulator.replay import run_replay
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 MISSED = ("Sorry we missed your call - this is Mike at Acme Plumbing. What do you need done? "
@@ -136,14 +137,14 @@ def test_framing_changes_nothing(name, variant, tmp_path):
 
 
 def test_the_db_keeps_what_the_replay_decided(tmp_path):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     db = tmp_path / "leads.db"
     replay(SCENARIOS / "repeat_caller.json", db_path=db)
     store = Store(db)
     try:
-        (lead,) = store.leads()
-        calls = store.calls()
+        (lead,) = reports.leads(store)
+        calls = reports.calls(store)
     finally:
         store.close()
     assert (lead["number"], lead["status"], lead["missed_calls"]) == (N, "texted", 2)

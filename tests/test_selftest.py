@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alive_helpers import START, run_daemon
-from gateway import selftest as st
+from gateway import config as config_mod
+from gateway.app import selftest as st
 from gateway.errors import ConfigError
-from gateway.scenario import InboundSms, Step
-from gateway.sim import SimModem
+from gateway.simulator.modem import SimulatedModem
+from gateway.simulator.scenario import InboundSms, Step
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -24,7 +25,7 @@ def test_next_run_is_the_next_time_of_day_in_business_time():
 @pytest.mark.parametrize("text", ["7:30pm", "24:00", "07:60", "seven"])
 def test_bad_times(text):
     with pytest.raises(ConfigError, match="selftest.at: not a time of day"):
-        st.parse({"at": text}, "t.toml")
+        config_mod._selftest({"at": text}, "t.toml")
 
 
 def verdict(trial, now, received_others=False, streak=0, drops=False):
@@ -48,7 +49,7 @@ def test_verdicts():
 
 
 def result(db):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     store = Store(db)
     try:
@@ -61,7 +62,7 @@ def result(db):
 
 def test_the_box_texts_itself_and_gets_it_back(tmp_path):
     db, events, sim = run_daemon(tmp_path, '[selftest]\nat = "10:01"\n', until=300,
-                                 sim=SimModem("sim800"))
+                                 sim=SimulatedModem("sim800"))
     last, leads, texts = result(db)
     assert last["ok"] is True and last["detail"].startswith("sent and received back in ")
     assert leads == []                                    # the box is nobody's lead
@@ -75,7 +76,7 @@ def test_the_box_texts_itself_and_gets_it_back(tmp_path):
 
 
 def test_a_lost_self_text_fails_alerts_the_owner_and_is_a_problem(tmp_path):
-    sim = SimModem("sim800", self_delivery=False)
+    sim = SimulatedModem("sim800", self_delivery=False)
     db, events, _ = run_daemon(tmp_path, '[selftest]\nat = "10:01"\n', until=400, sim=sim)
     last, _, texts = result(db)
     assert last["ok"] is False
@@ -84,7 +85,7 @@ def test_a_lost_self_text_fails_alerts_the_owner_and_is_a_problem(tmp_path):
     alerts = [t for t in texts if t["kind"] == "owner_notice" and "self-test" in t["body"]]
     assert [(a["number"], a["body"]) for a in alerts] == [
         ("+15125550199", f"textback self-test failed: {last['detail']}")]
-    from gateway.alive import problems  # noqa: F401 - the /fail body comes from it
+    from gateway.app.alive import problems  # noqa: F401 - the /fail body comes from it
     assert any(e["event"] == "selftest" and e["ok"] is False for e in events)
 
 
@@ -92,7 +93,7 @@ def test_a_network_that_drops_texts_to_oneself_is_named_not_failed_every_day(tmp
     """Sending works and others' texts arrive, but the self-text never does, two days running:
     the second day says so (a note), and from then on the test checks sending only."""
     day = 86400.0
-    sim = SimModem("sim800", self_delivery=False,
+    sim = SimulatedModem("sim800", self_delivery=False,
                    steps=[Step(30.0, "", sms=InboundSms("+15125550142", "hi, can you come?"))])
     db, events, _ = run_daemon(tmp_path, '[selftest]\nat = "10:01"\n', until=2 * day + 400,
                                sim=sim, owner=False)
@@ -110,10 +111,10 @@ def test_a_network_that_drops_texts_to_oneself_is_named_not_failed_every_day(tmp
 
 def test_without_cnum_business_phone_is_the_number_and_without_both_it_says_what_to_set(tmp_path):
     db, _, _ = run_daemon(tmp_path / "a", '[selftest]\nat = "10:01"\n', until=300,
-                          sim=SimModem("sim800", cnum=False))   # the starter's phone is the SIM's
+                          sim=SimulatedModem("sim800", cnum=False))   # the starter's phone is the SIM's
     assert result(db)[0]["ok"] is True
     db, _, _ = run_daemon(tmp_path / "b", '[selftest]\nat = "10:01"\n', until=200,
-                          sim=SimModem("sim800", cnum=False), phone="")
+                          sim=SimulatedModem("sim800", cnum=False), phone="")
     last, _, texts = result(db)
     assert last["ok"] is None
     assert last["detail"] == "not run: the SIM does not say its own number (AT+CNUM); set " \
@@ -122,9 +123,9 @@ def test_without_cnum_business_phone_is_the_number_and_without_both_it_says_what
 
 
 def test_sending_that_fails_is_a_failure_without_a_text_to_the_owner(tmp_path):
-    from gateway.scenario import Reply
+    from gateway.simulator.scenario import Reply
 
-    sim = SimModem("sim800", replies=[Reply("AT+CMGS", ("+CMS ERROR: 21",))])
+    sim = SimulatedModem("sim800", replies=[Reply("AT+CMGS", ("+CMS ERROR: 21",))])
     db, _, _ = run_daemon(tmp_path, '[selftest]\nat = "10:01"\n', until=300, sim=sim)
     last, _, texts = result(db)
     assert last["ok"] is False and last["detail"].startswith("the test text could not be sent: ")
@@ -148,12 +149,12 @@ def test_on_the_phone_path_the_self_test_uses_business_phone(tmp_path):
 
     from alive_helpers import cut_alive
     from gateway import config as config_mod
+    from gateway.app.daemon import build
+    from gateway.app.store import Store
     from gateway.clock import WallClock
-    from gateway.daemon import Daemon
-    from gateway.fakegateway import FakeGateway
-    from gateway.phonelink import PhoneLink
+    from gateway.phone.link import PhoneLink
+    from gateway.simulator.phone import FakeGateway
     from gateway.starter import write_starter
-    from gateway.store import Store
     from test_phonelink import KEY, settings
 
     write_starter(tmp_path)
@@ -163,7 +164,7 @@ def test_on_the_phone_path_the_self_test_uses_business_phone(tmp_path):
     with FakeGateway(retry_scale=0.005, signing_key=KEY) as gw:
         store = Store(tmp_path / "t.db")
         clock = WallClock()
-        daemon = Daemon(cfg, store, clock, PhoneLink(replace(settings(gw)), clock))
+        daemon = build(cfg, store, clock, PhoneLink(replace(settings(gw)), clock), notices=False)
         events = []
         daemon.sink = events.append
         daemon.watch.selftest.next = clock.now() + 1    # now rather than at 07:30
