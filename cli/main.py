@@ -187,8 +187,8 @@ def _selftest_notes(config_path: str | None, db_path: str | None) -> list[str]:
     import time
 
     from gateway.app import vitals
+    from gateway.app.reports import glance
     from gateway.errors import TextbackError
-    from gateway.reports import glance
 
     try:
         db = Path(db_path) if db_path else load_config(config_path).database

@@ -61,3 +61,15 @@ def run_daemon(tmp_path: Path, extra: str, *, until: float, sim=None, script=(),
         store.close()
         sim.close()
     return db, [{**e, "t": round(e["at"] - START, 3)} for e in events], sim
+
+
+def phone_settings_for(gw, **changes):
+    """PhoneSettings for a link to the fake phone `gw` over the LAN (as tests/conftest.py's
+    phone_settings, for tests that start the fake themselves)."""
+    from gateway.config import PhoneSettings
+    from test_phonelink import KEY
+
+    return PhoneSettings(**{**dict(url_sms=gw.url_sms, url_calls=gw.url_calls,
+                                   password="Pa55word", calls_password="CallPa55",
+                                   signing_key=KEY, listen_port=0, adb=False, settle=0.2,
+                                   send_wait=1.0), **changes})

@@ -318,8 +318,8 @@ def test_a_failing_ping_server_over_many_pings(tmp_path, caplog):
 def test_on_the_phone_path_a_phone_gone_is_named_in_the_fail(tmp_path, hc):
     """The phone as the modem (the strict fake SMSGate and CallGate): pings while it answers,
     `/fail` naming the phone once it stops answering for fail_after."""
-    from dataclasses import replace
 
+    from alive_helpers import phone_settings_for
     from gateway import config as config_mod
     from gateway.app.daemon import build
     from gateway.app.store import Store
@@ -327,7 +327,7 @@ def test_on_the_phone_path_a_phone_gone_is_named_in_the_fail(tmp_path, hc):
     from gateway.phone.link import PhoneLink
     from gateway.simulator.phone import FakeGateway
     from gateway.starter import write_starter
-    from test_phonelink import KEY, settings
+    from test_phonelink import KEY
 
     write_starter(tmp_path)
     toml = tmp_path / "textback.toml"
@@ -339,7 +339,7 @@ def test_on_the_phone_path_a_phone_gone_is_named_in_the_fail(tmp_path, hc):
         store = Store(tmp_path / "t.db")
         clock = WallClock()
         daemon = build(cfg, store, clock,
-                        PhoneLink(replace(settings(gw), health_every=1.0), clock), notices=False)
+                        PhoneLink(phone_settings_for(gw, health_every=1.0), clock), notices=False)
         state = {"gone": None}
 
         def on_pass():

@@ -7,6 +7,7 @@ import pytest
 
 from alive_helpers import START, run_daemon
 from gateway import config as config_mod
+from gateway.app import reports
 from gateway.app import selftest as st
 from gateway.errors import ConfigError
 from gateway.simulator.modem import SimulatedModem
@@ -53,7 +54,7 @@ def result(db):
 
     store = Store(db)
     try:
-        return json.loads(store.get_state("selftest_last") or "null"), store.leads(limit=10), [
+        return json.loads(store.get_state("selftest_last") or "null"), reports.leads(store, limit=10), [
             dict(r) for r in store.db.query("SELECT m.number, m.kind, m.body, o.status FROM "
                                             "messages m JOIN outbox o ON o.message_id = m.id")]
     finally:
@@ -145,9 +146,8 @@ def test_doctor_shows_the_last_self_test(tmp_path):
 def test_on_the_phone_path_the_self_test_uses_business_phone(tmp_path):
     """The phone as the modem (the fake SMSGate): the test text goes to business.phone, the
     phone's own number, and its echo comes back as a received text, never a lead."""
-    from dataclasses import replace
 
-    from alive_helpers import cut_alive
+    from alive_helpers import cut_alive, phone_settings_for
     from gateway import config as config_mod
     from gateway.app.daemon import build
     from gateway.app.store import Store
@@ -155,7 +155,7 @@ def test_on_the_phone_path_the_self_test_uses_business_phone(tmp_path):
     from gateway.phone.link import PhoneLink
     from gateway.simulator.phone import FakeGateway
     from gateway.starter import write_starter
-    from test_phonelink import KEY, settings
+    from test_phonelink import KEY
 
     write_starter(tmp_path)
     toml = tmp_path / "textback.toml"
@@ -164,7 +164,7 @@ def test_on_the_phone_path_the_self_test_uses_business_phone(tmp_path):
     with FakeGateway(retry_scale=0.005, signing_key=KEY) as gw:
         store = Store(tmp_path / "t.db")
         clock = WallClock()
-        daemon = build(cfg, store, clock, PhoneLink(replace(settings(gw)), clock), notices=False)
+        daemon = build(cfg, store, clock, PhoneLink(phone_settings_for(gw), clock), notices=False)
         events = []
         daemon.sink = events.append
         daemon.watch.selftest.next = clock.now() + 1    # now rather than at 07:30
@@ -179,7 +179,7 @@ def test_on_the_phone_path_the_self_test_uses_business_phone(tmp_path):
         finally:
             daemon.link.close()
         last = json.loads(store.get_state("selftest_last"))
-        leads = store.leads(limit=5)
+        leads = reports.leads(store, limit=5)
         store.close()
     assert [m["recipients"][0]["phoneNumber"] for m in gw.messages.values()] == ["+15125550100"]
     assert last["ok"] is True and last["detail"].startswith("sent and received back in ")
