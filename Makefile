@@ -38,6 +38,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/year.py
 	$(BIN)/python bench/leads_cold.py
 	$(BIN)/python bench/fuzz_tracker.py
+	$(BIN)/python bench/deadman.py
+	$(BIN)/python bench/replication.py
 
 bench-crash: $(STAMP)
 	$(BIN)/python bench/crash.py --kills 200

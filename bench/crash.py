@@ -117,7 +117,9 @@ def write_config(folder: Path, port: str, *, owner: bool = False,
     for old, new in changes:
         assert old in text, old
         text = text.replace(old, new)
-    path.write_text(text)
+    # The starter's [backup], [health], [metrics], [selftest] (all off) come last: cut, so that a
+    # caller may append its own (TOML allows a section once).
+    path.write_text(text.split("\n[backup]")[0] + "\n")
     return path
 
 

@@ -115,8 +115,11 @@ def demo(speed: float, phone: bool, db_path: str | None) -> None:
                    "ttyUSB*/ttyACM*); sim: the built-in simulated modem.")
 @click.option("--test-text", "test_number", metavar="NUMBER",
               help="When all is well, also text NUMBER (E.164, e.g. +15125550142).")
+@config_option
+@db_option
 @click.pass_context
-def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -> None:
+def doctor(ctx: click.Context, port_name: str | None, test_number: str | None,
+           config_path: str | None, db_path: str | None) -> None:
     """Check modem, SIM, network, signal; exit 0 only when a text-back would work."""
     import serial
 
@@ -163,6 +166,8 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
             works = doc.overall(checks)
             if works:
                 break
+        for line in _selftest_notes(config_path, db_path):   # the daily self-test
+            click.echo(line)
         click.echo(
             "A text-back would work." if works else "A text-back would NOT work: see FAIL above."
         )
@@ -175,6 +180,30 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
         if sim is not None:
             sim.close()
     ctx.exit(0 if works else 1)
+
+
+def _selftest_notes(config_path: str | None, db_path: str | None) -> list[str]:
+    """The daemon's last self-test, from the lead database, when there is one to read."""
+    import time
+
+    from gateway.app import vitals
+    from gateway.app.reports import glance
+    from gateway.errors import TextbackError
+
+    try:
+        db = Path(db_path) if db_path else load_config(config_path).database
+        with glance(db) as store:
+            row = vitals.selftest_row(store, time.time())
+            drops = store.get_state("selftest_network_drops") == "1"
+    except (TextbackError, OSError):
+        return []
+    lines = []
+    if row is not None:
+        lines.append(f"{'FAIL' if row['ok'] is False else 'note'} self-test: {row['value']}")
+    if drops:
+        lines.append("note self-test: this network does not deliver texts a SIM sends to its own "
+                     "number, so the daily self-test checks sending only")
+    return lines
 
 
 @cli.group(cls=Group)
@@ -232,9 +261,10 @@ def phone_check(config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from cli import owner
+    from cli import backup, owner
 
     owner.register(cli)
+    backup.register(cli)  # textback backup ..., textback restore
 
 
 _register()

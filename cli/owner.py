@@ -476,7 +476,10 @@ def status(ctx, config_path, db_path, as_json) -> None:
     path = Path(db_path) if db_path else load_config(config_path).database
     card = reports.card_status(path.parent)   # what first boot made of the installer's card
     try:
-        rows = reports.health(read_store(config_path, db_path), now=now())
+        store = read_store(config_path, db_path)
+        from gateway.app import vitals  # backup age, last ping, self-test, VoLTE
+
+        rows = reports.health(store, now=now()) + vitals.rows(store, now=now())
     except UsageError:
         if card is None:
             raise

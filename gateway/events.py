@@ -101,6 +101,8 @@ class Health:
     registration: str           # "home network", "roaming", "searching", "denied", ...
     operator: str | None
     at: float
+    ims: bool | None = None     # IMS (VoLTE) registered, from AT+CIREG? (None: not answered)
+    lte: bool | None = None     # on LTE, from the <AcT> of AT+COPS?
 
 
 @dataclass(frozen=True)

@@ -207,3 +207,12 @@ def whole_text(text: str) -> str:
     the sender's phone) become their character; a lone surrogate becomes U+FFFD, so that what is
     stored, shown and relayed is always valid Unicode."""
     return text.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "replace")
+
+
+def span(seconds: float) -> str:
+    """A duration as people say it, in its largest unit: "2d", "3h", "10m", "45s"."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

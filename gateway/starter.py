@@ -72,6 +72,22 @@ database = "textback.db"        # the lead database, next to this file
 
 [log]
 level = "INFO"                  # DEBUG, INFO, WARNING or ERROR
+
+[backup]                        # the leads copied off the box (README: Knowing the box is alive)
+replica = ""                    # "file:///media/usb/textback", "sftp://user@host/path", "s3://bucket/path"
+credentials = ""                # sftp and s3: a file only you can read with the keys (README)
+sync_interval = 1               # seconds between copies to the replica
+
+[health]                        # a dead-man switch: Healthchecks (hosted or self-hosted)
+ping_url = ""                   # "https://hc-ping.com/<uuid>"; "" = none (then: chmod 600 this file)
+ping_every = 300                # seconds between pings while all is well (10 or more)
+fail_after = 600                # a modem or phone silent this long is reported (10 or more)
+
+[metrics]                       # for Prometheus, through node_exporter's textfile collector
+textfile = ""                   # "/var/lib/prometheus/node-exporter/textback.prom"; "" = none
+
+[selftest]                      # once a day the box texts its own number and expects it back
+at = ""                         # "07:30" (business time); "" = off
 '''
 
 

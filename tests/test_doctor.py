@@ -18,6 +18,7 @@ OPERATOR = Check("operator", True, "TEXTBACK SIM (2G)")
 SIGNAL = Check("signal", True, "4 of 4 bars (CSQ 21, about -71 dBm)")
 SMSC = Check("sms centre", True, "+15125550199")
 ANTENNA = "move the modem or its antenna (near a window, away from metal); check the antenna is on"
+IMS_OK = Check("ims", True, "IMS (VoLTE) registered: calls can ring on LTE")
 QUECTEL_FIX = ('AT+QCFG="ims",1 then restart the modem (AT+CFUN=1,1); '
                "calls on LTE-only networks need it")
 
@@ -66,17 +67,33 @@ CASES = {
                                           ('AT+QCFG="ims"', ('+QCFG: "ims",1,1', "OK"))], [
         PORT, Check("modem", True, "Quectel EC25 (textback family ec25)"), SIM_OK, REG_OK,
         Check("operator", True, "TEXTBACK SIM (LTE)"), SIGNAL, SMSC,
-        Check("volte", True, "IMS/VoLTE on and registered")], True),
-    "quectel ims off": ("ec25", [('AT+QCFG="ims"', ('+QCFG: "ims",2,0', "OK"))], [
+        Check("volte", True, "IMS/VoLTE on and registered"), IMS_OK], True),
+    # Registered on LTE, IMS not (27.007 8.71 +CIREG reg_info 0): calls will not ring.
+    "quectel ims off": ("ec25", [('AT+QCFG="ims"', ('+QCFG: "ims",2,0', "OK")),
+                                 ("AT+CIREG?", ("+CIREG: 0,0", "OK"))], [
         PORT, Check("modem", True, "Quectel EC25 (textback family ec25)"), SIM_OK, REG_OK,
         Check("operator", True, "TEXTBACK SIM (LTE)"), SIGNAL, SMSC,
-        Check("volte", None, "IMS/VoLTE off", QUECTEL_FIX)], True),
+        Check("volte", None, "IMS/VoLTE off", QUECTEL_FIX),
+        Check("ims", False, "calls will not ring: VoLTE/IMS is not registered",
+              'turn IMS on: AT+QCFG="ims",1 then AT+CFUN=1,1; if it still does not register, '
+              'select the carrier\'s profile (AT+QMBNCFG="list", then AT+QMBNCFG="select",...)')],
+        False),
+    # On 2G/3G, IMS is not needed (yet): a note with the fix for when it will be.
+    "ublox on 2g, ims off": ("ublox", [("AT+CIREG?", ("+CIREG: 0,0", "OK")),
+                                      ("AT+COPS?", ('+COPS: 0,0,"TEXTBACK SIM",0', "OK"))], [
+        PORT, Check("modem", True, "u-blox LARA-R211 (textback family ublox)"), SIM_OK, REG_OK,
+        Check("operator", True, "TEXTBACK SIM (2G)"), SIGNAL, SMSC,
+        Check("volte", None, "unknown: this modem's VoLTE switch is not documented for textback",
+              "if calls do not ring on an LTE-only network, ask the modem's seller how to enable VoLTE"),
+        Check("ims", None, "IMS (VoLTE) not registered; not needed while on 2G/3G",
+              "where 2G/3G are switched off, calls will need VoLTE: ask the carrier to enable VoLTE "
+              "on the line, and the modem's seller how to turn VoLTE on for this carrier")], True),
     "simcom lte": ("sim7600", [], [
         PORT, Check("modem", True, "SIMCOM INCORPORATED SIMCOM_SIM7600G-H (textback family sim7600)"),
         SIM_OK, REG_OK, Check("operator", True, "TEXTBACK SIM (LTE)"), SIGNAL, SMSC,
         Check("volte", None, "unknown: this modem's VoLTE switch is not documented for textback",
-              "if calls do not ring on an LTE-only network, ask the modem's seller how to enable VoLTE")],
-        True),
+              "if calls do not ring on an LTE-only network, ask the modem's seller how to enable VoLTE"),
+        IMS_OK], True),
 }
 
 

@@ -10,6 +10,7 @@ import hashlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from gateway import events as ev
@@ -54,17 +55,22 @@ class Counters:
 
 
 def build(config: Config, store: Store, clock: Clock, link: Link, *,
-          sink: Sink | None = None, notices: bool = True) -> Daemon:
+          sink: Sink | None = None, notices: bool = True,
+          replica_sync: Callable[[Path], float | None] | None = None) -> Daemon:
     """The daemon, wired the one way that `textback run`, the demo, replays, the tests and the
     benchmarks all use: only the link, the clock and where the records go (`sink`) differ.
     `notices`: tell the owner "textback is live" (a new config) or "was offline 2h10m" when the
-    link is up; a replay of a transcript leaves them out."""
-    return Daemon(config, store, clock, link, sink=sink, notices=notices)
+    link is up; a replay of a transcript leaves them out. `replica_sync(db)`: when the backup
+    (Litestream, run beside the daemon by the box) last copied the database, or None; live runs
+    pass gateway.box.litestream's, which the app may not import."""
+    return Daemon(config, store, clock, link, sink=sink, notices=notices,
+                  replica_sync=replica_sync)
 
 
 class Daemon:
     def __init__(self, config: Config, store: Store, clock: Clock, link: Link, *,
-                 sink: Sink | None = None, notices: bool = True) -> None:
+                 sink: Sink | None = None, notices: bool = True,
+                 replica_sync: Callable[[Path], float | None] | None = None) -> None:
         from gateway.app.conversation import Conversation
 
         self.config = config
@@ -73,6 +79,7 @@ class Daemon:
         self.link = link
         self.sink = sink or (lambda record: None)
         self.notices = notices
+        self.replica_sync = replica_sync or (lambda db: None)
         self.counters = Counters()
         self.conversation = Conversation(config, store, clock, self.emit, self.counters)
         self.connected = False
@@ -85,6 +92,9 @@ class Daemon:
         self._pending: deque = deque()
         self._lost_since: float | None = None
         self._install: str | None = None
+        from .alive import Watch  # pings, metrics, self-test, backup lag, modem reset
+
+        self.watch = Watch(self)
 
     def emit(self, event: str, at: float | None = None, **fields) -> None:
         self.sink({"at": self.clock.now() if at is None else at, "event": event, **fields})
@@ -126,7 +136,8 @@ class Daemon:
                     self.link.wait(wake if until is None else min(wake, until))
                 else:
                     self.nap(wake, until)
-            except TextbackError:
+            except TextbackError as exc:
+                self._fatal(exc)  # the health check hears why, before we exit
                 raise
             except Exception as exc:  # noqa: BLE001
                 # Odd input the link could not digest (a line, a PDU) met a bug: the link's
@@ -144,8 +155,16 @@ class Daemon:
         """Wait without a link (the clock's keepalive feeds the systemd watchdog meanwhile)."""
         wake = wake if until is None else min(wake, until)
         while not self.stopping and self.clock.now() < wake:
-            self.clock.sleep(wake)
+            due = [t for t in (wake, self.watch.next_deadline()) if t is not None]
+            self.clock.sleep(max(self.clock.now(), min(due)))
             self.on_pass()
+            self.watch.tick(self.clock.now())  # a lost modem is reported meanwhile
+
+    def _fatal(self, exc: Exception) -> None:
+        try:
+            self.watch.fatal(exc)
+        except Exception as problem:  # noqa: BLE001 - the original error is the one to show
+            log.debug("could not tell the health check (%s)", problem)
 
     def connect(self) -> None:
         pin = self.link.pin
@@ -202,7 +221,8 @@ class Daemon:
             self.step(now)
             self.on_pass()
             deadlines = [d for d in (self.link.next_deadline(), self.store.next_due_at(), until,
-                                     self._next_heartbeat, self._next_chores) if d is not None]
+                                     self._next_heartbeat, self._next_chores,
+                                     self.watch.next_deadline()) if d is not None]
             self.link.wait(min(deadlines) if deadlines else None)
         self.handle(self.link.events(self.clock.now()))
 
@@ -227,6 +247,7 @@ class Daemon:
         if now >= self._next_heartbeat:
             self.store.set_state("heartbeat", f"{now:.3f}")
             self._next_heartbeat = now + HEARTBEAT_EVERY
+        self.watch.tick(now)  # pings, metrics, self-test, backup lag, modem reset
 
     def handle(self, events) -> None:
         """Act on events in order. One is dropped only once acted on: if the store fails half way,
@@ -276,6 +297,7 @@ class Daemon:
         elif isinstance(event, ev.CallEnded):
             self.conversation.call_ended(event)
         elif isinstance(event, ev.Health):
+            self.watch.health(event)  # network and IMS for the dead-man switch
             self.store.set_state("signal", event.signal)
             self.store.set_state("registration", event.registration)
             if event.operator:
@@ -296,7 +318,9 @@ class Daemon:
         elif isinstance(event, ev.MissedLog):
             self.conversation.missed_in_log(event)
         elif isinstance(event, ev.SmsReceived):
-            if self.conversation.text_received(event):
+            if self.watch.take_sms(event):  # the self-test's own text came back
+                self.link.release(event)
+            elif self.conversation.text_received(event):
                 self.link.release(event)  # recorded: now it may leave the SIM / phone
 
     # -- sending ---------------------------------------------------------------------------------

@@ -58,7 +58,9 @@ def inspect(path: Path) -> str:
     try:
         tables = [name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' "
-            "ORDER BY name")]
+            # Litestream adds _litestream_seq and _litestream_lock to any database it watches
+            # (db.go init), a new one included: they do not make it someone else's.
+            "AND name NOT LIKE '\\_litestream\\_%' ESCAPE '\\' ORDER BY name")]
         ours = "_sqlite_migrations" in tables and conn.execute(
             "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'textback'").fetchone()
     except sqlite3.Error as exc:

@@ -15,6 +15,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+from gateway.render import span
+
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
@@ -231,6 +233,10 @@ def health(store: Store, *, now: float) -> list[dict]:
     `ok` is None for a row that is only information (the modem model, the last call)."""
     from gateway.clock import epoch, iso
 
+    def ago(text: str) -> float:
+        """Seconds from the stored time `text` (never empty here) to now."""
+        return now - (epoch(text) or now)
+
     beat = store.get_state("heartbeat")
     age = now - float(beat) if beat else None
     queued, oldest_due = store.db.execute(
@@ -244,9 +250,9 @@ def health(store: Store, *, now: float) -> list[dict]:
     retrying = store.db.execute("SELECT count(*) FROM outbox WHERE status = 'queued' "
                                 "AND attempts > 0").fetchone()[0]
     last_call = store.db.execute("SELECT max(ended_at) FROM calls").fetchone()[0]
-    stuck = oldest_due is not None and now - epoch(oldest_due) > QUEUE_STUCK
+    stuck = oldest_due is not None and ago(oldest_due) > QUEUE_STUCK
     running = age is not None and age <= HEARTBEAT_STALE
-    rows = [
+    rows: list[dict] = [
         {"check": "daemon", "ok": running,
          "value": ("not running (never seen)" if age is None else
                    f"running (heartbeat {age:.0f} s ago)" if running else
@@ -289,7 +295,7 @@ def health(store: Store, *, now: float) -> list[dict]:
             "ok": not stuck,
             "value": f"{queued}"
             + (f" ({retrying} retrying)" if retrying else "")
-            + (f", oldest due {_span(now - epoch(oldest_due))} ago" if stuck else ""),
+            + (f", oldest due {_span(ago(oldest_due))} ago" if stuck else ""),
             "fix": "check the modem: plugged in, SIM in, signal (textback run shows why)"
             if stuck
             else None,
@@ -305,7 +311,7 @@ def health(store: Store, *, now: float) -> list[dict]:
         {
             "check": "last call",
             "ok": None,
-            "value": f"{_span(now - epoch(last_call))} ago" if last_call else "none yet",
+            "value": f"{_span(ago(last_call))} ago" if last_call else "none yet",
             "fix": None,
         },
     ]
@@ -347,12 +353,7 @@ def not_started(path: Path) -> dict:
             "fix": "fix the settings (above), then: sudo systemctl start textback"}
 
 
-def _span(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+_span = span   # the old name, kept for its callers
 
 
 def export(store: Store) -> list[dict]:
@@ -382,3 +383,33 @@ def export_flat(leads_: list[dict]) -> list[dict]:
                          "direction": m and m["direction"], "kind": m and m["kind"],
                          "message": m and m["body"], "message_status": m and m["status"]})
     return rows
+
+
+# -- what gateway.app.alive reads (metrics, the self-test) --------------------------------
+def alive_counts(store) -> dict:
+    """All-time counts and last times for the metrics file: calls by outcome, texts by status
+    (sent, failed, and calls not texted as skipped), the outbox depth."""
+    from .store import epoch
+
+    calls = dict(store.db.execute("SELECT outcome, count(*) FROM calls GROUP BY outcome"))
+    texts = dict(store.db.execute("SELECT status, count(*) FROM outbox WHERE status IN "
+                                  "('sent', 'failed') GROUP BY status"))
+    skipped = store.db.execute("SELECT count(*) FROM calls WHERE action = 'skipped'").fetchone()[0]
+    depth = store.db.execute("SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')"
+                             ).fetchone()[0]
+    last_call = store.db.execute("SELECT max(ended_at) FROM calls").fetchone()[0]
+    last_text = store.db.execute("SELECT max(sent_at) FROM outbox WHERE status = 'sent'"
+                                 ).fetchone()[0]
+    return {"calls": {k: calls.get(k, 0) for k in ("missed", "answered", "rejected", "unknown")},
+            "texts": {"sent": texts.get("sent", 0), "failed": texts.get("failed", 0),
+                      "skipped": skipped},
+            "outbox": depth, "last_call": epoch(last_call), "last_text": epoch(last_text)}
+
+
+def outbox_state(store, outbox_id: int) -> tuple[str, str | None, float | None] | None:
+    """(status, last error, sent at) of one outbox row, or None."""
+    from .store import epoch
+
+    row = store.db.execute("SELECT status, last_error, sent_at FROM outbox WHERE id = ?",
+                           (outbox_id,)).fetchone()
+    return None if row is None else (row[0], row[1], epoch(row[2]))

@@ -39,6 +39,7 @@ TEXT_BACK_KINDS = ("text_back", "missed_call", "after_hours")
 # Outgoing kinds that count against the daily cap: everything the daemon sends on its own.
 AUTOMATIC_KINDS = TEXT_BACK_KINDS + ("follow_up",)
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another connection (the CLI reading) to let go
+LITESTREAM_AUTOCHECKPOINT = 10_000  # pages; SQLite's default is 1,000 (pragma.html)
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,13 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def leave_checkpoints_to_litestream(self) -> None:
+        """With [backup] on, Litestream checkpoints the WAL itself, once it has copied it (every
+        1,000 pages or minute, db.go). Our automatic checkpoint at the same 1,000 pages would
+        race it; at 10,000 (Litestream's advice in its SQLITE_INTERNALS.md) it only bounds the
+        WAL (about 40 MB) while Litestream is not running. docs/reference/litestream.md."""
+        self.db.execute(f"PRAGMA wal_autocheckpoint = {LITESTREAM_AUTOCHECKPOINT}")
 
     @contextmanager
     def _write(self):

@@ -29,6 +29,7 @@ _CMTI = re.compile(r'^\+CMTI:\s*"?(?P<mem>[A-Z]+)"?\s*,\s*(?P<index>\d+)')
 _CPBR = re.compile(r'^\+CPBR:\s*\d+\s*,\s*"(?P<number>[^"]*)"\s*,\s*(?P<type>\d+)?')
 _CMGL = re.compile(r"^\+CMGL:\s*(?P<index>\d+)\s*,")
 _CMGR = re.compile(r"^\+CMGR:")
+_CNUM = re.compile(r'^\+CNUM:\s*"[^"]*"\s*,\s*"(?P<number>[^"]*)"\s*,\s*(?P<type>\d+)?')
 
 
 class AtLink:
@@ -51,11 +52,16 @@ class AtLink:
         self._cmt_pending = False                   # the next line is a +CMT PDU
         self._next_health = 0.0
         self._reinit_at: float | None = None  # set up the modem again at this time (after a reboot)
+        # a quiet modem is asked "AT" after this many seconds, so that one that stopped
+        # answering is noticed (gateway.app.alive sets it from [health] fail_after); its own number.
+        self.keepalive = 60.0
+        self.own_number: str | None = None
+        self._heard: float | None = None   # the modem's last word, across reopened ports
 
     # -- connection ------------------------------------------------------------------------------
     def connect(self) -> ModemInfo:
         port = self.open_port()
-        self.session = Session(port, self.clock)
+        self.session = Session(port, self.clock, last_rx=self._heard)
         self.info = self.session.initialise(family=self.family, pin=self.pin)
         self.tracker = CallTracker(families.get(self.info.family))
         self._reassembly = Reassembly()
@@ -64,7 +70,38 @@ class AtLink:
         self._to_read = self._stored_indexes()  # texts that came while we were away
         self._missed = self._missed_list()      # calls that rang while we were away
         self._next_health = 0.0
+        self.own_number = self._own_number()
         return self.info
+
+    # -- liveness, own number, reset -------------------------------------------------
+    @property
+    def last_heard(self) -> float | None:
+        """When the modem last said anything (None: never opened)."""
+        return self.session.last_rx if self.session is not None else self._heard
+
+    def _own_number(self) -> str | None:
+        """The SIM's own number, where it keeps one (27.007 7.1 +CNUM: ,"<number>",<type>)."""
+        from ..numbers import normalize
+
+        try:
+            lines = self._live.command("AT+CNUM", prefix="+CNUM:")
+        except (AtError, CommandTimeout):
+            return None
+        for line in lines:
+            m = _CNUM.match(line)
+            if m and m["number"]:
+                return normalize(m["number"], int(m["type"]) if m["type"] else None, "US") \
+                    if m["number"].startswith("+") else None
+        return None
+
+    def reset_modem(self) -> None:
+        """AT+CFUN=1,1 (27.007 8.2): the modem restarts; its boot lines set it up again."""
+        from ..ims import RESET_COMMAND
+
+        try:
+            self._live.command(RESET_COMMAND, timeout=15.0)
+        except AtError as exc:
+            log.warning("the modem refused %s (%s)", RESET_COMMAND, exc.line)
 
     @property
     def _live(self) -> Session:
@@ -74,6 +111,7 @@ class AtLink:
 
     def close(self) -> None:
         if self.session is not None:
+            self._heard = self.session.last_rx
             try:
                 self.session.port.close()
             except Exception:  # closing a port that is already gone
@@ -131,6 +169,10 @@ class AtLink:
             self._next_health = now + HEALTH_EVERY
             out += [self._health()]
             out += self._drain()
+        elif now - self._live.last_rx >= self.keepalive and not self.tracker.is_busy():
+            # A hung modem answers nothing: the timeout reopens it (the dead-man).
+            self._live.command("AT", timeout=5.0)
+            out += self._drain()
         return out
 
     def _health(self) -> Health:
@@ -141,14 +183,23 @@ class AtLink:
                 return None
             return lines[0].split(":", 1)[1].strip() if lines else None
 
+        from ..ims import is_lte, parse_cireg
+
         csq = ask("AT+CSQ", "+CSQ:")
         reg = ask("AT+CREG?", "+CREG:")
         ops = ask("AT+COPS?", "+COPS:")
         stat = reg.split(",")[1].strip() if reg and "," in reg else None
+        if stat not in ("1", "5"):
+            # LTE-only networks: circuit switched (+CREG) says 0, EPS (+CEREG, 27.007 10.1.22) 1
+            eps = ask("AT+CEREG?", "+CEREG:")
+            eps_stat = eps.split(",")[1].strip() if eps and "," in eps else None
+            stat = eps_stat if eps_stat in ("1", "5") or stat is None else stat
+        ims = ask("AT+CIREG?", "+CIREG:")   # 27.007 8.71; older firmware: ERROR -> unknown
         operator = ops.split(",")[2].strip('"') if ops and ops.count(",") >= 2 else None
         return Health(signal=signal_words(csq), registered=stat in ("1", "5"),
                       registration=REGISTRATION.get(stat or "", "unknown"), operator=operator,
-                      at=self.clock.now())
+                      at=self.clock.now(), ims=parse_cireg([f"+CIREG: {ims}"] if ims else None),
+                      lte=is_lte(f"+COPS: {ops}" if ops else None))
 
     def _drain(self) -> list:
         out = []
@@ -216,8 +267,9 @@ class AtLink:
 
     # -- waiting and sending ---------------------------------------------------------------------
     def next_deadline(self) -> float | None:
+        keepalive = self.session.last_rx + self.keepalive if self.session else None
         found = [d for d in (self.tracker.next_deadline(), self._reassembly.next_deadline(),
-                             self._reinit_at) if d is not None]
+                             self._reinit_at, keepalive) if d is not None]
         return min(found) if found else None
 
     def wait(self, deadline: float | None) -> None:

@@ -45,7 +45,7 @@ def is_urc(line: str) -> bool:
 class Session:
     """One AT conversation with one modem. `port` is an open pyserial port (timeout=0)."""
 
-    def __init__(self, port, clock, *, timeout: float = 10.0) -> None:
+    def __init__(self, port, clock, *, timeout: float = 10.0, last_rx: float | None = None) -> None:
         self.port = port
         self.clock = clock
         self.timeout = timeout
@@ -54,6 +54,9 @@ class Session:
         self._lines: deque[str] = deque()
         self._stale = False  # a command timed out: its answer may still come
         self.silent = 0      # commands in a row that got no answer
+        # When the modem last sent a byte (the dead-man): a reopened port has heard
+        # nothing yet, so the last session's time is carried over.
+        self.last_rx = clock.now() if last_rx is None else last_rx
         # 27.005 leaves it open; real networks answer AT+CMGS within tens of s
         self.sms_timeout = 60.0
 
@@ -70,6 +73,7 @@ class Session:
                 hint="check the USB cable and power; textback reconnects by itself",
             ) from exc
         if data:
+            self.last_rx = self.clock.now()
             log.debug("rx %r", _mask(data))
             self._lines.extend(self.framer.feed(data))
         return True

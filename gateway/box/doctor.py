@@ -185,6 +185,9 @@ def diagnose(port_opener: Callable[[], object], clock, *, proc: Path = Path("/pr
     checks.append(_check_sms_centre(session))
     if detected.lte:   # LTE modules: calls need VoLTE where 2G/3G are gone
         checks.append(_check_ims(session, family))
+    cireg = ims_check(session, family)   # AT+CIREG (27.007 8.71) on every family
+    if cireg is not None:
+        checks.append(cireg)
     return checks
 
 
@@ -353,3 +356,21 @@ def service_state(unit: str = "textback") -> Check:
            "active": f"it holds the modem port: sudo systemctl stop {unit} before the doctor, "
                      f"start it again after"}.get(state)
     return Check("service", None, detail, fix)
+
+
+def ims_check(session, family: str):
+    """The `volte` line of `textback doctor` from AT+CIREG?, or None when the modem does not
+    answer it (27.007 8.71 is not in older firmware)."""
+    from ..ims import NOT_REGISTERED, fix_for, is_lte, parse_cireg
+
+    registered = parse_cireg(_optional(session, "AT+CIREG?", "+CIREG:"))
+    if registered is None:
+        return None
+    cops = _optional(session, "AT+COPS?", "+COPS:")
+    lte = is_lte(cops[0] if cops else None)
+    if registered:
+        return Check("ims", True, "IMS (VoLTE) registered: calls can ring on LTE")
+    if lte:
+        return Check("ims", False, NOT_REGISTERED, fix_for(family))
+    return Check("ims", None, "IMS (VoLTE) not registered; not needed while on 2G/3G",
+                 "where 2G/3G are switched off, calls will need VoLTE: " + fix_for(family))

@@ -32,11 +32,12 @@ GENERIC_ANSWERS: Mapping[str, object] = {
     "AT+CGSN": (IMEI,), "AT+GSN": (IMEI,),
     "ATI": ("{manufacturer}", "{model}", "Revision: {revision}"),
     "AT+CSQ": ("+CSQ: 21,0",),
-    "AT+CREG?": ("+CREG: 0,1",),
+    "AT+CREG?": "creg",            # the sim's `registration` (27.007 7.2)
     "AT+COPS?": ('+COPS: 0,0,"TEXTBACK SIM",{operator_act}',),
-    "AT+CNUM": ('+CNUM: "","+15125550100",145',),
+    "AT+CNUM": "cnum",             # the sim's `own_number` (27.007 7.1); none: a bare OK
     "AT+CSCA?": ('+CSCA: "+15125550199",145',),
     "AT+CFUN?": ("+CFUN: 1",),
+    "AT+CFUN=": "cfun",            # AT+CFUN=1,1 restarts the modem (27.007 8.2)
     "AT+CLCC": "list_calls",
     "AT+CMGS=": "start_sms",
     "AT+CMGR=": "read_sms",
@@ -60,15 +61,22 @@ GENERIC_SETTINGS: Mapping[str, tuple] = {
     "AT+CSMS": ("csms", ("0", "1")),
     "AT+CPBS": ("cpbs", ('"SM"', '"MC"')),   # "AT+CPBS?" is a handler: it adds <used>,<total>
 }
+# IMS registration (27.007 8.71): answered by the LTE families only; older firmware
+# (2G/3G modules) answers ERROR, as any unknown command.
+IMS_ANSWERS: Mapping[str, object] = {
+    "AT+CIREG?": "cireg", "AT+CIREG=?": ("+CIREG: (0-2)",), "AT+CIREG=": "cireg_set",
+    "AT+CEREG?": "cereg",
+}
 # +CLCC=1 (call list URC mode) is a SIMCom/Quectel extension; 27.007 7.18 defines only the poll.
 CLCC_URC = {"AT+CLCC": ("clcc", ("0", "1"))}
 
 
 
 def answers_for(family: Family) -> Mapping[str, object]:
-    """The command table of a family's simulated modem: 27.007's, and the vendor commands it
-    takes (answered OK)."""
-    return {**GENERIC_ANSWERS, **dict.fromkeys(family.accepts, ())}
+    """The command table of a family's simulated modem: 27.007's (IMS registration on the LTE
+    families), and the vendor commands it takes (answered OK)."""
+    return {**GENERIC_ANSWERS, **(IMS_ANSWERS if family.lte else {}),
+            **dict.fromkeys(family.accepts, ())}
 
 
 def settings_for(family: Family) -> Mapping[str, tuple]:

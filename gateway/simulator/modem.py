@@ -42,6 +42,7 @@ from gateway.simulator.commands import (  # noqa: F401
     read_submit_text,
     settings_for,
 )
+from gateway.simulator.network import OWN_NUMBER, SimNetwork
 from gateway.simulator.scenario import LINE_ENDS, InboundSms, Reply, Step
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class _PendingSms:
     dropped: int = 0
 
 
-class SimulatedModem:
+class SimulatedModem(SimNetwork):  # own number, texts to itself, registration, IMS
     def __init__(
         self,
         family: str = "generic",
@@ -110,6 +111,10 @@ class SimulatedModem:
         line_end: str = "\r\n",
         missed_calls: Iterable[tuple[str, int]] = (),
         stored_texts: Iterable[tuple[str, str]] = (),
+        own_number: str = OWN_NUMBER,
+        cnum: bool = True,
+        self_delivery: bool = True,
+        ims: bool | None = None,
     ):
         if family not in FAMILIES:
             raise ValueError(f"unknown modem family {family!r}; known: {', '.join(FAMILIES)}")
@@ -144,6 +149,15 @@ class SimulatedModem:
         self.missed_calls = [MissedCall(number, kind, None) for number, kind in missed_calls]
         del self.missed_calls[:-PHONEBOOKS["MC"]]
         self.cnma_count = 0                # AT+CNMA that acknowledged a +CMT in time
+        # -- the network around the modem -------------------------------------------
+        self.own_number = own_number       # the SIM's number on the network
+        self.cnum = cnum                   # AT+CNUM says it (many SIMs do not keep it)
+        self.self_delivery = self_delivery  # False: a network that drops texts to oneself
+        self.registration = 1              # <stat> for +CREG/+CEREG (27.007 7.2): 1 home
+        self.ims = (True if "AT+CIREG?" in self.answers else None) if ims is None else ims
+        self.ims_after_reset: bool | None = None   # IMS state after AT+CFUN=1,1 (None: as before)
+        self.resets = 0
+        self._later: list[tuple[float, object]] = []   # (scenario time, InboundSms or line)
         self._acks_due: list[float] = []   # one deadline per +CMT awaiting AT+CNMA
         self._out = bytearray()
         self._lock = threading.RLock()
@@ -161,7 +175,9 @@ class SimulatedModem:
         with self._lock:
             if self._out and self._master is not None:
                 return self._now
-            return self.steps[self._next].at if self._next < len(self.steps) else None
+            due = [self.steps[self._next].at] if self._next < len(self.steps) else []
+            due += [at for at, _ in self._later]
+            return min(due) if due else None
 
     def deliver_due(self, t: float) -> None:
         """Write every step with at <= t, in order (and move the sim's clock to t)."""
@@ -175,6 +191,7 @@ class SimulatedModem:
                     self._emit(step.rx, self._ring_ends.get(self._next))
                 self._next += 1
             self._now = max(self._now, t)
+            self._deliver_later(t)
             self._current_call()       # a ring-only call over by now goes to the missed calls now
             self._flush()
 
@@ -367,6 +384,7 @@ class SimulatedModem:
         if not failed:
             self._ref = self._ref % 255 + 1      # <mr> is 0..255 (27.005 3.5.1); ours count from 1
             self.sent.append(SentSms(**records, ref=self._ref, at_step_time=self._now))
+            self._maybe_echo(self.sent[-1])
         if pending.override is not None:
             for line in pending.override:
                 self._emit(line)

@@ -102,6 +102,7 @@ class FakeGateway:
         self.call_numbers, self.doubled = call_numbers, doubled
         self.device_id = secrets.token_hex(16)
         self.device_number = device_number
+        self.self_delivery = True   # False: a network that drops texts to oneself
         self.model = "Pixel 7a"
         self.insecure = False            # SMSGate's "insecure" build accepts any http:// URL
         # What /health reports (S modules/health/...): battery, charging, internet, a network.
@@ -326,6 +327,9 @@ class FakeGateway:
             self.advance(message_id, "Sent", recipient=r["phoneNumber"])
             if state == "Delivered" and message["withDeliveryReport"]:
                 self.advance(message_id, "Delivered", recipient=r["phoneNumber"])
+            if self.self_delivery and r["phoneNumber"] == self.device_number:
+                # the network brings a text to the phone's own number back to it
+                self.receive_sms(self.device_number, text)
 
     # -- waiting ---------------------------------------------------------------------------------
     def idle(self) -> bool:

@@ -19,7 +19,7 @@ rm -f "/tmp/${deb}"
 # pi-gen stage2 removes the modemmanager package since 2026-03-02; masking also covers older bases
 # and a later "apt install modemmanager" (docs/reference/pi-image.md, "Building the image").
 systemctl mask ModemManager.service
-systemctl enable textback-firstboot.service textback.service
+systemctl enable textback-firstboot.service textback.service textback-backup.service
 CHROOT
 
 # The installer fills this in on any laptop (docs/reference/pi-image.md, "The boot partition"); firstboot applies textback.toml only.
