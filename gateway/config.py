@@ -27,6 +27,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 class Key:
     kind: str                   # a name in KINDS
     default: object = REQUIRED
+    # A value nobody else may read: `config check` and `run` refuse or warn when others can read
+    # the file, and first boot blanks it in the copy left on the card (SECRET_KEYS, one list).
+    secret: bool = False
 
 
 # What TOML type each kind accepts, and how to say so (bool is an int in Python: not a number).
@@ -47,7 +50,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                  "region": Key("text", "US")},
     "hours": {day: Key("text", "closed") for day in DAYS},
     "modem": {"port": Key("text"), "baudrate": Key("int", 115200), "family": Key("text", "auto"),
-              "pin": Key("text", ""), "scenario": Key("text", "")},
+              "pin": Key("text", "", secret=True), "scenario": Key("text", "")},
     "policy": {"cooldown_hours": Key("number", 24), "delay_seconds": Key("number", 0),
                "daily_cap": Key("int", 400), "blocklist": Key("list", []),
                "contacts": Key("list", []), "text_rejected": Key("bool", True),
@@ -58,16 +61,21 @@ SCHEMA: dict[str, dict[str, Key]] = {
               "digest_at": Key("text", "07:30")},
     "phone": {"url_sms": Key("text", "http://127.0.0.1:8080"),
               "url_calls": Key("text", "http://127.0.0.1:8084"), "username": Key("text", "sms"),
-              "password": Key("text", ""), "calls_username": Key("text", "call"),
-              "calls_password": Key("text", ""), "signing_key": Key("text", ""),
-              "calls_signing_key": Key("text", ""), "listen_host": Key("text", "127.0.0.1"),
-              "listen_port": Key("int", 8787), "webhook_url": Key("text", ""),
+              "password": Key("text", "", secret=True), "calls_username": Key("text", "call"),
+              "calls_password": Key("text", "", secret=True),
+              "signing_key": Key("text", "", secret=True),
+              "calls_signing_key": Key("text", "", secret=True),
+              "listen_host": Key("text", "127.0.0.1"), "listen_port": Key("int", 8787),
+              "webhook_url": Key("text", ""),
               "adb": Key("bool", True), "adb_serial": Key("text", ""),
               "call_timeout_seconds": Key("number", 90), "photo_max_mb": Key("number", 5)},
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
 }
+# Every secret key, dotted ("modem.pin"), in the file's order.
+SECRET_KEYS = tuple(f"{section}.{key}" for section, keys in SCHEMA.items()
+                    for key, spec in keys.items() if spec.secret)
 
 # "07:00-17:00"; an end of 24:00 means until midnight.
 HOURS_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
@@ -158,13 +166,12 @@ class Config:
     # A digest of the file as loaded: the daemon tells the owner "textback is live" once per
     # new config (a newly provisioned box), without reading the file again.
     stamp: str = field(default="", compare=False)
+    # The SECRET_KEYS this file sets (a value, not ""), whatever the port.
+    secrets_set: tuple[str, ...] = field(default=(), compare=False)
 
     def secrets(self) -> list[str]:
         """The config keys set here that must not be readable by others."""
-        keys = ["modem.pin"] if self.modem.pin else []
-        if self.phone is not None:
-            keys += ["phone.password", "phone.calls_password", "phone.signing_key"]
-        return keys
+        return list(self.secrets_set)
 
 
 def default_path() -> Path:
@@ -377,7 +384,13 @@ def load(path: Path) -> Config:
         database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
         log_level=level, owner=_owner(v["owner"], business, where),
         phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
-        stamp=hashlib.sha256(data).hexdigest()[:16])
+        stamp=hashlib.sha256(data).hexdigest()[:16],
+        secrets_set=tuple(dotted for dotted in SECRET_KEYS if _value(v, dotted)))
+
+
+def _value(values: dict[str, dict[str, Any]], dotted: str):
+    section, key = dotted.split(".")
+    return values[section][key]
 
 
 def _phone_link(p: dict, where: str):

@@ -5,10 +5,12 @@ import json
 import os
 import stat
 import subprocess
+import tomllib
 from datetime import datetime, timezone
 
 import pytest
 
+from gateway import config
 from gateway.box import firstboot
 from gateway.render import default_templates_dir
 from gateway.starter import STARTER_TOML
@@ -285,6 +287,31 @@ def test_applied_copy_saved_again_as_textback_toml_applies_with_one_header(tree)
 def test_scrub(text, expected):
     assert firstboot.scrub(text) == expected
     assert firstboot.secrets_left(expected) == []
+
+
+# A card for the phone link, every secret set, each to a value found nowhere else in the file.
+PHONE_CARD = (GOOD.replace('port = "/dev/textback-modem"', 'port = "android"')
+              + "\n[phone]\n" + "".join(f'{key.split(".")[1]} = "secret-{i}-value"\n'
+                                       for i, key in enumerate(config.SECRET_KEYS) if key != "modem.pin"))
+
+
+def test_every_secret_key_is_blanked_on_the_card_and_is_what_config_check_warns_of(tree):
+    """calls_password and calls_signing_key stayed on the card in clear (STRANGER2 #3): the card's
+    copy and `config check` must read one list, gateway.config.SECRET_KEYS."""
+    assert set(config.SECRET_KEYS) >= {"modem.pin", "phone.password", "phone.calls_password",
+                                       "phone.signing_key", "phone.calls_signing_key"}
+    card(tree, text=PHONE_CARD)
+    assert firstboot.apply(tree, NOW).result == "applied"
+    applied = (tree.boot / "textback.toml.applied").read_text(encoding="utf-8")
+    assert "secret-" not in applied and "1234" not in applied
+    data = tomllib.loads(applied)
+    assert {key: data[key.split(".")[0]][key.split(".")[1]] for key in config.SECRET_KEYS} == \
+        {key: "" for key in config.SECRET_KEYS}
+    installed = config.load(tree.etc / "textback.toml")
+    assert installed.secrets() == list(config.SECRET_KEYS)
+    os.chmod(tree.etc / "textback.toml", 0o644)
+    warning, = [w for w in config.check(installed) if "holds secrets" in w]
+    assert f"holds secrets ({', '.join(config.SECRET_KEYS)})" in warning
 
 
 def test_a_secret_the_line_rewrite_cannot_reach_leaves_no_settings_on_the_card():

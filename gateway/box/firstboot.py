@@ -52,9 +52,10 @@ ETC = Path("etc/textback")
 STATE = Path("var/lib/textback")
 CARD_STATUS_NAME = "card-status.txt"
 GROUP = "textback"
-# Keys whose values must not stay on a FAT partition (no permissions: anyone holding the card reads
-# it): the SIM PIN/PUK and any password, passphrase, token or key a later section may add.
-SECRET_KEY = re.compile(r"(pin|puk|password|passphrase|psk|secret|token|(.*_)?key)")
+# Values that must not stay on a FAT partition (no permissions: anyone holding the card reads it):
+# every key the config marks secret (gateway.config.SECRET_KEYS, the list `config check` warns
+# about), and, for a key the config does not know, any name that sounds like one.
+UNKNOWN_SECRET = re.compile(r"(pin|puk|password|passphrase|psk|secret|token|(.*_)?key)")
 HEADER_MARK = "#| "  # marks the lines we put at the top of textback.toml.applied
 BLANKED = '""  # removed from the card once applied; the box keeps it in /etc/textback'
 
@@ -215,7 +216,11 @@ def _key_path(dotted: str) -> list[str]:
 
 
 def _is_secret(path: list[str]) -> bool:
-    return bool(path) and SECRET_KEY.fullmatch(path[-1].lower()) is not None
+    from gateway.config import SCHEMA, SECRET_KEYS
+
+    if len(path) == 2 and path[1] in SCHEMA.get(path[0], {}):
+        return ".".join(path) in SECRET_KEYS
+    return bool(path) and UNKNOWN_SECRET.fullmatch(path[-1].lower()) is not None
 
 
 def _value_of(rest: str):
