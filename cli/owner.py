@@ -481,8 +481,10 @@ def status(ctx, config_path, db_path, as_json) -> None:
         if card is None:
             raise
         rows = [reports.not_started(path)]   # a new box whose card was refused
-    show.health(([card] if card else []) + rows, as_json=as_json)
-    # A warning (the phone's battery, its internet) needs the owner but textback still works.
+    rows = ([card] if card else []) + rows
+    show.health(rows, as_json=as_json)
+    # A warning (the phone's battery, its internet) needs the owner but textback still works;
+    # a refused card, or one that could not be written, needs the owner (daemon running or not).
     if any(row["ok"] is False and not row.get("warn") for row in rows):
         ctx.exit(1)
 

@@ -444,3 +444,29 @@ def test_a_refused_read_only_card_is_reported_on_the_box(tree, read_only_card):
     assert outcome.result == "refused"
     kept = (tree.state / "card-status.txt").read_text()
     assert kept.startswith("textback: settings REFUSED") and "this report is not on it" in kept
+
+
+def running_daemon(tree):
+    """The lead database of a daemon that is alive: a heartbeat just now."""
+    from gateway.app.store import Store
+
+    store = Store(tree.state / "textback.db")
+    store.set_state("heartbeat", f"{NOW.timestamp():.3f}")
+    store.close()
+
+
+@pytest.mark.parametrize("which", ["refused", "unwritable", "applied"])
+def test_textback_status_exits_1_for_a_card_that_needs_the_owner_while_the_daemon_runs(
+        tree, read_only_card, which):
+    """STRANGER2 #6: a refused card, or one that could not be written, exited 0 (ok: false in
+    --json) because the daemon was running."""
+    card(tree, text="oops" if which == "refused" else GOOD)
+    if which == "unwritable":
+        read_only_card()
+    firstboot.apply(tree, NOW)
+    running_daemon(tree)
+    result = status_cli(tree)
+    assert "ok daemon" in result.output
+    assert result.exit_code == (0 if which == "applied" else 1), result.output
+    if which != "applied":
+        assert "Needs attention:\n  card settings: " in result.output
