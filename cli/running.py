@@ -157,6 +157,7 @@ def run_daemon(cfg, db_path: str | None) -> None:
         stop_on_signals(daemon, clock)
         try:
             daemon.run()
+            daemon.record_stop()
             log.info("stopped (%s)", daemon.stop_reason)
             from gateway.box import notify
 

@@ -150,3 +150,16 @@ def test_the_demo_keeps_its_own_clock_and_counts_text_backs_apart(tmp_path):
     assert re.fullmatch(rf"\d+ calls, \d+ missed, {texted} texted back, \d+ not texted \(.*\); "
                         r"\d+ other texts? sent \(\d+ to the owner\); \d+ retried after a modem "
                         r"error\.", summary), summary
+
+
+def test_status_says_stopped_at_once_after_a_clean_stop(tmp_path):
+    """STRANGER2 #12: after SIGTERM, status said "running" until the heartbeat was 90 s old."""
+    db = tmp_path / "leads.db"
+    first, log = start_daemon(tmp_path, db)
+    stop(first)
+    assert first.returncode == 0, "".join(log)
+    result = CliRunner().invoke(cli, ["status", "--db", str(db), "--json"])
+    daemon = json.loads(result.output)[0]
+    assert result.exit_code == 1
+    assert (daemon["check"], daemon["ok"]) == ("daemon", False)
+    assert daemon["value"].startswith("stopped ") and daemon["value"].endswith(" ago (SIGTERM)")
