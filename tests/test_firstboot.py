@@ -470,3 +470,57 @@ def test_textback_status_exits_1_for_a_card_that_needs_the_owner_while_the_daemo
     assert result.exit_code == (0 if which == "applied" else 1), result.output
     if which != "applied":
         assert "Needs attention:\n  card settings: " in result.output
+
+
+# -- STRANGER2 #2, #15: more than one settings file; #10: templates under names never read ------
+@pytest.mark.parametrize("other", ["textback.toml.txt", "textback (1).toml", "Textback-acme.TOML"])
+def test_two_settings_files_are_refused_and_neither_is_applied_later(tree, other):
+    """Boot 1 applied textback.toml and said nothing of the other; boot 2 applied the other over it
+    (a .txt), or refused it and hid that the first was in force (a near name)."""
+    card(tree)
+    card(tree, name=other, text=OLD_CONFIG)
+    for _boot in (1, 2):
+        outcome = firstboot.apply(tree, NOW)
+        assert (outcome.result, outcome.exit_code) == ("refused", 2)
+        assert not tree.etc.exists()
+    names = ", ".join(sorted(["textback.toml", other]))
+    assert status(tree)[2:5] == [
+        f"File:      {names} (on the card)",
+        "Problem:   2 settings files on the card, and only one may be: none was read",
+        "Fix:       keep the one you mean, named textback.toml, and delete the others"]
+    assert (tree.boot / "textback.toml").exists() and (tree.boot / other).exists()
+    (tree.boot / other).unlink()   # the installer keeps one: it is applied
+    assert firstboot.apply(tree, NOW).result == "applied"
+    assert (tree.etc / "textback.toml").read_text() == GOOD
+
+
+@pytest.mark.parametrize("path, problem, fix", [
+    ("missed-call.txt", "not a template name, so this file would never be used",
+     "did you mean missed_call.txt? "),
+    ("Missed_Call.TXT", "not a template name, so this file would never be used",
+     "did you mean missed_call.txt? "),
+    ("after hours.rtf", "not a template name, so this file would never be used",
+     "did you mean after_hours.txt? "),
+    ("thanks.txt", "not a template name, so this file would never be used", ""),
+])
+def test_a_template_under_a_name_never_read_is_refused(tree, path, problem, fix):
+    card(tree, templates={"follow_up.txt": "Still need help? $company"})
+    (tree.boot / "textback-templates" / path).write_text("Sorry we missed you - $company\n")
+    assert firstboot.apply(tree, NOW).result == "refused"
+    assert status(tree)[2:5] == [
+        f"File:      textback-templates/{path}", f"Problem:   {problem}",
+        f"Fix:       {fix}The templates are missed_call.txt, after_hours.txt, follow_up.txt "
+        "(lower case, plain text); rename or delete it"]
+    assert not tree.etc.exists()
+
+
+def test_templates_in_a_subfolder_are_refused(tree):
+    card(tree, templates={"missed_call.txt": "Hi, $company here."})
+    (tree.boot / "textback-templates" / "sub").mkdir()
+    (tree.boot / "textback-templates" / "sub" / "after_hours.txt").write_text("Closed. $company")
+    assert firstboot.apply(tree, NOW).result == "refused"
+    assert status(tree)[2:5] == [
+        "File:      textback-templates/sub",
+        "Problem:   templates in a subfolder are not read (sub/after_hours.txt)",
+        "Fix:       move them up into textback-templates/ itself, named missed_call.txt, "
+        "after_hours.txt, follow_up.txt"]

@@ -6,6 +6,7 @@ at its byte offset (`mcopy -i IMAGE@@OFFSET`). On first boot
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import struct
 import subprocess
@@ -54,6 +55,7 @@ def validate(customer_toml: Path, templates: Path | None) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="textback-image-") as tmp:
         staged = card.stage(Path(tmp), raw, str(customer_toml), default_templates_dir(), templates)
         if templates is not None:   # name the installer's own files in errors
+            staged = dataclasses.replace(staged, card_label=str(templates))
             staged.names.update({staged.templates / n: str(Path(templates) / n)
                                  for n in staged.from_card()})
         return card.check(staged)
