@@ -481,3 +481,27 @@ def test_an_installed_wheel_finds_its_templates_and_demo(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(site), str(tmp_path / "etc")],
                          capture_output=True, text=True, cwd=tmp_path, check=True).stdout.split("\n")
     assert out[:4] == ["True", "['after_hours.txt', 'follow_up.txt', 'missed_call.txt']", "True", "4"]
+
+
+def control_field(name: str) -> list[str]:
+    text = (DEPLOY / "debian/control").read_text()
+    found = re.search(rf"^{name}: (.*)$", text, re.M)
+    return [part.strip().split()[0] for part in found[1].split(",")] if found else []
+
+
+def test_an_offline_install_is_documented_for_every_recommends():
+    """STRANGER2 #7: `apt install ./textback_*.deb` on a box with no network fails on the
+    Recommends; the install section must say how to do without them, naming each."""
+    install = (DEPLOY / "README.md").read_text().split("## Install")[1].split("\n## ")[0]
+    assert "--no-install-recommends ./textback_" in install
+    for package in control_field("Recommends"):
+        assert f"`{package}`" in install, package
+
+
+def test_image_customize_says_it_needs_mtools_and_the_package_suggests_it():
+    """STRANGER2 #13: image customize runs mtools; nothing told the installer."""
+    fields = control_field("Depends") + control_field("Recommends") + control_field("Suggests")
+    assert "mtools" in fields
+    readme = (DEPLOY.parent / "README.md").read_text()
+    assert "`textback image customize pi.img --customer acme.toml\n[--templates DIR]` (needs `mtools`" \
+        in readme
