@@ -22,14 +22,20 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("folder", required=False, type=click.Path(file_okay=False))
-@click.option("--force", is_flag=True, help="Overwrite files that exist already.")
+@click.option("--force", is_flag=True,
+              help="Overwrite files that exist already (in /etc/textback the old ones are kept "
+                   "as *.bak-DATE).")
 def init(folder: str | None, force: bool) -> None:
     """Write a commented starter config and the default templates to edit."""
     from gateway import config
     from gateway.starter import write_starter
 
     target = Path(folder) if folder else config.default_path().parent
-    for path in write_starter(target, force=force):
+    kept: list = []
+    written = write_starter(target, force=force, kept=kept)
+    for old, backup in kept:
+        click.echo(f"kept the old {old} as {backup}")
+    for path in written:
         click.echo(f"wrote {path}")
     toml = target / "textback.toml"
     # The commands find the default config by themselves; any other must be named.

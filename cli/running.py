@@ -70,7 +70,7 @@ def serial_opener(port: str, baudrate: int):
 def refuse_exposed_secrets(cfg) -> None:
     """A config holding a SIM PIN (or gateway passwords) must be readable by its owner only, or by
     the textback group as the installed one is (0640 root:textback)."""
-    from gateway.config import exposed
+    from gateway.config import exposed, private_fix
     from gateway.errors import ConfigError
 
     secrets = cfg.secrets()
@@ -78,7 +78,7 @@ def refuse_exposed_secrets(cfg) -> None:
         raise ConfigError(
             f"holds secrets ({', '.join(secrets)}) and other users can read it",
             path=str(cfg.path),
-            hint=f"chmod 600 {cfg.path} (or 640 with group textback), then start again",
+            hint=f"{private_fix(cfg.path)}, then start again",
         )
 
 

@@ -186,6 +186,24 @@ def _indent(text: str) -> str:
     return "\n".join(f" {line}" if line.strip() else " ." for line in text.splitlines())
 
 
+def box_example() -> str:
+    """The starter, pointed at the box's modem and database (the unit passes --db anyway), with
+    the box's file mode: the service reads it as group textback, so 0600 root would stop it."""
+    from gateway.starter import STARTER_TOML
+
+    starter_pin = ("(then: chmod 600 this file;\n" + " " * 32 +
+                   "# on a box: chgrp textback, chmod 640, as /etc/textback's is)")
+    box_pin = ("(then: sudo chgrp textback\n" + " " * 32 +
+               "# and sudo chmod 640 this file; not 600: the service reads it)")
+    example = (STARTER_TOML.replace('port = "sim"  ', 'port = "/dev/textback-modem"')
+               .replace('database = "textback.db"        # the lead database, next to this file',
+                        'database = "/var/lib/textback/textback.db"   # the lead database')
+               .replace(starter_pin, box_pin))
+    for was in ('port = "sim"  ', "textback.db\"        #", starter_pin):
+        assert was not in example, f"deploy/package.py box_example: {was!r} not replaced"
+    return example
+
+
 def man_page(ver: str, wheels: list[Path], epoch: int) -> bytes:
     """textback(1) from the click help (deploy/manpage.py), with click and our code from wheels."""
     import datetime
@@ -202,7 +220,6 @@ def man_page(ver: str, wheels: list[Path], epoch: int) -> bytes:
 
 def stage(tree: Path, ver: str, wheels: list[Path], epoch: int | None = None) -> list[str]:
     """Lay out the package in `tree`; return its files, sorted, as dpkg-deb will list them."""
-    from gateway.starter import STARTER_TOML
 
     epoch = source_date_epoch() if epoch is None else epoch
     for target, (source, mode) in FILES.items():
@@ -212,11 +229,7 @@ def stage(tree: Path, ver: str, wheels: list[Path], epoch: int | None = None) ->
         _write(tree / WHEELS / wheel.name, wheel.read_bytes())
     for template in sorted((PROJECT / "templates").glob("*.txt")):
         _write(tree / TEMPLATES / template.name, template.read_bytes())
-    # The starter, pointed at the box's modem and database (the unit passes --db anyway).
-    example = (STARTER_TOML.replace('port = "sim"  ', 'port = "/dev/textback-modem"')
-               .replace('database = "textback.db"        # the lead database, next to this file',
-                        'database = "/var/lib/textback/textback.db"   # the lead database'))
-    _write(tree / EXAMPLE, example.encode("utf-8"))
+    _write(tree / EXAMPLE, box_example().encode("utf-8"))
     _write(tree / CHANGELOG, _gzip((HERE / "debian/changelog").read_bytes()))
     _write(tree / COPYRIGHT, copyright_text(wheels).encode("utf-8"))
     _write(tree / MANPAGE, _gzip(man_page(ver, wheels, epoch)))

@@ -446,6 +446,25 @@ def exposed(path: Path) -> bool:
     return bool(info.st_mode & 0o007 or (info.st_mode & 0o070 and group != "textback"))
 
 
+# The box's settings folder (gateway.starter.BOX_DIR): its config is 0640 root:textback.
+BOX_DIR = Path("/etc/textback")
+
+
+def private_fix(path: Path) -> str:
+    """How to make a config holding secrets private. A box's (in /etc/textback, or given to group
+    textback) is read by the service as group textback: 0600 root would stop it."""
+    import grp
+
+    try:
+        group = grp.getgrgid(path.stat().st_gid).gr_name
+    except (OSError, KeyError):
+        group = None
+    if path.resolve().parent == BOX_DIR or group == "textback":
+        return (f"sudo chgrp textback {path} && sudo chmod 640 {path} (the service reads it as "
+                f"group textback: not 600)")
+    return f"chmod 600 {path}"
+
+
 def check(config: Config) -> list[str]:
     """Warnings a working config may still deserve; TemplateError for templates that cannot work."""
     import unicodedata
@@ -472,7 +491,7 @@ def check(config: Config) -> list[str]:
                             f"texts ({segs.units} {unit}); shorten it to fit in one")
     if config.secrets() and config.path.exists() and exposed(config.path):
         warnings.append(f"{config.path} holds secrets ({', '.join(config.secrets())}) and others "
-                        f"can read it: chmod 600 {config.path}")
+                        f"can read it: {private_fix(config.path)}")
     return warnings
 
 

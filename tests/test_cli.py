@@ -173,7 +173,7 @@ def test_run_refuses_a_config_with_a_pin_others_can_read(tmp_path):
     result = invoke("run", "--config", str(config))
     assert result.exit_code == 2
     assert result.output == (f"error: {config}: holds secrets (modem.pin) and other users can read it\n"
-                             f"  -> chmod 600 {config} (or 640 with group textback), then start again\n")
+                             f"  -> chmod 600 {config}, then start again\n")
     assert not (tmp_path / "textback.db").exists()  # refused before touching anything
 
 
@@ -259,3 +259,20 @@ def test_image_customize_refuses_a_bad_customer_file(tmp_path):
     assert result.exit_code == 2
     assert str(bad) in result.output and "Traceback" not in result.output
     assert image.read_bytes() == b"\0" * 1024
+
+
+# -- STRANGER2 #4: a file of group textback this login cannot read -------------------------------
+@pytest.mark.parametrize("member, advice", [
+    (True, "it is group textback's, and you are in that group, but its mode 600 lets the group "
+           "read nothing: sudo chmod 640 /etc/textback/textback.toml"),
+    (False, "it is shared with group textback, and you are not in it yet: sudo usermod -aG "
+            "textback {user} (then log in again)"),
+])
+def test_an_unreadable_service_file_gets_the_fix_that_applies(member, advice):
+    import getpass
+
+    from cli.common import unreadable_advice
+
+    assert unreadable_advice("/etc/textback/textback.toml", 0o100600, "textback",
+                             member=member) == advice.format(user=getpass.getuser())
+    assert unreadable_advice("/home/mike/x.toml", 0o100600, "mike", member=True) is None

@@ -505,3 +505,11 @@ def test_image_customize_says_it_needs_mtools_and_the_package_suggests_it():
     readme = (DEPLOY.parent / "README.md").read_text()
     assert "`textback image customize pi.img --customer acme.toml\n[--templates DIR]` (needs `mtools`" \
         in readme
+
+
+def test_the_box_example_advises_the_group_mode_not_600():
+    """STRANGER2 #5: the example said "chmod 600": on a box that stops the service."""
+    example = package_module().box_example()
+    assert "chmod 600" not in example
+    assert "sudo chgrp textback\n" in example and "sudo chmod 640 this file" in example
+    assert tomllib.loads(example)["modem"]["port"] == "/dev/textback-modem"

@@ -8,8 +8,9 @@ card's boot partition on any laptop. At boot, `textback-firstboot.service` runs 
    Notepad's BOM and CRLF are fine (gateway.textfile);
 2. a bad file is refused, and so are two settings files at once (textback.toml beside a
    textback.toml.txt or a "textback (1).toml": which one is meant is the installer's to say, and
-   applying one would leave the other to be applied at the next boot): nothing in /etc/textback changes, the file on the card is left as it
-   is for the installer to fix, and `textback-status.txt` says which file, which key, what to do;
+   applying one would leave the other to be applied at the next boot): nothing in /etc/textback
+   changes, the file on the card is left as it is for the installer to fix, and
+   `textback-status.txt` says which file, which key, what to do;
 3. a good one is installed to /etc/textback/textback.toml (0640 root:textback when the group
    exists, else 0600; UTF-8 with LF line ends) and /etc/textback/templates, each by temp file +
    rename, so a power cut leaves the old state or the new one;
