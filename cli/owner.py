@@ -91,8 +91,9 @@ def database(config_path: str | None, db_path: str | None) -> Path:
 
     path = Path(db_path) if db_path else load_config(config_path).database
     if not path.exists():
-        raise UsageError(f"no lead database at {path}",
-                         hint="run the daemon first (textback run), or pass --db FILE")
+        from gateway.app.dbfile import missing_hint
+
+        raise UsageError(f"no lead database at {path}", hint=missing_hint(path))
     return path
 
 

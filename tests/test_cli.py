@@ -95,6 +95,30 @@ def test_leads_without_a_database_is_a_usage_error(tmp_path):
                              "  -> run the daemon first (textback run), or pass --db FILE\n")
 
 
+@pytest.mark.parametrize("command", ["leads", "status", "calls"])
+def test_a_new_box_without_settings_is_told_to_give_it_settings_not_to_run_the_daemon(
+        tmp_path, monkeypatch, command):
+    """STRANGER2 #16: a fresh box (no card, no /etc/textback) said "textback run"."""
+    from gateway.app import dbfile
+
+    monkeypatch.setattr(dbfile, "BOX_STATE", tmp_path / "var-lib-textback")
+    monkeypatch.setattr(dbfile, "BOX_CONFIG", tmp_path / "etc-textback" / "textback.toml")
+    db = tmp_path / "var-lib-textback" / "textback.db"
+    result = invoke(command, "--db", str(db))
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: no lead database at {db}\n"
+        "  -> a new box: textback starts once it has settings. Put textback.toml on the card's "
+        f"boot partition and power on again, or write {dbfile.BOX_CONFIG} (sudo cp "
+        f"/usr/share/textback/textback.toml.example {dbfile.BOX_CONFIG}, edit it, then: sudo "
+        "systemctl start textback)\n")
+    dbfile.BOX_CONFIG.parent.mkdir()
+    dbfile.BOX_CONFIG.write_text("")   # settings, and the service never ran
+    assert invoke(command, "--db", str(db)).output.endswith(
+        "  -> the service has not made it yet: sudo systemctl start textback; if it does not stay "
+        "up, systemctl status textback and journalctl -u textback say why\n")
+
+
 def test_leads_and_calls_json_after_a_replay(tmp_path):
     db = tmp_path / "leads.db"
     assert invoke("replay", str(SCENARIOS / "repeat_caller.json"), "--db", str(db)).exit_code == 0
