@@ -524,3 +524,13 @@ def test_templates_in_a_subfolder_are_refused(tree):
         "Problem:   templates in a subfolder are not read (sub/after_hours.txt)",
         "Fix:       move them up into textback-templates/ itself, named missed_call.txt, "
         "after_hours.txt, follow_up.txt"]
+
+
+# -- STRANGER2 #11: the starter's port = "sim" passed everything on a box ------------------------
+def test_a_card_on_the_simulated_modem_is_applied_with_a_loud_warning(tree):
+    card(tree, text=GOOD.replace('port = "/dev/textback-modem"', 'port = "sim"'))
+    outcome = firstboot.apply(tree, NOW)
+    assert outcome.result == "applied"
+    assert outcome.warnings[0] == config.SIMULATED
+    assert "Warnings (the settings work, but):" in status(tree)
+    assert f"  - {config.SIMULATED}" in status(tree)

@@ -308,3 +308,11 @@ def test_a_read_only_image_is_refused_even_as_root(tmp_path):
         image.customize(disk, customer(tmp_path))
     assert (err.value.message, err.value.hint) == (
         f"{disk} is read-only (mode 444)", f"if it is the image to change: chmod u+w {disk}")
+
+
+@needs_tools
+def test_customize_warns_of_the_simulated_modem(tmp_path):
+    from gateway import config
+
+    disk = make_image(tmp_path)
+    assert image.customize(disk, customer(tmp_path, STARTER_TOML)).warnings == [config.SIMULATED]

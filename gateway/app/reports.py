@@ -263,6 +263,12 @@ def health(store: Store, *, now: float) -> list[dict]:
          "fix": None if running else "start it: sudo systemctl start textback (or: textback run)"},
         _modem_row(store, now, running),
     ]
+    if store.get_state("simulated"):   # `textback run` on port = "sim" (cli/running.py)
+        rows.append({"check": "modem port", "ok": False, "warn": True,
+                     "value": 'SIMULATED (port = "sim"): nothing reaches real callers, and its '
+                              "demo calls are in the lead database",
+                     "fix": 'set [modem] port = "/dev/textback-modem" (or the modem\'s '
+                            "/dev/serial/by-id/... path), then restart textback"})
     warning = store.get_state("link_warning")
     if warning:  # the phone answers, and needs the owner (battery, internet): texts still go
         since = store.get_state("link_warning_at")

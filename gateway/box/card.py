@@ -86,7 +86,7 @@ def check(staged: Staged) -> list[str]:
                               path=str(staged.config_path), key="templates.dir",
                               hint=f"remove the [templates] dir line; put templates in the "
                                    f"{TEMPLATES_FOLDER}/ folder next to textback.toml")
-        return config.check(cfg)
+        return config.check(cfg, box=True)   # a card is always a box's
     except ConfigError as exc:
         raise renamed(exc, staged.names) from None
 
