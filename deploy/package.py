@@ -48,8 +48,16 @@ FILES = {
     "usr/lib/udev/rules.d/77-textback-modem.rules": ("udev/77-textback-modem.rules", 0o644),
     "usr/libexec/textback/textback-venv": ("debian/textback-venv", 0o755),
     "usr/bin/textback": ("bin/textback", 0o755),
-    "usr/share/doc/textback/README.md": ("README.md", 0o644),
 }
+# The guides, on the box: the project's README (the owner's commands, what to write on the card)
+# and deploy/README.md as README.Debian (installing, the boot, the package; Debian's name for a
+# package's own notes). Each names files of the source tree: a first line says where those are.
+DOCS = {
+    "usr/share/doc/textback/README.md": PROJECT / "README.md",
+    "usr/share/doc/textback/README.Debian": HERE / "README.md",
+}
+SOURCE_NOTE = ("<!-- On a box: paths such as docs/..., deploy/..., tests/... name files in "
+               "textback's source tree, not on this system. -->\n")
 WHEELS = "usr/share/textback/wheels"
 TEMPLATES = "usr/share/textback/templates"
 EXAMPLE = "usr/share/textback/textback.toml.example"
@@ -230,6 +238,8 @@ def stage(tree: Path, ver: str, wheels: list[Path], epoch: int | None = None) ->
     for template in sorted((PROJECT / "templates").glob("*.txt")):
         _write(tree / TEMPLATES / template.name, template.read_bytes())
     _write(tree / EXAMPLE, box_example().encode("utf-8"))
+    for target, source in DOCS.items():
+        _write(tree / target, (SOURCE_NOTE + source.read_text(encoding="utf-8")).encode("utf-8"))
     _write(tree / CHANGELOG, _gzip((HERE / "debian/changelog").read_bytes()))
     _write(tree / COPYRIGHT, copyright_text(wheels).encode("utf-8"))
     _write(tree / MANPAGE, _gzip(man_page(ver, wheels, epoch)))

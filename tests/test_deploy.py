@@ -295,6 +295,7 @@ EXPECTED_FILES = [
     "usr/lib/tmpfiles.d/textback.conf",
     "usr/lib/udev/rules.d/77-textback-modem.rules",
     "usr/libexec/textback/textback-venv",
+    "usr/share/doc/textback/README.Debian",
     "usr/share/doc/textback/README.md",
     "usr/share/doc/textback/changelog.gz",
     "usr/share/doc/textback/copyright",
@@ -513,3 +514,27 @@ def test_the_box_example_advises_the_group_mode_not_600():
     assert "chmod 600" not in example
     assert "sudo chgrp textback\n" in example and "sudo chmod 640 this file" in example
     assert tomllib.loads(example)["modem"]["port"] == "/dev/textback-modem"
+
+
+def test_the_box_gets_the_guides_and_says_where_the_source_paths_are(tmp_path):
+    """STRANGER2 minor: /usr/share/doc/textback/README.md was deploy/README.md, naming files not
+    shipped; the owner's commands and the card guide (the project README) were not on the box."""
+    module = package_module()
+    docs = {Path(target).name: source for target, source in module.DOCS.items()}
+    assert docs == {"README.md": DEPLOY.parent / "README.md", "README.Debian": DEPLOY / "README.md"}
+    assert "## For the owner" in docs["README.md"].read_text()
+    assert "What to write on the card" in docs["README.md"].read_text()
+    assert "not on this system" in module.SOURCE_NOTE
+
+
+def test_the_man_page_has_no_ragged_paragraphs():
+    """STRANGER2 minor: a docstring's indented second paragraph came out indented in roff."""
+    spec = importlib.util.spec_from_file_location("textback_manpage", DEPLOY / "manpage.py")
+    manpage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(manpage)
+    from cli.main import cli
+
+    text = manpage.page(cli, "0", "2026-11-28")
+    assert [line for line in text.splitlines() if line[:1].isspace()] == []
+    assert ("Uses the starter config (Acme Plumbing) in a throwaway folder, never yours, and a "
+            "throwaway database unless \\-\\-db says otherwise.") in text
