@@ -1,6 +1,7 @@
 """What every command shares: error mapping (the one place), and the --config / --db options."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -42,14 +43,29 @@ class SharedPath(click.Path):
 
 def group_hint(path) -> str | None:
     import grp
-    import os
 
     try:
-        group = grp.getgrgid(os.stat(path).st_gid).gr_name
+        info = os.stat(path)
+        group = grp.getgrgid(info.st_gid).gr_name
     except (OSError, KeyError):
         return None
-    if group != "textback" or os.access(path, os.R_OK):
+    if os.access(path, os.R_OK):
         return None
+    return unreadable_advice(path, info.st_mode, group, member=info.st_gid in os.getgroups())
+
+
+def unreadable_advice(path, mode: int, group: str, *, member: bool) -> str | None:
+    """What to do about a service file (group textback) this process may not read: join the
+    group, or, already in it, give the group read access: a 0600 file is the owner's alone
+    (`textback init --force` used to write /etc/textback/textback.toml so, and the daemon, user
+    textback in group textback, could not read it)."""
+    if group != "textback":
+        return None
+    if member:
+        return (f"it is group textback's, and you are in that group, but its mode "
+                f"{mode & 0o777:o} lets the group read nothing: "
+                f"sudo chmod 640 {path}" + (" (and 750 on its folder)" if os.path.isdir(path)
+                                             else ""))
     import getpass
 
     return (f"it is shared with group textback, and you are not in it yet: "

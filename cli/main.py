@@ -22,14 +22,20 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("folder", required=False, type=click.Path(file_okay=False))
-@click.option("--force", is_flag=True, help="Overwrite files that exist already.")
+@click.option("--force", is_flag=True,
+              help="Overwrite files that exist already (in /etc/textback the old ones are kept "
+                   "as *.bak-DATE).")
 def init(folder: str | None, force: bool) -> None:
     """Write a commented starter config and the default templates to edit."""
     from gateway import config
     from gateway.starter import write_starter
 
     target = Path(folder) if folder else config.default_path().parent
-    for path in write_starter(target, force=force):
+    kept: list = []
+    written = write_starter(target, force=force, kept=kept)
+    for old, backup in kept:
+        click.echo(f"kept the old {old} as {backup}")
+    for path in written:
         click.echo(f"wrote {path}")
     toml = target / "textback.toml"
     # The commands find the default config by themselves; any other must be named.
@@ -220,16 +226,19 @@ def image() -> None:
     help="The customer's textback.toml (checked first; a bad file leaves IMAGE untouched).",
 )
 @click.option("--templates", type=click.Path(exists=True, file_okay=False),
-              help="A folder of templates to put in textback-templates/ on the card.")
+              help="A folder of templates: textback-templates/ on the card becomes exactly these "
+                   "(without it, the card has none and the box's own are used).")
 def image_customize(image_path: str, customer: str, templates: str | None) -> None:
     """Write a customer's settings into IMAGE's boot partition (no root needed)."""
     from gateway.box import image as image_mod
 
-    written, warnings = image_mod.customize(Path(image_path), Path(customer),
-                                            Path(templates) if templates else None)
-    for warning in warnings:   # as `textback config check` says them
+    done = image_mod.customize(Path(image_path), Path(customer),
+                               Path(templates) if templates else None)
+    for warning in done.warnings:   # as `textback config check` says them
         click.echo(f"warning: {warning}", err=True)
-    for name in written:
+    for name in done.removed:   # another customer's wording, or a second settings file
+        click.echo(f"removed {name}")
+    for name in done.written:
         click.echo(f"wrote {name}")
 
 

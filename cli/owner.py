@@ -91,8 +91,9 @@ def database(config_path: str | None, db_path: str | None) -> Path:
 
     path = Path(db_path) if db_path else load_config(config_path).database
     if not path.exists():
-        raise UsageError(f"no lead database at {path}",
-                         hint="run the daemon first (textback run), or pass --db FILE")
+        from gateway.app.dbfile import missing_hint
+
+        raise UsageError(f"no lead database at {path}", hint=missing_hint(path))
     return path
 
 
@@ -484,8 +485,10 @@ def status(ctx, config_path, db_path, as_json) -> None:
         if card is None:
             raise
         rows = [reports.not_started(path)]   # a new box whose card was refused
-    show.health(([card] if card else []) + rows, as_json=as_json)
-    # A warning (the phone's battery, its internet) needs the owner but textback still works.
+    rows = ([card] if card else []) + rows
+    show.health(rows, as_json=as_json)
+    # A warning (the phone's battery, its internet) needs the owner but textback still works;
+    # a refused card, or one that could not be written, needs the owner (daemon running or not).
     if any(row["ok"] is False and not row.get("warn") for row in rows):
         ctx.exit(1)
 

@@ -70,7 +70,7 @@ def serial_opener(port: str, baudrate: int):
 def refuse_exposed_secrets(cfg) -> None:
     """A config holding a SIM PIN (or gateway passwords) must be readable by its owner only, or by
     the textback group as the installed one is (0640 root:textback)."""
-    from gateway.config import exposed
+    from gateway.config import exposed, private_fix
     from gateway.errors import ConfigError
 
     secrets = cfg.secrets()
@@ -78,7 +78,7 @@ def refuse_exposed_secrets(cfg) -> None:
         raise ConfigError(
             f"holds secrets ({', '.join(secrets)}) and other users can read it",
             path=str(cfg.path),
-            hint=f"chmod 600 {cfg.path} (or 640 with group textback), then start again",
+            hint=f"{private_fix(cfg.path)}, then start again",
         )
 
 
@@ -162,10 +162,17 @@ def run_daemon(cfg, db_path: str | None) -> None:
         clock = WallClock()
         link, sim = link_for(cfg, clock, store.path)
         daemon = build(cfg, store, clock, link, replica_sync=_replica_sync)
+        # `textback status` says so on every look: the starter's default passes every other check.
+        store.set_state("simulated", "yes" if sim else "")
+        if sim:
+            from gateway.config import SIMULATED
+
+            log.warning("%s", SIMULATED)
         tell_systemd(daemon, clock)
         stop_on_signals(daemon, clock)
         try:
             daemon.run()
+            daemon.record_stop()
             log.info("stopped (%s)", daemon.stop_reason)
             from gateway.box import notify
 

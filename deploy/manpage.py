@@ -37,6 +37,9 @@ The lead database (the installed command sets /var/lib/textback/textback.db).
 .SH SEE ALSO
 .BR systemctl (1),
 .I /usr/share/doc/textback/README.md
+(the owner's commands, what to write on the card),
+.I /usr/share/doc/textback/README.Debian
+(installing, the boot, the package)
 """
 
 
@@ -45,6 +48,16 @@ def roff(text: str) -> str:
     text = text.replace("\\", "\\e").replace("-", "\\-")
     return "\n".join(("\\&" + line) if line.startswith((".", "'")) else line
                      for line in text.splitlines())
+
+
+def paragraphs(text: str) -> str:
+    """A docstring's help as roff paragraphs: its indentation gone (a line starting with spaces is
+    a break and an indent in roff: the demo's second paragraph came out ragged), one paragraph per
+    blank-line-separated block, each one filled line."""
+    import inspect
+
+    blocks = [" ".join(block.split()) for block in inspect.cleandoc(text).split("\n\n")]
+    return "\n.PP\n".join(roff(block) for block in blocks if block)
 
 
 def walk(command: click.Command, ctx: click.Context):
@@ -75,7 +88,7 @@ def page(cli: click.Group, version: str, date: str) -> str:
     lines = [f'.TH TEXTBACK 1 "{date}" "textback {version}" "User Commands"',
              ".SH NAME", "textback \\- text back the callers you could not answer",
              ".SH SYNOPSIS", ".B textback", "[\\fIOPTIONS\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]...",
-             ".SH DESCRIPTION", roff(cli.help or ""), ".SH OPTIONS", *options(cli, root),
+             ".SH DESCRIPTION", paragraphs(cli.help or ""), ".SH OPTIONS", *options(cli, root),
              ".SH COMMANDS"]
     for ctx, command in walk(cli, root):
         if isinstance(command, click.Group) and not command.params:
@@ -83,7 +96,7 @@ def page(cli: click.Group, version: str, date: str) -> str:
         lines += [f".SS {roff(ctx.command_path)}",
                   f".B {roff(ctx.command_path)}",
                   roff(" ".join(command.collect_usage_pieces(ctx))), ".PP",
-                  roff(command.help or command.short_help or "")]
+                  paragraphs(command.help or command.short_help or "")]
         lines += options(command, ctx)
     return "\n".join(lines) + "\n" + TAIL
 

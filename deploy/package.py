@@ -49,8 +49,16 @@ FILES = {
     "usr/lib/udev/rules.d/77-textback-modem.rules": ("udev/77-textback-modem.rules", 0o644),
     "usr/libexec/textback/textback-venv": ("debian/textback-venv", 0o755),
     "usr/bin/textback": ("bin/textback", 0o755),
-    "usr/share/doc/textback/README.md": ("README.md", 0o644),
 }
+# The guides, on the box: the project's README (the owner's commands, what to write on the card)
+# and deploy/README.md as README.Debian (installing, the boot, the package; Debian's name for a
+# package's own notes). Each names files of the source tree: a first line says where those are.
+DOCS = {
+    "usr/share/doc/textback/README.md": PROJECT / "README.md",
+    "usr/share/doc/textback/README.Debian": HERE / "README.md",
+}
+SOURCE_NOTE = ("<!-- On a box: paths such as docs/..., deploy/..., tests/... name files in "
+               "textback's source tree, not on this system. -->\n")
 WHEELS = "usr/share/textback/wheels"
 TEMPLATES = "usr/share/textback/templates"
 EXAMPLE = "usr/share/textback/textback.toml.example"
@@ -202,6 +210,24 @@ def _indent(text: str) -> str:
     return "\n".join(f" {line}" if line.strip() else " ." for line in text.splitlines())
 
 
+def box_example() -> str:
+    """The starter, pointed at the box's modem and database (the unit passes --db anyway), with
+    the box's file mode: the service reads it as group textback, so 0600 root would stop it."""
+    from gateway.starter import STARTER_TOML
+
+    starter_pin = ("(then: chmod 600 this file;\n" + " " * 32 +
+                   "# on a box: chgrp textback, chmod 640, as /etc/textback's is)")
+    box_pin = ("(then: sudo chgrp textback\n" + " " * 32 +
+               "# and sudo chmod 640 this file; not 600: the service reads it)")
+    example = (STARTER_TOML.replace('port = "sim"  ', 'port = "/dev/textback-modem"')
+               .replace('database = "textback.db"        # the lead database, next to this file',
+                        'database = "/var/lib/textback/textback.db"   # the lead database')
+               .replace(starter_pin, box_pin))
+    for was in ('port = "sim"  ', "textback.db\"        #", starter_pin):
+        assert was not in example, f"deploy/package.py box_example: {was!r} not replaced"
+    return example
+
+
 def man_page(ver: str, wheels: list[Path], epoch: int) -> bytes:
     """textback(1) from the click help (deploy/manpage.py), with click and our code from wheels."""
     import datetime
@@ -218,7 +244,6 @@ def man_page(ver: str, wheels: list[Path], epoch: int) -> bytes:
 
 def stage(tree: Path, ver: str, wheels: list[Path], epoch: int | None = None) -> list[str]:
     """Lay out the package in `tree`; return its files, sorted, as dpkg-deb will list them."""
-    from gateway.starter import STARTER_TOML
 
     epoch = source_date_epoch() if epoch is None else epoch
     for target, (source, mode) in FILES.items():
@@ -228,11 +253,9 @@ def stage(tree: Path, ver: str, wheels: list[Path], epoch: int | None = None) ->
         _write(tree / WHEELS / wheel.name, wheel.read_bytes())
     for template in sorted((PROJECT / "templates").glob("*.txt")):
         _write(tree / TEMPLATES / template.name, template.read_bytes())
-    # The starter, pointed at the box's modem and database (the unit passes --db anyway).
-    example = (STARTER_TOML.replace('port = "sim"  ', 'port = "/dev/textback-modem"')
-               .replace('database = "textback.db"        # the lead database, next to this file',
-                        'database = "/var/lib/textback/textback.db"   # the lead database'))
-    _write(tree / EXAMPLE, example.encode("utf-8"))
+    _write(tree / EXAMPLE, box_example().encode("utf-8"))
+    for target, source in DOCS.items():
+        _write(tree / target, (SOURCE_NOTE + source.read_text(encoding="utf-8")).encode("utf-8"))
     _write(tree / CHANGELOG, _gzip((HERE / "debian/changelog").read_bytes()))
     _write(tree / COPYRIGHT, copyright_text(wheels).encode("utf-8"))
     _write(tree / MANPAGE, _gzip(man_page(ver, wheels, epoch)))

@@ -31,6 +31,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 class Key:
     kind: str                   # a name in KINDS
     default: object = REQUIRED
+    # A value nobody else may read: `config check` and `run` refuse or warn when others can read
+    # the file, and first boot blanks it in the copy left on the card (SECRET_KEYS, one list).
+    secret: bool = False
 
 
 # What TOML type each kind accepts, and how to say so (bool is an int in Python: not a number).
@@ -51,7 +54,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                  "region": Key("text", "US")},
     "hours": {day: Key("text", "closed") for day in DAYS},
     "modem": {"port": Key("text"), "baudrate": Key("int", 115200), "family": Key("text", "auto"),
-              "pin": Key("text", ""), "scenario": Key("text", "")},
+              "pin": Key("text", "", secret=True), "scenario": Key("text", "")},
     "policy": {"cooldown_hours": Key("number", 24), "delay_seconds": Key("number", 0),
                "daily_cap": Key("int", 400), "blocklist": Key("list", []),
                "contacts": Key("list", []), "text_rejected": Key("bool", True),
@@ -62,10 +65,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
               "digest_at": Key("text", "07:30")},
     "phone": {"url_sms": Key("text", "http://127.0.0.1:8080"),
               "url_calls": Key("text", "http://127.0.0.1:8084"), "username": Key("text", "sms"),
-              "password": Key("text", ""), "calls_username": Key("text", "call"),
-              "calls_password": Key("text", ""), "signing_key": Key("text", ""),
-              "calls_signing_key": Key("text", ""), "listen_host": Key("text", "127.0.0.1"),
-              "listen_port": Key("int", 8787), "webhook_url": Key("text", ""),
+              "password": Key("text", "", secret=True), "calls_username": Key("text", "call"),
+              "calls_password": Key("text", "", secret=True),
+              "signing_key": Key("text", "", secret=True),
+              "calls_signing_key": Key("text", "", secret=True),
+              "listen_host": Key("text", "127.0.0.1"), "listen_port": Key("int", 8787),
+              "webhook_url": Key("text", ""),
               "adb": Key("bool", True), "adb_serial": Key("text", ""),
               "call_timeout_seconds": Key("number", 90), "photo_max_mb": Key("number", 5)},
     "templates": {"dir": Key("text", "templates")},
@@ -75,11 +80,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
     # gateway.app.selftest read these.
     "backup": {"replica": Key("text", ""), "credentials": Key("text", ""),
                "sync_interval": Key("number", 1)},
-    "health": {"ping_url": Key("text", ""), "ping_every": Key("number", 300),
+    "health": {"ping_url": Key("text", "", secret=True), "ping_every": Key("number", 300),
                "fail_after": Key("number", 600)},
     "metrics": {"textfile": Key("text", "")},
     "selftest": {"at": Key("text", "")},
 }
+# Every secret key, dotted ("modem.pin"), in the file's order.
+SECRET_KEYS = tuple(f"{section}.{key}" for section, keys in SCHEMA.items()
+                    for key, spec in keys.items() if spec.secret)
 
 # "07:00-17:00"; an end of 24:00 means until midnight.
 HOURS_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
@@ -170,20 +178,18 @@ class Config:
     # A digest of the file as loaded: the daemon tells the owner "textback is live" once per
     # new config (a newly provisioned box), without reading the file again.
     stamp: str = field(default="", compare=False)
-    # -- each None when its section is left out ------------------------------------
+    # -- [backup], [health], [metrics], [selftest]: each None when its section is left out --
     backup: BackupSettings | None = None
     health: HealthSettings | None = None
     metrics: MetricsSettings | None = None
     selftest: SelftestSettings | None = None
 
+    # The SECRET_KEYS this file sets (a value, not ""), whatever the port.
+    secrets_set: tuple[str, ...] = field(default=(), compare=False)
+
     def secrets(self) -> list[str]:
         """The config keys set here that must not be readable by others."""
-        keys = ["modem.pin"] if self.modem.pin else []
-        if self.phone is not None:
-            keys += ["phone.password", "phone.calls_password", "phone.signing_key"]
-        if self.health is not None:
-            keys.append("health.ping_url")  # whoever has it can mark the check up or down
-        return keys
+        return list(self.secrets_set)
 
 
 def default_path() -> Path:
@@ -397,7 +403,13 @@ def load(path: Path) -> Config:
         log_level=level, owner=_owner(v["owner"], business, where),
         phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
         stamp=hashlib.sha256(data).hexdigest()[:16],
+        secrets_set=tuple(dotted for dotted in SECRET_KEYS if _value(v, dotted)),
         **_alive(v, folder, where))
+
+
+def _value(values: dict[str, dict[str, Any]], dotted: str):
+    section, key = dotted.split(".")
+    return values[section][key]
 
 
 def _alive(v: dict, folder: Path, where: str) -> dict:
@@ -533,14 +545,45 @@ def exposed(path: Path) -> bool:
     return bool(info.st_mode & 0o007 or (info.st_mode & 0o070 and group != "textback"))
 
 
-def check(config: Config) -> list[str]:
-    """Warnings a working config may still deserve; TemplateError for templates that cannot work."""
+# The box's settings folder (gateway.starter.BOX_DIR): its config is 0640 root:textback.
+BOX_DIR = Path("/etc/textback")
+
+
+def private_fix(path: Path) -> str:
+    """How to make a config holding secrets private. A box's (in /etc/textback, or given to group
+    textback) is read by the service as group textback: 0600 root would stop it."""
+    import grp
+
+    try:
+        group = grp.getgrgid(path.stat().st_gid).gr_name
+    except (OSError, KeyError):
+        group = None
+    if path.resolve().parent == BOX_DIR or group == "textback":
+        return (f"sudo chgrp textback {path} && sudo chmod 640 {path} (the service reads it as "
+                f"group textback: not 600)")
+    return f"chmod 600 {path}"
+
+
+SIMULATED = ('[modem] port = "sim" is the simulated modem: nothing reaches real callers, and its '
+             'demo calls fill the lead database; set port = "/dev/textback-modem" (or the '
+             "modem's /dev/serial/by-id/... path), or \"android\" for the phone")
+
+
+def check(config: Config, *, box: bool | None = None) -> list[str]:
+    """Warnings a working config may still deserve; TemplateError for templates that cannot work.
+
+    `box`: the settings are a box's (a card's, or /etc/textback's; None: tell by the path), where
+    the simulated modem is a mistake to say first (the starter's default passes every check)."""
     import unicodedata
 
     from gateway import render
     from gateway.numbers import display
 
     warnings = []
+    if box is None:
+        box = config.path.resolve().parent == BOX_DIR
+    if box and config.modem.port == "sim":
+        warnings.append(SIMULATED)
     templates = render.load_templates(config.templates_dir)
     b = config.business
     sample = {"company": b.name, "owner": b.owner, "first_name": "", "status": "",
@@ -563,7 +606,7 @@ def check(config: Config) -> list[str]:
         read_credentials(config.backup)
     if config.secrets() and config.path.exists() and exposed(config.path):
         warnings.append(f"{config.path} holds secrets ({', '.join(config.secrets())}) and others "
-                        f"can read it: chmod 600 {config.path}")
+                        f"can read it: {private_fix(config.path)}")
     return warnings
 
 

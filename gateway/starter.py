@@ -6,6 +6,7 @@ The business values are the demo's (Acme Plumbing, Austin TX), so `textback demo
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 from gateway.errors import ConfigError
@@ -37,7 +38,8 @@ sun = "closed"
 port = "sim"                    # the modem's port (/dev/ttyUSB2, /dev/textback-modem) or "sim"
 baudrate = 115200               # serial speed; 115200 suits nearly every USB modem
 family = "auto"                 # modem family; "auto" detects it
-pin = ""                        # SIM PIN, if the SIM asks for one (then: chmod 600 this file)
+pin = ""                        # SIM PIN, if the SIM asks for one (then: chmod 600 this file;
+                                # on a box: chgrp textback, chmod 640, as /etc/textback's is)
 scenario = ""                   # port = "sim" only: a replay scenario to play; "" = the demo
 
 [policy]
@@ -91,14 +93,26 @@ at = ""                         # "07:30" (business time); "" = off
 '''
 
 
-def write_starter(folder: Path, *, force: bool = False) -> list[Path]:
-    """Write folder/textback.toml (mode 0600) and folder/templates/*.txt; return what was written.
+# The box's settings folder: the service reads it as group textback (deploy/README.md "Install").
+BOX_DIR = Path("/etc/textback")
+BOX_GROUP = "textback"
 
-    Nothing is written when a target exists and `force` is false: ConfigError names the file.
+
+def write_starter(folder: Path, *, force: bool = False, now: datetime | None = None,
+                  kept: list[tuple[Path, Path]] | None = None) -> list[Path]:
+    """Write folder/textback.toml (0600, or 0640 root:textback in the box's /etc/textback) and
+    folder/templates/*.txt; return what was written, and add (old, kept as) to `kept` for each
+    backup.
+
+    Nothing is written when a target exists and `force` is false: ConfigError names the file. In
+    /etc/textback, --force keeps the customer's files (textback.toml.bak-<when>, templates.bak-
+    <when>) before writing: those settings came from a card or an installer, and the starter's
+    port = "sim" would silently stop the box texting callers.
     """
     from gateway.render import default_templates_dir
 
     folder = Path(folder).expanduser()
+    box = folder.resolve() == BOX_DIR
     defaults = sorted(default_templates_dir().glob("*.txt"))
     targets = [(folder / CONFIG_NAME, STARTER_TOML)]
     targets += [(folder / TEMPLATES_DIR / src.name, src.read_text(encoding="utf-8"))
@@ -106,20 +120,54 @@ def write_starter(folder: Path, *, force: bool = False) -> list[Path]:
     if not force:
         for path, _ in targets:
             if path.exists():
-                raise ConfigError("file exists already", path=str(path),
-                                  hint="edit it, or pass --force to overwrite it")
-    (folder / TEMPLATES_DIR).mkdir(parents=True, exist_ok=True)
-    written = []
-    for path, text in targets:
-        _write(path, text, private=path.name == CONFIG_NAME)
-        written.append(path)
+                raise ConfigError(
+                    "file exists already" + (": it holds this box's settings" if box else ""),
+                    path=str(path),
+                    hint=(f"edit it (sudo nano {folder / CONFIG_NAME}), then: sudo textback config "
+                          f"check. To start over from the starter instead: sudo textback init "
+                          f"--force (the old files are kept as *.bak-DATE)" if box else
+                          "edit it, or pass --force to overwrite it"))
+    gid = _group(BOX_GROUP) if box else None
+    kept = [] if kept is None else kept
+    try:
+        if box:
+            stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+            for name in (CONFIG_NAME, TEMPLATES_DIR):
+                if (folder / name).exists():
+                    backup = folder / f"{name}.bak-{stamp}"
+                    os.rename(folder / name, backup)   # mode and group kept with the file
+                    kept.append((folder / name, backup))
+        for made in (folder, folder / TEMPLATES_DIR):
+            if not made.is_dir():
+                made.mkdir(parents=True)
+                os.chmod(made, 0o755)   # whatever the umask (the box's wrapper sets 0007)
+        written = []
+        for path, text in targets:
+            _write(path, text, mode=(0o640 if gid is not None else 0o600)
+                   if path.name == CONFIG_NAME else 0o644, gid=gid)
+            written.append(path)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write it: {exc.strerror}", path=str(exc.filename or folder),
+            hint=("the box's settings belong to root: sudo textback init ..." if box else
+                  "choose a folder you may write: textback init FOLDER")) from None
     return written
 
 
-def _write(path: Path, text: str, *, private: bool) -> None:
-    # The config may hold a SIM PIN: create it 0600 rather than chmod after the fact.
-    mode = 0o600 if private else 0o644
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+def _group(name: str) -> int | None:
+    import grp
+
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        return None
+
+
+def _write(path: Path, text: str, *, mode: int, gid: int | None = None) -> None:
+    # The config may hold a SIM PIN: create it private rather than chmod after the fact.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if mode != 0o644 else mode)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
-    os.chmod(path, mode)  # O_CREAT's mode is ignored for a file that existed (--force)
+        if gid is not None:
+            os.fchown(out.fileno(), -1, gid)
+        os.fchmod(out.fileno(), mode)   # O_CREAT's mode is ignored for a file that existed

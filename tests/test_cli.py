@@ -95,6 +95,30 @@ def test_leads_without_a_database_is_a_usage_error(tmp_path):
                              "  -> run the daemon first (textback run), or pass --db FILE\n")
 
 
+@pytest.mark.parametrize("command", ["leads", "status", "calls"])
+def test_a_new_box_without_settings_is_told_to_give_it_settings_not_to_run_the_daemon(
+        tmp_path, monkeypatch, command):
+    """STRANGER2 #16: a fresh box (no card, no /etc/textback) said "textback run"."""
+    from gateway.app import dbfile
+
+    monkeypatch.setattr(dbfile, "BOX_STATE", tmp_path / "var-lib-textback")
+    monkeypatch.setattr(dbfile, "BOX_CONFIG", tmp_path / "etc-textback" / "textback.toml")
+    db = tmp_path / "var-lib-textback" / "textback.db"
+    result = invoke(command, "--db", str(db))
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: no lead database at {db}\n"
+        "  -> a new box: textback starts once it has settings. Put textback.toml on the card's "
+        f"boot partition and power on again, or write {dbfile.BOX_CONFIG} (sudo cp "
+        f"/usr/share/textback/textback.toml.example {dbfile.BOX_CONFIG}, edit it, then: sudo "
+        "systemctl start textback)\n")
+    dbfile.BOX_CONFIG.parent.mkdir()
+    dbfile.BOX_CONFIG.write_text("")   # settings, and the service never ran
+    assert invoke(command, "--db", str(db)).output.endswith(
+        "  -> the service has not made it yet: sudo systemctl start textback; if it does not stay "
+        "up, systemctl status textback and journalctl -u textback say why\n")
+
+
 def test_leads_and_calls_json_after_a_replay(tmp_path):
     db = tmp_path / "leads.db"
     assert invoke("replay", str(SCENARIOS / "repeat_caller.json"), "--db", str(db)).exit_code == 0
@@ -173,7 +197,7 @@ def test_run_refuses_a_config_with_a_pin_others_can_read(tmp_path):
     result = invoke("run", "--config", str(config))
     assert result.exit_code == 2
     assert result.output == (f"error: {config}: holds secrets (modem.pin) and other users can read it\n"
-                             f"  -> chmod 600 {config} (or 640 with group textback), then start again\n")
+                             f"  -> chmod 600 {config}, then start again\n")
     assert not (tmp_path / "textback.db").exists()  # refused before touching anything
 
 
@@ -259,3 +283,20 @@ def test_image_customize_refuses_a_bad_customer_file(tmp_path):
     assert result.exit_code == 2
     assert str(bad) in result.output and "Traceback" not in result.output
     assert image.read_bytes() == b"\0" * 1024
+
+
+# -- STRANGER2 #4: a file of group textback this login cannot read -------------------------------
+@pytest.mark.parametrize("member, advice", [
+    (True, "it is group textback's, and you are in that group, but its mode 600 lets the group "
+           "read nothing: sudo chmod 640 /etc/textback/textback.toml"),
+    (False, "it is shared with group textback, and you are not in it yet: sudo usermod -aG "
+            "textback {user} (then log in again)"),
+])
+def test_an_unreadable_service_file_gets_the_fix_that_applies(member, advice):
+    import getpass
+
+    from cli.common import unreadable_advice
+
+    assert unreadable_advice("/etc/textback/textback.toml", 0o100600, "textback",
+                             member=member) == advice.format(user=getpass.getuser())
+    assert unreadable_advice("/home/mike/x.toml", 0o100600, "mike", member=True) is None

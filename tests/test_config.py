@@ -1,7 +1,7 @@
 """gateway.config and gateway.starter: the config file, its mistakes, check(), and textback init."""
 import os
 import tomllib
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -320,3 +320,79 @@ def test_android_port_needs_the_gateway_secrets(tmp_path):
     assert (cfg.phone.password, cfg.phone.calls_password, cfg.phone.signing_key, cfg.phone.adb,
             cfg.phone.listen_port) == ("p1", "p2", "k", False, 9999)
     assert cfg.secrets() == ["phone.password", "phone.calls_password", "phone.signing_key"]
+
+
+# -- STRANGER2 #4, #5: the box's /etc/textback is read by the service as group textback ---------
+@pytest.fixture
+def box_dir(tmp_path, monkeypatch):
+    """/etc/textback, played by a temporary folder; our own group plays textback."""
+    from gateway import starter
+
+    box = tmp_path / "etc-textback"
+    monkeypatch.setattr(starter, "BOX_DIR", box.resolve())
+    monkeypatch.setattr(config, "BOX_DIR", box.resolve())
+    monkeypatch.setattr(starter, "_group", lambda name: os.getgid())
+    return box
+
+
+def test_init_in_the_box_folder_writes_a_config_the_service_can_read(box_dir):
+    written = write_starter(box_dir)
+    info = os.stat(box_dir / "textback.toml")
+    assert (info.st_mode & 0o777, info.st_gid) == (0o640, os.getgid())
+    assert written[0] == box_dir / "textback.toml"
+
+
+def test_init_never_overwrites_the_box_settings_without_force_and_keeps_them_with_it(box_dir):
+    write_starter(box_dir)
+    customer = STARTER_TOML.replace("Acme Plumbing", "Bob's Roofing")
+    (box_dir / "textback.toml").write_text(customer)
+    (box_dir / "templates" / "missed_call.txt").write_text("Bob here - $company")
+    with pytest.raises(ConfigError) as info:
+        write_starter(box_dir)
+    assert str(info.value) == (
+        f"{box_dir / 'textback.toml'}: file exists already: it holds this box's settings\n"
+        f"  -> edit it (sudo nano {box_dir / 'textback.toml'}), then: sudo textback config check. "
+        "To start over from the starter instead: sudo textback init --force (the old files are "
+        "kept as *.bak-DATE)")
+    kept: list = []
+    write_starter(box_dir, force=True, now=datetime(2026, 11, 28, 7, 5), kept=kept)
+    assert kept == [(box_dir / "textback.toml", box_dir / "textback.toml.bak-20261128-070500"),
+                    (box_dir / "templates", box_dir / "templates.bak-20261128-070500")]
+    assert (box_dir / "textback.toml.bak-20261128-070500").read_text() == customer
+    assert (box_dir / "templates.bak-20261128-070500" / "missed_call.txt").read_text() == \
+        "Bob here - $company"
+    assert (box_dir / "textback.toml").read_text() == STARTER_TOML
+
+
+def test_init_that_cannot_write_says_so_without_a_traceback(tmp_path):
+    (tmp_path / "templates").write_text("a file where the folder goes")
+    with pytest.raises(ConfigError) as info:
+        write_starter(tmp_path)
+    assert str(info.value).startswith(f"{tmp_path / 'templates'}: cannot write it: ")
+    assert info.value.hint == "choose a folder you may write: textback init FOLDER"
+
+
+def test_init_makes_its_folders_0755_whatever_the_umask(tmp_path):
+    old = os.umask(0o007)   # the box's wrapper (deploy/bin/textback)
+    try:
+        write_starter(tmp_path / "tb")
+    finally:
+        os.umask(old)
+    assert [os.stat(p).st_mode & 0o777 for p in (tmp_path / "tb", tmp_path / "tb" / "templates")] \
+        == [0o755, 0o755]
+
+
+def test_check_on_a_box_advises_the_group_mode_not_600(box_dir):
+    write_starter(box_dir)
+    path = box_dir / "textback.toml"
+    path.write_text(STARTER_TOML.replace('pin = ""', 'pin = "1234"'))
+    os.chmod(path, 0o644)
+    assert config.check(config.load(path))[-1] == (
+        f"{path} holds secrets (modem.pin) and others can read it: sudo chgrp textback {path} && "
+        f"sudo chmod 640 {path} (the service reads it as group textback: not 600)")
+
+
+def test_config_check_on_a_box_warns_of_the_simulated_modem(box_dir):
+    write_starter(box_dir)   # the starter's port = "sim"
+    assert config.check(config.load(box_dir / "textback.toml")) == [config.SIMULATED]
+    assert config.check(config.load(box_dir / "textback.toml"), box=False) == []

@@ -462,3 +462,114 @@ def test_a_read_only_database_sends_nothing_it_cannot_record_then_catches_up(tmp
     assert sent_while_read_only == []
     assert [s.number for s in sim.sent] == [N]
     assert [(c["outcome"], c["action"]) for c in calls] == [("missed", "sent")]
+
+
+# -- what `textback status` says while the modem is away --------------------------------------------
+class NoModem:
+    """The modem is not plugged in: the port cannot be opened (the daemon's serial_opener)."""
+
+    def __call__(self):
+        from gateway.errors import ModemGone
+
+        raise ModemGone("cannot open the modem port /dev/textback-modem: [Errno 2] No such file "
+                        "or directory", hint="is the modem plugged in? check [modem] port")
+
+
+def status_of(store, now):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    return CliRunner().invoke(cli, ["status", "--db", str(store.path)],
+                              env={"TEXTBACK_NOW": str(now), "COLUMNS": "300"})
+
+
+def test_a_missing_modem_is_the_problem_status_names_while_the_daemon_keeps_its_heartbeat(tmp_path):
+    """STRANGER2 #1: the daemon waited for an unplugged modem, wrote no heartbeat, and status said
+    "daemon not running ... start it" with an earlier boot's signal as if current."""
+    # An earlier boot, with the modem: its facts are in the database.
+    play(tmp_path, SimulatedModem("sim800"), until=5)
+    # This boot: no modem at all, for five minutes.
+    sim = SimulatedModem("sim800")
+    clock = VirtualClock(START + 3600, sim)
+    store = Store(tmp_path / "t.db")
+    daemon = build(config_for(tmp_path), store, clock, AtLink(NoModem(), clock), notices=False)
+    try:
+        daemon.run(until=START + 3600 + 300)
+        now = clock.now()
+        assert now - float(store.get_state("heartbeat")) <= reports.HEARTBEAT_STALE / 3
+        rows = {row["check"]: row for row in reports.health(store, now=now)}
+        assert rows["daemon"]["ok"] is True
+        assert (rows["modem"]["ok"], rows["modem"]["value"], rows["modem"]["fix"]) == (
+            False, "lost since 5m ago: cannot open the modem port /dev/textback-modem: [Errno 2] No "
+                   "such file or directory (last seen: SIMCOM_Ltd SIMCOM_SIM800L)",
+            "is the modem plugged in? check [modem] port; textback keeps trying by itself")
+        assert rows["signal"]["value"].endswith("(last seen 1h ago, before the modem was lost)")
+        assert rows["registration"]["value"] == "home network (last seen 1h ago, before the modem was lost)"
+        result = status_of(store, now)
+    finally:
+        store.close()
+        sim.close()
+    assert result.exit_code == 1
+    assert "start it" not in result.output and "not running" not in result.output
+    assert "Needs attention:\n  modem: is the modem plugged in?" in result.output
+
+
+def test_a_new_box_without_a_modem_says_not_found_not_never_seen(tmp_path):
+    sim = SimulatedModem("sim800")
+    clock = VirtualClock(START, sim)
+    store = Store(tmp_path / "t.db")
+    daemon = build(config_for(tmp_path), store, clock, AtLink(NoModem(), clock), notices=False)
+    try:
+        daemon.run(until=START + 150)
+        rows = {row["check"]: row for row in reports.health(store, now=clock.now())}
+    finally:
+        store.close()
+        sim.close()
+    assert rows["daemon"]["value"].startswith("running (heartbeat")
+    assert rows["modem"]["value"].startswith("not found since 2m ago: cannot open the modem port")
+    assert "signal" not in rows
+
+
+def test_the_modem_back_clears_the_lost_row_and_the_facts_are_current_again(tmp_path):
+    first, second = SimulatedModem("sim800"), SimulatedModem("sim800")
+    line = Replug(first, second, at=3.0)
+    clock = VirtualClock(START, line, warmup=1.0)
+    daemon, store = daemon_for(tmp_path, clock,
+                               lambda: serial.Serial(line.current.port_name, 115200, timeout=0))
+    events = []
+    daemon.sink = events.append
+    try:
+        daemon.run(until=START + 60)
+        rows = {row["check"]: row for row in reports.health(store, now=clock.now())}
+    finally:
+        store.close()
+        first.close()
+        second.close()
+    assert [e["event"] for e in events if e["event"] in ("modem", "modem_lost")] == [
+        "modem", "modem_lost", "modem"]
+    assert (rows["modem"]["ok"], rows["modem"]["value"]) == (None, "SIMCOM_Ltd SIMCOM_SIM800L")
+    assert rows["signal"]["value"] == "4 bars (-71 dBm)"
+
+
+def test_a_clean_stop_is_said_at_once(tmp_path):
+    """STRANGER2 #12: status said "running" for 75-90 s after a SIGTERM (the heartbeat's age)."""
+    sim = SimulatedModem("sim800")
+    clock = VirtualClock(START, sim, warmup=1.0)
+    daemon, store = daemon_for(tmp_path, clock,
+                               lambda: serial.Serial(sim.port_name, 115200, timeout=0))
+    daemon.on_pass = lambda: clock.now() >= START + 40 and daemon.stop("SIGTERM")
+    try:
+        daemon.run(until=START + 100)
+        daemon.record_stop()   # as `textback run` does when its loop ends (cli/running.py)
+        stopped = clock.now()
+        row = reports.health(store, now=stopped + 2)[0]
+        assert (row["ok"], row["value"]) == (False, "stopped 2s ago (SIGTERM)")
+        # started again: running
+        daemon.stopping = False
+        daemon.on_pass = lambda: None
+        daemon.run(until=stopped + 31)
+        assert reports.health(store, now=clock.now())[0]["ok"] is True
+    finally:
+        store.close()
+        sim.close()

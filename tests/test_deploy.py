@@ -316,6 +316,7 @@ EXPECTED_FILES = [
     "usr/lib/tmpfiles.d/textback.conf",
     "usr/lib/udev/rules.d/77-textback-modem.rules",
     "usr/libexec/textback/textback-venv",
+    "usr/share/doc/textback/README.Debian",
     "usr/share/doc/textback/README.md",
     "usr/share/doc/textback/changelog.gz",
     "usr/share/doc/textback/copyright",
@@ -506,3 +507,59 @@ def test_an_installed_wheel_finds_its_templates_and_demo(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(site), str(tmp_path / "etc")],
                          capture_output=True, text=True, cwd=tmp_path, check=True).stdout.split("\n")
     assert out[:4] == ["True", "['after_hours.txt', 'follow_up.txt', 'missed_call.txt']", "True", "4"]
+
+
+def control_field(name: str) -> list[str]:
+    text = (DEPLOY / "debian/control").read_text()
+    found = re.search(rf"^{name}: (.*)$", text, re.M)
+    return [part.strip().split()[0] for part in found[1].split(",")] if found else []
+
+
+def test_an_offline_install_is_documented_for_every_recommends():
+    """STRANGER2 #7: `apt install ./textback_*.deb` on a box with no network fails on the
+    Recommends; the install section must say how to do without them, naming each."""
+    install = (DEPLOY / "README.md").read_text().split("## Install")[1].split("\n## ")[0]
+    assert "--no-install-recommends ./textback_" in install
+    for package in control_field("Recommends"):
+        assert f"`{package}`" in install, package
+
+
+def test_image_customize_says_it_needs_mtools_and_the_package_suggests_it():
+    """STRANGER2 #13: image customize runs mtools; nothing told the installer."""
+    fields = control_field("Depends") + control_field("Recommends") + control_field("Suggests")
+    assert "mtools" in fields
+    readme = (DEPLOY.parent / "README.md").read_text()
+    assert "`textback image customize pi.img --customer acme.toml\n[--templates DIR]` (needs `mtools`" \
+        in readme
+
+
+def test_the_box_example_advises_the_group_mode_not_600():
+    """STRANGER2 #5: the example said "chmod 600": on a box that stops the service."""
+    example = package_module().box_example()
+    assert "chmod 600" not in example
+    assert "sudo chgrp textback\n" in example and "sudo chmod 640 this file" in example
+    assert tomllib.loads(example)["modem"]["port"] == "/dev/textback-modem"
+
+
+def test_the_box_gets_the_guides_and_says_where_the_source_paths_are(tmp_path):
+    """STRANGER2 minor: /usr/share/doc/textback/README.md was deploy/README.md, naming files not
+    shipped; the owner's commands and the card guide (the project README) were not on the box."""
+    module = package_module()
+    docs = {Path(target).name: source for target, source in module.DOCS.items()}
+    assert docs == {"README.md": DEPLOY.parent / "README.md", "README.Debian": DEPLOY / "README.md"}
+    assert "## For the owner" in docs["README.md"].read_text()
+    assert "What to write on the card" in docs["README.md"].read_text()
+    assert "not on this system" in module.SOURCE_NOTE
+
+
+def test_the_man_page_has_no_ragged_paragraphs():
+    """STRANGER2 minor: a docstring's indented second paragraph came out indented in roff."""
+    spec = importlib.util.spec_from_file_location("textback_manpage", DEPLOY / "manpage.py")
+    manpage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(manpage)
+    from cli.main import cli
+
+    text = manpage.page(cli, "0", "2026-11-28")
+    assert [line for line in text.splitlines() if line[:1].isspace()] == []
+    assert ("Uses the starter config (Acme Plumbing) in a throwaway folder, never yours, and a "
+            "throwaway database unless \\-\\-db says otherwise.") in text

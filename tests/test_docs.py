@@ -59,6 +59,11 @@ def test_every_config_key_is_documented(section, key):
         f"{section}.{key} is missing from docs/reference/config.md")
 
 
+def test_every_secret_key_is_named_in_the_secrets_paragraph():
+    paragraph = CONFIG_DOC.split("**Secrets**", 1)[1].split("\n\n", 1)[0]
+    assert [key for key in config.SECRET_KEYS if f"`{key}`" not in paragraph] == []
+
+
 DOCS = tracked(".md")
 # The code, the build and what ships: scripts, units, maintainer scripts have no common ending.
 CODE = sorted(set(tracked(".py", ".toml", ".cfg", ".sh", ".service", ".rules", "Makefile"))

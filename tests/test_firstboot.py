@@ -5,10 +5,12 @@ import json
 import os
 import stat
 import subprocess
+import tomllib
 from datetime import datetime, timezone
 
 import pytest
 
+from gateway import config
 from gateway.box import firstboot
 from gateway.render import default_templates_dir
 from gateway.starter import STARTER_TOML
@@ -287,6 +289,31 @@ def test_scrub(text, expected):
     assert firstboot.secrets_left(expected) == []
 
 
+# A card for the phone link, every secret set, each to a value found nowhere else in the file.
+PHONE_CARD = (GOOD.replace('port = "/dev/textback-modem"', 'port = "android"')
+              + "\n[phone]\n" + "".join(f'{key.split(".")[1]} = "secret-{i}-value"\n'
+                                       for i, key in enumerate(config.SECRET_KEYS) if key != "modem.pin"))
+
+
+def test_every_secret_key_is_blanked_on_the_card_and_is_what_config_check_warns_of(tree):
+    """calls_password and calls_signing_key stayed on the card in clear (STRANGER2 #3): the card's
+    copy and `config check` must read one list, gateway.config.SECRET_KEYS."""
+    assert set(config.SECRET_KEYS) >= {"modem.pin", "phone.password", "phone.calls_password",
+                                       "phone.signing_key", "phone.calls_signing_key"}
+    card(tree, text=PHONE_CARD)
+    assert firstboot.apply(tree, NOW).result == "applied"
+    applied = (tree.boot / "textback.toml.applied").read_text(encoding="utf-8")
+    assert "secret-" not in applied and "1234" not in applied
+    data = tomllib.loads(applied)
+    assert {key: data[key.split(".")[0]][key.split(".")[1]] for key in config.SECRET_KEYS} == \
+        {key: "" for key in config.SECRET_KEYS}
+    installed = config.load(tree.etc / "textback.toml")
+    assert installed.secrets() == list(config.SECRET_KEYS)
+    os.chmod(tree.etc / "textback.toml", 0o644)
+    warning, = [w for w in config.check(installed) if "holds secrets" in w]
+    assert f"holds secrets ({', '.join(config.SECRET_KEYS)})" in warning
+
+
 def test_a_secret_the_line_rewrite_cannot_reach_leaves_no_settings_on_the_card():
     text = 'modem = { port = "x", pin = "1234" }\n'
     assert firstboot.secrets_left(firstboot.scrub(text)) == ["modem.pin"]
@@ -417,3 +444,93 @@ def test_a_refused_read_only_card_is_reported_on_the_box(tree, read_only_card):
     assert outcome.result == "refused"
     kept = (tree.state / "card-status.txt").read_text()
     assert kept.startswith("textback: settings REFUSED") and "this report is not on it" in kept
+
+
+def running_daemon(tree):
+    """The lead database of a daemon that is alive: a heartbeat just now."""
+    from gateway.app.store import Store
+
+    store = Store(tree.state / "textback.db")
+    store.set_state("heartbeat", f"{NOW.timestamp():.3f}")
+    store.close()
+
+
+@pytest.mark.parametrize("which", ["refused", "unwritable", "applied"])
+def test_textback_status_exits_1_for_a_card_that_needs_the_owner_while_the_daemon_runs(
+        tree, read_only_card, which):
+    """STRANGER2 #6: a refused card, or one that could not be written, exited 0 (ok: false in
+    --json) because the daemon was running."""
+    card(tree, text="oops" if which == "refused" else GOOD)
+    if which == "unwritable":
+        read_only_card()
+    firstboot.apply(tree, NOW)
+    running_daemon(tree)
+    result = status_cli(tree)
+    assert "ok daemon" in result.output
+    assert result.exit_code == (0 if which == "applied" else 1), result.output
+    if which != "applied":
+        assert "Needs attention:\n  card settings: " in result.output
+
+
+# -- STRANGER2 #2, #15: more than one settings file; #10: templates under names never read ------
+@pytest.mark.parametrize("other", ["textback.toml.txt", "textback (1).toml", "Textback-acme.TOML"])
+def test_two_settings_files_are_refused_and_neither_is_applied_later(tree, other):
+    """Boot 1 applied textback.toml and said nothing of the other; boot 2 applied the other over it
+    (a .txt), or refused it and hid that the first was in force (a near name)."""
+    card(tree)
+    card(tree, name=other, text=OLD_CONFIG)
+    for _boot in (1, 2):
+        outcome = firstboot.apply(tree, NOW)
+        assert (outcome.result, outcome.exit_code) == ("refused", 2)
+        assert not tree.etc.exists()
+    names = ", ".join(sorted(["textback.toml", other]))
+    assert status(tree)[2:5] == [
+        f"File:      {names} (on the card)",
+        "Problem:   2 settings files on the card, and only one may be: none was read",
+        "Fix:       keep the one you mean, named textback.toml, and delete the others"]
+    assert (tree.boot / "textback.toml").exists() and (tree.boot / other).exists()
+    (tree.boot / other).unlink()   # the installer keeps one: it is applied
+    assert firstboot.apply(tree, NOW).result == "applied"
+    assert (tree.etc / "textback.toml").read_text() == GOOD
+
+
+@pytest.mark.parametrize("path, problem, fix", [
+    ("missed-call.txt", "not a template name, so this file would never be used",
+     "did you mean missed_call.txt? "),
+    ("Missed_Call.TXT", "not a template name, so this file would never be used",
+     "did you mean missed_call.txt? "),
+    ("after hours.rtf", "not a template name, so this file would never be used",
+     "did you mean after_hours.txt? "),
+    ("thanks.txt", "not a template name, so this file would never be used", ""),
+])
+def test_a_template_under_a_name_never_read_is_refused(tree, path, problem, fix):
+    card(tree, templates={"follow_up.txt": "Still need help? $company"})
+    (tree.boot / "textback-templates" / path).write_text("Sorry we missed you - $company\n")
+    assert firstboot.apply(tree, NOW).result == "refused"
+    assert status(tree)[2:5] == [
+        f"File:      textback-templates/{path}", f"Problem:   {problem}",
+        f"Fix:       {fix}The templates are missed_call.txt, after_hours.txt, follow_up.txt "
+        "(lower case, plain text); rename or delete it"]
+    assert not tree.etc.exists()
+
+
+def test_templates_in_a_subfolder_are_refused(tree):
+    card(tree, templates={"missed_call.txt": "Hi, $company here."})
+    (tree.boot / "textback-templates" / "sub").mkdir()
+    (tree.boot / "textback-templates" / "sub" / "after_hours.txt").write_text("Closed. $company")
+    assert firstboot.apply(tree, NOW).result == "refused"
+    assert status(tree)[2:5] == [
+        "File:      textback-templates/sub",
+        "Problem:   templates in a subfolder are not read (sub/after_hours.txt)",
+        "Fix:       move them up into textback-templates/ itself, named missed_call.txt, "
+        "after_hours.txt, follow_up.txt"]
+
+
+# -- STRANGER2 #11: the starter's port = "sim" passed everything on a box ------------------------
+def test_a_card_on_the_simulated_modem_is_applied_with_a_loud_warning(tree):
+    card(tree, text=GOOD.replace('port = "/dev/textback-modem"', 'port = "sim"'))
+    outcome = firstboot.apply(tree, NOW)
+    assert outcome.result == "applied"
+    assert outcome.warnings[0] == config.SIMULATED
+    assert "Warnings (the settings work, but):" in status(tree)
+    assert f"  - {config.SIMULATED}" in status(tree)

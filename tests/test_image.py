@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +14,7 @@ from gateway.box import image
 from gateway.errors import ConfigError, ImageError
 from gateway.starter import STARTER_TOML
 
-TOOLS = ("sfdisk", "mkfs.vfat", "mcopy", "mtype", "mmd", "mdir")
+TOOLS = ("sfdisk", "mkfs.vfat", "mcopy", "mtype", "mmd", "mdir", "mdel", "mdeltree", "minfo")
 missing = [t for t in TOOLS if shutil.which(t) is None]
 needs_tools = pytest.mark.skipif(bool(missing), reason=(
     f"needs {', '.join(missing)}: apt-get install -y mtools dosfstools fdisk"))
@@ -60,9 +61,10 @@ def test_customize_writes_config_and_templates(tmp_path):
     (templates / "missed_call.txt").write_text("Sorry we missed you - $company\n")
     (templates / "after_hours.txt").write_text("Closed now - $owner\n")
     (templates / "notes.docx").write_bytes(b"PK\x03\x04 not a template")   # first boot reads *.txt
-    written, warnings = image.customize(disk, customer(tmp_path), templates)
-    assert (written, warnings) == (["::/textback.toml", "::/textback-templates/after_hours.txt",
-                                    "::/textback-templates/missed_call.txt"], [])
+    done = image.customize(disk, customer(tmp_path), templates)
+    assert (done.written, done.warnings, done.removed) == (
+        ["::/textback-templates/after_hours.txt", "::/textback-templates/missed_call.txt",
+         "::/textback.toml"], [], [])
     assert image.read_back(disk, "::/textback.toml").decode() == GOOD
     assert image.read_back(disk, "::/textback-templates/missed_call.txt") == \
         b"Sorry we missed you - $company\n"
@@ -174,8 +176,7 @@ def test_notepad_files_are_accepted_and_written_as_they_are(tmp_path):
     templates = tmp_path / "tpl"
     templates.mkdir()
     (templates / "missed_call.txt").write_bytes(b"\xef\xbb\xbfSorry, $owner missed you.\r\n")
-    written, warnings = image.customize(disk, toml, templates)
-    assert warnings == []
+    assert image.customize(disk, toml, templates).warnings == []
     assert image.read_back(disk, "::/textback.toml") == notepad   # first boot reads it the same way
 
 
@@ -185,7 +186,7 @@ def test_warnings_are_those_of_config_check(tmp_path):
     templates = tmp_path / "tpl"
     templates.mkdir()
     (templates / "missed_call.txt").write_text("We\u2019ll call you back - $company")
-    _, warnings = image.customize(disk, customer(tmp_path), templates)
+    warnings = image.customize(disk, customer(tmp_path), templates).warnings
     assert warnings == ["missed_call.txt: '\u2019' (RIGHT SINGLE QUOTATION MARK) forces UCS-2, so a "
                         "text holds 70 characters instead of 160; use ' instead"]
 
@@ -198,3 +199,120 @@ def test_a_templates_dir_the_box_would_not_read_is_refused(tmp_path):
     with pytest.raises(ConfigError) as err:
         image.customize(disk, customer(tmp_path, text))
     assert (err.value.key, err.value.path) == ("templates.dir", str(tmp_path / "acme.toml"))
+
+
+# -- STRANGER2 #2, #9, #10, #14, minor: one customer's settings on the card, all or nothing -------
+def on_card(disk):
+    target = f"{disk}@@{image.boot_offset(disk)}"
+    return sorted(subprocess.run(["mdir", "-b", "-/", "-i", target, "::/"], capture_output=True,
+                                 text=True).stdout.splitlines())
+
+
+def put(disk, source, name):
+    subprocess.run(["mcopy", "-o", "-i", f"{disk}@@{image.boot_offset(disk)}", str(source), name],
+                   check=True, capture_output=True)
+
+
+def folder(tmp_path, name, **files):
+    path = tmp_path / name
+    path.mkdir()
+    for file_name, body in files.items():
+        (path / f"{file_name}.txt").write_text(body)
+    return path
+
+
+@needs_tools
+def test_a_second_customize_replaces_the_first_customers_templates_and_says_so(tmp_path):
+    disk = make_image(tmp_path)
+    first = folder(tmp_path, "first", missed_call="Bob's Roofing missed you - $company",
+                   after_hours="Bob's closed - $company")
+    image.customize(disk, customer(tmp_path), first)
+    second = folder(tmp_path, "second", missed_call="Acme here, sorry - $company")
+    done = image.customize(disk, customer(tmp_path), second)
+    assert done.removed == ["::/textback-templates/after_hours.txt",
+                            "::/textback-templates/missed_call.txt"]
+    assert on_card(disk) == ["::/textback-templates/", "::/textback-templates/missed_call.txt",
+                             "::/textback.toml"]
+    assert image.read_back(disk, "::/textback-templates/missed_call.txt") == \
+        b"Acme here, sorry - $company"
+    # without --templates: none of the earlier customer's left (the box's own are used)
+    done = image.customize(disk, customer(tmp_path))
+    assert (done.removed, on_card(disk)) == (["::/textback-templates/missed_call.txt"],
+                                             ["::/textback.toml"])
+
+
+@needs_tools
+@pytest.mark.parametrize("other", ["textback.toml.txt", "textback (1).toml"])
+def test_customize_removes_another_settings_file_first_boot_would_refuse_beside_it(tmp_path, other):
+    disk = make_image(tmp_path)
+    old = tmp_path / "old.toml"
+    old.write_text(GOOD.replace("Acme Plumbing", "Old Customer"))
+    put(disk, old, f"::/{other}")
+    done = image.customize(disk, customer(tmp_path))
+    assert (done.removed, on_card(disk)) == ([f"::/{other}"], ["::/textback.toml"])
+
+
+@needs_tools
+def test_the_cli_says_what_it_removed_and_wrote(tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    disk = make_image(tmp_path)
+    image.customize(disk, customer(tmp_path), folder(tmp_path, "a", follow_up="Still? $company"))
+    result = CliRunner().invoke(cli, ["image", "customize", str(disk), "--customer",
+                                      str(customer(tmp_path))])
+    assert (result.exit_code, result.output) == (0, "removed ::/textback-templates/follow_up.txt\n"
+                                                    "wrote ::/textback.toml\n")
+
+
+@needs_tools
+def test_a_misnamed_template_is_refused_before_the_image_is_touched(tmp_path):
+    disk = make_image(tmp_path)
+    before = hashlib.sha256(disk.read_bytes()).hexdigest()
+    templates = folder(tmp_path, "tpl", **{"Missed-Call": "Sorry - $company"})
+    with pytest.raises(ConfigError) as err:
+        image.customize(disk, customer(tmp_path), templates)
+    assert (err.value.path, err.value.hint.split("?")[0]) == (
+        f"{templates}/Missed-Call.txt", "did you mean missed_call.txt")
+    assert hashlib.sha256(disk.read_bytes()).hexdigest() == before
+
+
+@needs_tools
+def test_a_full_boot_partition_is_said_before_anything_is_written(tmp_path):
+    """It wrote textback.toml, then failed on the templates: a half-customized image."""
+    disk = make_image(tmp_path)
+    image.customize(disk, customer(tmp_path))   # an earlier customer's, still in place
+    target = f"{disk}@@{image.boot_offset(disk)}"
+    free = int(re.sub(r"\D", "", re.search(r"([\d\s.,']+) bytes free", subprocess.run(
+        ["mdir", "-i", target, "::/"], capture_output=True, text=True, check=True).stdout)[1]))
+    filler = tmp_path / "kernel.img"
+    with open(filler, "wb") as f:
+        f.truncate(free - 2048)   # room for the config, not for the templates too
+    put(disk, filler, "::/kernel.img")
+    before = hashlib.sha256(disk.read_bytes()).hexdigest()
+    templates = folder(tmp_path, "tpl", missed_call="Sorry - $company", after_hours="Closed",
+                       follow_up="Still? $company")
+    with pytest.raises(ImageError) as err:
+        image.customize(disk, customer(tmp_path), templates)
+    assert err.value.message.startswith("the card's boot partition is full: ")
+    assert err.value.message.endswith(" needed; nothing was written")
+    assert hashlib.sha256(disk.read_bytes()).hexdigest() == before
+
+
+@needs_tools
+def test_a_read_only_image_is_refused_even_as_root(tmp_path):
+    disk = make_image(tmp_path)
+    disk.chmod(0o444)
+    with pytest.raises(ImageError) as err:
+        image.customize(disk, customer(tmp_path))
+    assert (err.value.message, err.value.hint) == (
+        f"{disk} is read-only (mode 444)", f"if it is the image to change: chmod u+w {disk}")
+
+
+@needs_tools
+def test_customize_warns_of_the_simulated_modem(tmp_path):
+    from gateway import config
+
+    disk = make_image(tmp_path)
+    assert image.customize(disk, customer(tmp_path, STARTER_TOML)).warnings == [config.SIMULATED]

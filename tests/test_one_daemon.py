@@ -150,3 +150,30 @@ def test_the_demo_keeps_its_own_clock_and_counts_text_backs_apart(tmp_path):
     assert re.fullmatch(rf"\d+ calls, \d+ missed, {texted} texted back, \d+ not texted \(.*\); "
                         r"\d+ other texts? sent \(\d+ to the owner\); \d+ retried after a modem "
                         r"error\.", summary), summary
+
+
+def test_status_says_stopped_at_once_after_a_clean_stop(tmp_path):
+    """STRANGER2 #12: after SIGTERM, status said "running" until the heartbeat was 90 s old."""
+    db = tmp_path / "leads.db"
+    first, log = start_daemon(tmp_path, db)
+    stop(first)
+    assert first.returncode == 0, "".join(log)
+    result = CliRunner().invoke(cli, ["status", "--db", str(db), "--json"])
+    daemon = json.loads(result.output)[0]
+    assert result.exit_code == 1
+    assert (daemon["check"], daemon["ok"]) == ("daemon", False)
+    assert daemon["value"].startswith("stopped ") and daemon["value"].endswith(" ago (SIGTERM)")
+
+
+def test_status_says_the_modem_is_simulated(tmp_path):
+    """STRANGER2 #11: a box left on the starter's port = "sim" was "all ok" in status."""
+    db = tmp_path / "leads.db"
+    proc, log = start_daemon(tmp_path, db)
+    try:
+        result = CliRunner().invoke(cli, ["status", "--db", str(db), "--json"])
+    finally:
+        stop(proc)
+    rows = {row["check"]: row for row in json.loads(result.output)}
+    assert (rows["modem port"]["ok"], rows["modem port"]["warn"]) == (False, True)
+    assert rows["modem port"]["value"].startswith('SIMULATED (port = "sim"): nothing reaches')
+    assert any("[modem] port = \"sim\" is the simulated modem" in line for line in log)

@@ -310,11 +310,12 @@ def test_templates_rendered_with_the_business(home):
               "ok texts queued         0\n"
               "ok texts failed (24 h)  0\n"
               "   last call            30m ago\n"),
+    # The daemon gone: what it last heard from the modem is said to be old (STRANGER2 #1).
     (600.0, 1, "!! daemon               not running (last heartbeat 10m ago)\n"
                "   modem                SIMCOM SIM800L\n"
-               "   signal               4 bars (-71 dBm)\n"
-               "   registration         home network\n"
-               "   operator             TEXTBACK SIM\n"
+               "   signal               4 bars (-71 dBm) (last seen 10m ago; not current)\n"
+               "   registration         home network (last seen 10m ago; not current)\n"
+               "   operator             TEXTBACK SIM (last seen 10m ago; not current)\n"
                "ok texts queued         0\n"
                "ok texts failed (24 h)  0\n"
                "   last call            30m ago\n\n"
@@ -325,6 +326,7 @@ def test_status(home, beat_ago, code, output):
     store = Store(home[1])
     try:
         store.set_state("heartbeat", f"{at('12:00') - beat_ago:.3f}")
+        store.set_state("health_at", f"{at('12:00') - beat_ago:.3f}")
         store.set_state("modem", "SIMCOM SIM800L")
     finally:
         store.close()

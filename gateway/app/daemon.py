@@ -109,6 +109,7 @@ class Daemon:
         """
         failures = 0
         resumed = False
+        self._note("stopped_at", "")   # running again: `textback status` must not say stopped
         while not self.stopping and (until is None or self.clock.now() < until):
             self.on_pass()  # also while the modem is away: the loop itself is alive
             try:
@@ -151,12 +152,25 @@ class Daemon:
                 self.nap(self.clock.now() + wait, until)
         return self.counters
 
+    def record_stop(self) -> None:
+        """The process ends cleanly (SIGTERM, Ctrl-C): `textback status` says "stopped" at once,
+        rather than "running" until the heartbeat is 90 s old. `run` clears it."""
+        self._note("stopped_at", f"{self.clock.now():.3f}")
+        self._note("stop_reason", self.stop_reason or "")
+
     def nap(self, wake: float, until: float | None) -> None:
-        """Wait without a link (the clock's keepalive feeds the systemd watchdog meanwhile)."""
+        """Wait without a link (the clock's keepalive feeds the systemd watchdog meanwhile). The
+        heartbeat goes on: the daemon is alive while its modem is away, and `textback status`
+        must blame the modem, not the daemon."""
         wake = wake if until is None else min(wake, until)
         while not self.stopping and self.clock.now() < wake:
-            due = [t for t in (wake, self.watch.next_deadline()) if t is not None]
-            self.clock.sleep(max(self.clock.now(), min(due)))
+            now = self.clock.now()
+            if now >= self._next_heartbeat:
+                self._next_heartbeat = now + HEARTBEAT_EVERY
+                self._note("heartbeat", f"{now:.3f}")
+            due = [t for t in (wake, self._next_heartbeat, self.watch.next_deadline())
+                   if t is not None]
+            self.clock.sleep(max(now, min(due)))
             self.on_pass()
             self.watch.tick(self.clock.now())  # a lost modem is reported meanwhile
 
@@ -165,6 +179,15 @@ class Daemon:
             self.watch.fatal(exc)
         except Exception as problem:  # noqa: BLE001 - the original error is the one to show
             log.debug("could not tell the health check (%s)", problem)
+
+    def _note(self, key: str, value: str) -> None:
+        """A state row for `textback status`, written while something else is wrong (the modem
+        away, a stop): a database that refuses it as well must not end the loop; the loop's own
+        writes say so."""
+        try:
+            self.store.set_state(key, value)
+        except StoreError as exc:
+            log.debug("could not record %s (%s)", key, exc.message)
 
     def connect(self) -> None:
         pin = self.link.pin
@@ -189,6 +212,7 @@ class Daemon:
         if self._lost_since is not None:
             log.info("%s back after %.0f s", self.link.name, self.clock.now() - self._lost_since)
             self._lost_since = None
+        self.store.set_state("link_lost_at", "")
         self.emit("modem", family=info.family, model=info.model)
         if self.notices:   # the owner hears of an outage, or that a new box is live
             self.conversation.connected(info)
@@ -202,13 +226,17 @@ class Daemon:
     def disconnect(self, exc: Exception, wait: float) -> None:
         """One clear line, then let go of the port so that it can be opened afresh."""
         message = getattr(exc, "message", str(exc))
+        hint = getattr(exc, "hint", None)
         if self._lost_since is None:  # one clear line per outage; the retries go to DEBUG
             self._lost_since = self.clock.now()
-            hint = getattr(exc, "hint", None)
             log.warning("%s lost (%s)%s; retrying with back-off, texts wait in the queue",
                         self.link.name, message, f" -> {hint}" if hint else "")
+            self._note("link_lost_at", f"{self._lost_since:.3f}")
         else:
             log.debug("%s still away (%s); next try in %g s", self.link.name, message, wait)
+        # What `textback status` says about the modem until it is back (the latest reason).
+        self._note("link_lost", message)
+        self._note("link_lost_fix", hint or "")
         self.emit("modem_lost", error=message, retry_in=wait)
         self.connected = False
         self.link.close()
@@ -297,6 +325,7 @@ class Daemon:
         elif isinstance(event, ev.CallEnded):
             self.conversation.call_ended(event)
         elif isinstance(event, ev.Health):
+            self.store.set_state("health_at", f"{event.at:.3f}")   # stale once the modem is lost
             self.watch.health(event)  # network and IMS for the dead-man switch
             self.store.set_state("signal", event.signal)
             self.store.set_state("registration", event.registration)

@@ -11,6 +11,24 @@ from pathlib import Path
 from gateway.errors import NotOurs, StoreError
 
 BUSY_TIMEOUT = 5.0  # seconds a read waits for the daemon's write (gateway.app.store waits as long)
+# The box's folders (the .deb's: deploy/README.md "Install"): the service's database lives in
+# BOX_STATE, its settings in BOX_CONFIG.
+BOX_STATE = Path("/var/lib/textback")
+BOX_CONFIG = Path("/etc/textback/textback.toml")
+
+
+def missing_hint(path: Path) -> str:
+    """What to do when there is no lead database at `path`. On a box the service makes it once
+    it has settings: "textback run" would be the wrong advice there."""
+    if Path(path).parent != BOX_STATE:
+        return "run the daemon first (textback run), or pass --db FILE"
+    if not BOX_CONFIG.exists():
+        return ("a new box: textback starts once it has settings. Put textback.toml on the card's "
+                "boot partition and power on again, or write "
+                f"{BOX_CONFIG} (sudo cp /usr/share/textback/textback.toml.example {BOX_CONFIG}, "
+                "edit it, then: sudo systemctl start textback)")
+    return ("the service has not made it yet: sudo systemctl start textback; if it does not stay "
+            "up, systemctl status textback and journalctl -u textback say why")
 
 
 def explain(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -102,8 +120,7 @@ def read_only(path: str | Path, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connec
     chmods or writes anything; a missing file or one that is not textback's is a StoreError."""
     path = Path(path)
     if not path.exists():
-        raise StoreError(f"no lead database at {path}",
-                         hint="run the daemon first (textback run), or pass --db FILE")
+        raise StoreError(f"no lead database at {path}", hint=missing_hint(path))
     if path.is_dir():
         raise StoreError(f"{path} is a folder, not a lead database", hint="pass --db FILE")
     if inspect(path) != "textback":

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # The daemon writes state "heartbeat" every 30 s (gateway/app/daemon.py HEARTBEAT_EVERY): three
 # missed beats mean it is not running.
 HEARTBEAT_STALE = 90.0
+# The modem's signal and registration are asked every 5 minutes (gateway/at/link.py
+# HEALTH_EVERY): facts older than three asks are not "now" any more.
+HEALTH_STALE = 900.0
 # A text still queued this long after it was due means the sender is stuck (no modem, no signal).
 QUEUE_STUCK = 600.0
 # Failed texts this recent need the owner's eye (older ones were seen in yesterday's status).
@@ -251,16 +254,27 @@ def health(store: Store, *, now: float) -> list[dict]:
                                 "AND attempts > 0").fetchone()[0]
     last_call = store.db.execute("SELECT max(ended_at) FROM calls").fetchone()[0]
     stuck = oldest_due is not None and ago(oldest_due) > QUEUE_STUCK
-    running = age is not None and age <= HEARTBEAT_STALE
+    stopped = _number(store.get_state("stopped_at"))
+    if stopped is not None and (age is None or stopped >= now - age):   # after its last beat
+        running = False
+        reason = store.get_state("stop_reason")
+        state = f"stopped {_span(now - stopped)} ago" + (f" ({reason})" if reason else "")
+    else:
+        running = age is not None and age <= HEARTBEAT_STALE
+        state = ("not running (never seen)" if age is None else
+                 f"running (heartbeat {age:.0f} s ago)" if running else
+                 f"not running (last heartbeat {_span(age)} ago)")
     rows: list[dict] = [
-        {"check": "daemon", "ok": running,
-         "value": ("not running (never seen)" if age is None else
-                   f"running (heartbeat {age:.0f} s ago)" if running else
-                   f"not running (last heartbeat {_span(age)} ago)"),
+        {"check": "daemon", "ok": running, "value": state,
          "fix": None if running else "start it: sudo systemctl start textback (or: textback run)"},
-        {"check": "modem", "ok": None, "value": store.get_state("modem") or "not seen yet",
-         "fix": None},
+        _modem_row(store, now, running),
     ]
+    if store.get_state("simulated"):   # `textback run` on port = "sim" (cli/running.py)
+        rows.append({"check": "modem port", "ok": False, "warn": True,
+                     "value": 'SIMULATED (port = "sim"): nothing reaches real callers, and its '
+                              "demo calls are in the lead database",
+                     "fix": 'set [modem] port = "/dev/textback-modem" (or the modem\'s '
+                            "/dev/serial/by-id/... path), then restart textback"})
     warning = store.get_state("link_warning")
     if warning:  # the phone answers, and needs the owner (battery, internet): texts still go
         since = store.get_state("link_warning_at")
@@ -277,7 +291,8 @@ def health(store: Store, *, now: float) -> list[dict]:
     if problem:  # the daemon could not set the modem up (PIN, SIM missing); it said what
         rows.append({"check": "SIM", "ok": False, "value": problem,
                      "fix": "fix the SIM or modem.pin in the config, then restart textback"})
-    rows += [{"check": key, "ok": None, "value": value, "fix": None}
+    stale = _stale_facts(store, now, running)
+    rows += [{"check": key, "ok": None, "value": value + stale, "fix": None}
              for key in ("signal", "registration", "operator")
              if (value := store.get_state(key)) is not None]
     dropped = store.get_state("dropped_events")
@@ -316,6 +331,43 @@ def health(store: Store, *, now: float) -> list[dict]:
         },
     ]
     return rows
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _modem_row(store, now: float, running: bool) -> dict:
+    """The modem (or phone) as the daemon last saw it. Lost while the daemon runs: the problem
+    to fix, with the daemon's own reason (gateway.app.daemon.Daemon.disconnect)."""
+    model = store.get_state("modem")
+    lost_at = _number(store.get_state("link_lost_at"))
+    if lost_at is None:
+        return {"check": "modem", "ok": None, "value": model or "not seen yet", "fix": None}
+    value = (f"{'lost' if model else 'not found'} since {_span(now - lost_at)} ago: "
+             f"{store.get_state('link_lost') or 'no answer'}" + (f" (last seen: {model})"
+                                                                 if model else ""))
+    if not running:   # the daemon's last word, not now
+        return {"check": "modem", "ok": None, "value": f"{value}, when the daemon last ran",
+                "fix": None}
+    return {"check": "modem", "ok": False, "value": value,
+            "fix": (store.get_state("link_lost_fix") or "check the modem: plugged in, powered")
+            + "; textback keeps trying by itself"}
+
+
+def _stale_facts(store, now: float, running: bool) -> str:
+    """"" when the signal and registration rows are current; else what they are: the last seen."""
+    seen = _number(store.get_state("health_at"))
+    lost_at = _number(store.get_state("link_lost_at"))
+    when = f" {_span(now - seen)} ago" if seen is not None else ""
+    if lost_at is not None and (seen is None or seen <= lost_at):
+        return f" (last seen{when}, before the modem was lost)"
+    if not running or (seen is not None and now - seen > HEALTH_STALE):
+        return f" (last seen{when}; not current)"
+    return ""
 
 
 # Written by gateway.box.firstboot next to the service's database: the last card's report.

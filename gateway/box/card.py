@@ -27,6 +27,8 @@ class Staged:
     raw: bytes                    # the card's textback.toml, as written
     origins: dict[str, str]       # template file name -> "textback-templates/x.txt" or base path
     names: dict[Path, str]        # staged path -> how a message names it
+    card_templates: Path | None = None   # the installer's templates folder, as given
+    card_label: str = TEMPLATES_FOLDER   # how a message names that folder
 
     @property
     def config_path(self) -> Path:
@@ -67,7 +69,7 @@ def stage(folder: Path, raw: bytes, config_label: str, base: Path,
     names = {config_path: config_label, templates: f"the templates ({TEMPLATES_FOLDER}/ and "
                                                    f"{base})"}
     names.update({templates / name: where for name, where in origins.items()})
-    return Staged(folder, raw, origins, names)
+    return Staged(folder, raw, origins, names, card_templates)
 
 
 def check(staged: Staged) -> list[str]:
@@ -75,6 +77,8 @@ def check(staged: Staged) -> list[str]:
     installer's file and key."""
     from gateway import config
 
+    if staged.card_templates is not None:
+        misnamed_templates(staged.card_templates, staged.card_label)
     try:
         cfg = config.load(staged.config_path)
         if cfg.templates_dir != staged.templates.resolve():
@@ -82,7 +86,7 @@ def check(staged: Staged) -> list[str]:
                               path=str(staged.config_path), key="templates.dir",
                               hint=f"remove the [templates] dir line; put templates in the "
                                    f"{TEMPLATES_FOLDER}/ folder next to textback.toml")
-        return config.check(cfg)
+        return config.check(cfg, box=True)   # a card is always a box's
     except ConfigError as exc:
         raise renamed(exc, staged.names) from None
 
@@ -95,3 +99,40 @@ def renamed(exc: ConfigError, names: dict[Path, str]) -> ConfigError:
         bare = bare.replace(str(path), name)   # a TOML syntax message may quote the path
     shown = names.get(Path(exc.path), exc.path) if exc.path else None
     return type(exc)(bare, path=shown, key=exc.key, hint=exc.hint)
+
+
+def misnamed_templates(folder: Path, label: str) -> None:
+    """ConfigError for a file in the installer's templates folder that looks meant as a template
+    but would never be read: "missed-call.txt", "Missed_Call.TXT", "missed_call.rtf", a .txt in a
+    subfolder. Only TEMPLATE_NAMES + ".txt" are read (gateway.render.load_templates); a file the
+    box ignores in silence is wording the installer thinks is in use. Hidden files (a Mac's
+    "._x.txt") and files nothing like a template (desktop.ini) are left alone."""
+    import difflib
+
+    from gateway.render import TEMPLATE_NAMES
+
+    if not Path(folder).is_dir():
+        return
+    wanted = [f"{name}.txt" for name in TEMPLATE_NAMES]
+    listing = ", ".join(wanted)
+    for path in sorted(Path(folder).iterdir()):
+        if path.name.startswith(".") or path.name in wanted:
+            continue
+        where = f"{label}/{path.name}"
+        if path.is_dir():
+            inside = sorted(p.relative_to(folder) for p in path.rglob("*")
+                            if p.suffix.lower() == ".txt" and not p.name.startswith("."))
+            if inside:
+                raise ConfigError(
+                    f"templates in a subfolder are not read ({inside[0]})", path=where,
+                    hint=f"move them up into {label}/ itself, named {listing}")
+            continue
+        stem, suffix = os.path.splitext(path.name.lower())
+        plain = stem.replace("-", "_").replace(" ", "_")
+        close = difflib.get_close_matches(plain, TEMPLATE_NAMES, n=1, cutoff=0.75)
+        if suffix == ".txt" or close:
+            meant = f"{close[0]}.txt" if close else None
+            raise ConfigError(
+                "not a template name, so this file would never be used", path=where,
+                hint=(f"did you mean {meant}? " if meant else "") +
+                     f"The templates are {listing} (lower case, plain text); rename or delete it")

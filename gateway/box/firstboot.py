@@ -6,8 +6,11 @@ card's boot partition on any laptop. At boot, `textback-firstboot.service` runs 
 1. stage a copy in a temporary folder with the box's templates overlaid by the card's, and check
    it as `textback config check` does (gateway.box.card, shared with `textback image customize`);
    Notepad's BOM and CRLF are fine (gateway.textfile);
-2. a bad file is refused: nothing in /etc/textback changes, the file on the card is left as it
-   is for the installer to fix, and `textback-status.txt` says which file, which key, what to do;
+2. a bad file is refused, and so are two settings files at once (textback.toml beside a
+   textback.toml.txt or a "textback (1).toml": which one is meant is the installer's to say, and
+   applying one would leave the other to be applied at the next boot): nothing in /etc/textback
+   changes, the file on the card is left as it is for the installer to fix, and
+   `textback-status.txt` says which file, which key, what to do;
 3. a good one is installed to /etc/textback/textback.toml (0640 root:textback when the group
    exists, else 0600; UTF-8 with LF line ends) and /etc/textback/templates, each by temp file +
    rename, so a power cut leaves the old state or the new one;
@@ -52,9 +55,10 @@ ETC = Path("etc/textback")
 STATE = Path("var/lib/textback")
 CARD_STATUS_NAME = "card-status.txt"
 GROUP = "textback"
-# Keys whose values must not stay on a FAT partition (no permissions: anyone holding the card reads
-# it): the SIM PIN/PUK and any password, passphrase, token or key a later section may add.
-SECRET_KEY = re.compile(r"(pin|puk|password|passphrase|psk|secret|token|(.*_)?key)")
+# Values that must not stay on a FAT partition (no permissions: anyone holding the card reads it):
+# every key the config marks secret (gateway.config.SECRET_KEYS, the list `config check` warns
+# about), and, for a key the config does not know, any name that sounds like one.
+UNKNOWN_SECRET = re.compile(r"(pin|puk|password|passphrase|psk|secret|token|(.*_)?key)")
 HEADER_MARK = "#| "  # marks the lines we put at the top of textback.toml.applied
 BLANKED = '""  # removed from the card once applied; the box keeps it in /etc/textback'
 
@@ -99,15 +103,22 @@ def find_source(paths: Paths) -> Path | None:
     return None
 
 
-def misnamed(paths: Paths) -> list[Path]:
-    """Settings files under another name: a browser saves a second download as
-    "textback (1).toml", an installer may keep "textback-acme.toml". Not applied, but reported,
-    so that the installer learns why nothing happened (the unit's ConditionPathExistsGlob=)."""
+def candidates(paths: Paths) -> list[Path]:
+    """Every settings file on the card: textback.toml, textback.toml.txt, and the near names a
+    browser or an installer makes ("textback (1).toml", "textback-acme.toml"), any case. The unit
+    runs for any of them (its ConditionPathExistsGlob=)."""
     if not paths.boot.is_dir():
         return []
     return sorted(p for p in paths.boot.iterdir()
-                  if fnmatch.fnmatch(p.name.lower(), NEAR_NAMES) and p.is_file()
-                  or fnmatch.fnmatch(p.name.lower(), NEAR_NAMES + ".txt") and p.is_file())
+                  if (fnmatch.fnmatch(p.name.lower(), NEAR_NAMES)
+                      or fnmatch.fnmatch(p.name.lower(), NEAR_NAMES + ".txt")) and p.is_file())
+
+
+def _refuse(paths: Paths, exc: ConfigError, gid: int | None, now: datetime) -> Outcome:
+    report = refused_report(exc, had_config=(paths.etc / CONFIG_NAME).is_file(), now=now)
+    report += _tell_card(paths, report)
+    _tell_box(paths, report, gid)
+    return Outcome("refused", report)
 
 
 def apply(paths: Paths, now: datetime) -> Outcome:
@@ -115,22 +126,26 @@ def apply(paths: Paths, now: datetime) -> Outcome:
     from gateway.render import default_templates_dir
 
     _recover_templates(paths.etc)
-    source = find_source(paths)
+    found = candidates(paths)
     gid = group_id(paths.root, GROUP)
+    if not found:
+        return Outcome("nothing")
+    names = ", ".join(p.name for p in found)
+    if len(found) > 1:
+        # Which one the installer meant is theirs to say: "textback (1).toml" is a browser's
+        # newer download, a textback.toml.txt may be today's Notepad copy. Applying one would
+        # leave the other to be applied at the next boot, over it.
+        return _refuse(paths, ConfigError(
+            f"{len(found)} settings files on the card, and only one may be: none was read",
+            path=f"{names} (on the card)",
+            hint="keep the one you mean, named textback.toml, and delete the others"), gid, now)
+    source = find_source(paths)
     if source is None:
-        near = misnamed(paths)
-        if not near:
-            return Outcome("nothing")
-        names = ", ".join(p.name for p in near)
-        exc = ConfigError(
+        return _refuse(paths, ConfigError(
             "not named textback.toml, so it was not read",
             path=f"{names} (on the card)",
             hint="rename it to textback.toml (and delete any other copy)",
-        )
-        report = refused_report(exc, had_config=(paths.etc / CONFIG_NAME).is_file(), now=now)
-        report += _tell_card(paths, report)
-        _tell_box(paths, report, gid)
-        return Outcome("refused", report)
+        ), gid, now)
     installed = paths.etc / TEMPLATES_NAME
     base = installed if installed.is_dir() else default_templates_dir()
     with tempfile.TemporaryDirectory(prefix="textback-firstboot-") as tmp:
@@ -139,10 +154,7 @@ def apply(paths: Paths, now: datetime) -> Outcome:
         try:
             warnings = card.check(staged)
         except ConfigError as exc:
-            report = refused_report(exc, had_config=(paths.etc / CONFIG_NAME).is_file(), now=now)
-            report += _tell_card(paths, report)
-            _tell_box(paths, report, gid)
-            return Outcome("refused", report)
+            return _refuse(paths, exc, gid, now)
         text = staged.text()
         if not paths.etc.is_dir():   # the postinst makes it; 0755 whatever the umask
             paths.etc.mkdir(parents=True)
@@ -215,7 +227,11 @@ def _key_path(dotted: str) -> list[str]:
 
 
 def _is_secret(path: list[str]) -> bool:
-    return bool(path) and SECRET_KEY.fullmatch(path[-1].lower()) is not None
+    from gateway.config import SCHEMA, SECRET_KEYS
+
+    if len(path) == 2 and path[1] in SCHEMA.get(path[0], {}):
+        return ".".join(path) in SECRET_KEYS
+    return bool(path) and UNKNOWN_SECRET.fullmatch(path[-1].lower()) is not None
 
 
 def _value_of(rest: str):

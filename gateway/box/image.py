@@ -6,6 +6,9 @@ at its byte offset (`mcopy -i IMAGE@@OFFSET`). On first boot
 """
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
+import re
 import shutil
 import struct
 import subprocess
@@ -54,39 +57,95 @@ def validate(customer_toml: Path, templates: Path | None) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="textback-image-") as tmp:
         staged = card.stage(Path(tmp), raw, str(customer_toml), default_templates_dir(), templates)
         if templates is not None:   # name the installer's own files in errors
+            staged = dataclasses.replace(staged, card_label=str(templates))
             staged.names.update({staged.templates / n: str(Path(templates) / n)
                                  for n in staged.from_card()})
         return card.check(staged)
 
 
-def customize(image: Path, customer_toml: Path, templates: Path | None = None
-              ) -> tuple[list[str], list[str]]:
-    """Validate, then write textback.toml (and textback-templates/*.txt) into the image's boot
-    partition, where first boot reads them.
+@dataclasses.dataclass
+class Customized:
+    written: list[str]     # "::/textback.toml", "::/textback-templates/x.txt", in writing order
+    warnings: list[str]    # as `textback config check` says them
+    removed: list[str]     # what an earlier customize (or copy) left that this one replaced
 
-    Returns (the names written, as "::/textback.toml"; the check's warnings). ConfigError: bad
-    settings, image untouched; ImageError: not an image we can write, or mtools missing."""
+
+def customize(image: Path, customer_toml: Path, templates: Path | None = None) -> Customized:
+    """Validate, then make the image's boot partition hold this customer's settings and nothing
+    of another's: textback.toml, and textback-templates/ with exactly the given templates.
+
+    Other settings files (textback.toml.txt, "textback (1).toml") are removed, since first boot
+    refuses two; the old textback-templates/ folder is removed whole, since first boot would
+    overlay it on the box's templates (one customer's wording among another's). Free space is
+    checked before anything is touched, and textback.toml is written last: a failure leaves no
+    textback.toml, so first boot applies nothing half-written.
+
+    ConfigError: bad settings, image untouched; ImageError: not an image we can write (read-only,
+    boot partition full), or mtools missing."""
+    from gateway.box.firstboot import NEAR_NAMES
+    from gateway.render import template_files
+
     image, customer_toml = Path(image), Path(customer_toml)
     for path in (image, customer_toml):
         if not path.is_file():
             raise ImageError(f"{path}: no such file")
     if templates is not None and not Path(templates).is_dir():
         raise ImageError(f"{templates}: not a folder")
+    if not image.stat().st_mode & 0o222:   # root may write it all the same: the mode is a wish
+        raise ImageError(f"{image} is read-only (mode {image.stat().st_mode & 0o777:o})",
+                         hint=f"if it is the image to change: chmod u+w {image}")
     warnings = validate(customer_toml, templates)
-    offset = boot_offset(image)
-    target = f"{image}@@{offset}"
-    written = [f"::/{CONFIG_NAME}"]
-    _mtools("mcopy", "-o", "-i", target, str(customer_toml), written[0])
+    target = f"{image}@@{boot_offset(image)}"
+    sources = [(item, f"::/{TEMPLATES_NAME}/{item.name}")
+               for item in (template_files(templates) if templates is not None else [])]
+    sources.append((customer_toml, f"::/{CONFIG_NAME}"))
+    _room_for(target, [path for path, _ in sources], folders=1 if templates is not None else 0)
+    on_card = _listing(target)
+    removed = [name for name in on_card
+               if name.startswith(f"::/{TEMPLATES_NAME}/") and not name.endswith("/")]
+    removed += [name for name in on_card if name.count("/") == 1 and name != f"::/{CONFIG_NAME}"
+                and (fnmatch.fnmatch(name[3:].lower(), NEAR_NAMES)
+                     or fnmatch.fnmatch(name[3:].lower(), NEAR_NAMES + ".txt"))]
+    if f"::/{CONFIG_NAME}" in on_card:
+        _mtools("mdel", "-i", target, f"::/{CONFIG_NAME}")   # none until the new one is complete
+    for name in removed:
+        if not name.startswith(f"::/{TEMPLATES_NAME}/"):
+            _mtools("mdel", "-i", target, name)
+    if f"::/{TEMPLATES_NAME}/" in on_card:
+        _mtools("mdeltree", "-i", target, f"::/{TEMPLATES_NAME}")
     if templates is not None:
-        folder = f"::/{TEMPLATES_NAME}"
-        if subprocess.run(["mdir", "-i", target, folder], capture_output=True).returncode != 0:
-            _mtools("mmd", "-i", target, folder)
-        from gateway.render import template_files
+        _mtools("mmd", "-i", target, f"::/{TEMPLATES_NAME}")
+    for path, name in sources:
+        _mtools("mcopy", "-o", "-i", target, str(path), name)
+    return Customized([name for _, name in sources], warnings, removed)
 
-        for item in template_files(templates):   # what first boot reads, nothing else
-            _mtools("mcopy", "-o", "-i", target, str(item), f"{folder}/{item.name}")
-            written.append(f"{folder}/{item.name}")
-    return written, warnings
+
+def _listing(target: str) -> list[str]:
+    """Every name on the boot partition, folders ending in "/" ("::/textback-templates/x.txt")."""
+    done = subprocess.run(["mdir", "-b", "-/", "-i", target, "::/"], capture_output=True)
+    if done.returncode != 0 and b"not found" in done.stderr:   # mdir's word for an empty folder
+        return []
+    if done.returncode != 0:
+        _mtools("mdir", "-i", target, "::/")   # says why, as every other mtools failure
+    return done.stdout.decode(errors="replace").splitlines()
+
+
+def _room_for(target: str, files: list[Path], folders: int) -> None:
+    """ImageError unless the boot partition has room for the files (whole clusters each) and the
+    folders, before anything is written. What will be removed is not counted: a little too
+    careful, never half-written."""
+    info = _mtools("minfo", "-i", target).decode(errors="replace")
+    sector = int(re.search(r"sector size: (\d+) bytes", info)[1])
+    cluster = sector * int(re.search(r"cluster size: (\d+) sectors", info)[1])
+    listing = _mtools("mdir", "-i", target, "::/").decode(errors="replace")
+    free = int(re.sub(r"\D", "", re.search(r"([\d\s.,']+) bytes free", listing)[1]))
+    needed = cluster * (folders + sum(-(-max(path.stat().st_size, 1) // cluster)
+                                      for path in files))
+    if needed > free:
+        raise ImageError(
+            f"the card's boot partition is full: {free} bytes free, {needed} needed; "
+            f"nothing was written",
+            hint="make room on the image's boot partition (or start from a fresh image)")
 
 
 def read_back(image: Path, name: str) -> bytes:
@@ -99,6 +158,11 @@ def _mtools(*argv: str) -> bytes:
         raise ImageError(f"{argv[0]} not found", hint="install mtools (apt-get install mtools)")
     done = subprocess.run(argv, capture_output=True)
     if done.returncode != 0:
-        raise ImageError(f"{argv[0]} failed: {done.stderr.decode(errors='replace').strip()}",
+        said = done.stderr.decode(errors="replace").strip()
+        if "disk full" in said.lower():
+            raise ImageError(f"the card's boot partition is full ({argv[0]}: {said})",
+                             hint="make room on the image's boot partition, then run this again:"
+                                  " the image has no textback.toml until it succeeds")
+        raise ImageError(f"{argv[0]} failed: {said}",
                          hint="is the image writable and its boot partition FAT?")
     return done.stdout
