@@ -81,7 +81,7 @@ credentials = ""                # sftp and s3: a file only you can read with the
 sync_interval = 1               # seconds between copies to the replica
 
 [health]                        # a dead-man switch: Healthchecks (hosted or self-hosted)
-ping_url = ""                   # "https://hc-ping.com/<uuid>"; "" = none (then: chmod 600 this file)
+ping_url = ""                   # "https://hc-ping.com/<uuid>"; "" = none (a secret, as the PIN)
 ping_every = 300                # seconds between pings while all is well (10 or more)
 fail_after = 600                # a modem or phone silent this long is reported (10 or more)
 

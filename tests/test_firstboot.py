@@ -291,8 +291,11 @@ def test_scrub(text, expected):
 
 # A card for the phone link, every secret set, each to a value found nowhere else in the file.
 PHONE_CARD = (GOOD.replace('port = "/dev/textback-modem"', 'port = "android"')
+              .replace('ping_url = ""', 'ping_url = "https://hc-ping.com/secret-ping-value"')
               + "\n[phone]\n" + "".join(f'{key.split(".")[1]} = "secret-{i}-value"\n'
-                                       for i, key in enumerate(config.SECRET_KEYS) if key != "modem.pin"))
+                                       for i, key in enumerate(config.SECRET_KEYS)
+                                       if key.startswith("phone.")))
+assert "secret-ping-value" in PHONE_CARD   # every secret set: the starter has [health] ping_url
 
 
 def test_every_secret_key_is_blanked_on_the_card_and_is_what_config_check_warns_of(tree):
