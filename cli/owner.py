@@ -60,7 +60,8 @@ lead_argument = click.argument("lead", metavar="LEAD", cls=LeadArgument)
 
 
 def register(cli: click.Group) -> None:
-    for command in (leads, lead, reply, book, lost, name, calls, stats, templates, status, export):
+    for command in (leads, lead, reply, book, done, lost, name, calls, stats, templates, status,
+                    export):
         cli.add_command(command)
 
 
@@ -147,7 +148,8 @@ def _since(text: str | None, config_path: str | None) -> float | None:
 @config_option
 @db_option
 @click.option("--status", metavar="STATUS",
-              help="Only this status: new, texted, replied, booked, lost, opted-out.")
+              help="Only this status: new, texted, replied, called-back, booked, done, lost, "
+                   "opted-out.")
 @since_option
 @click.option("--search", metavar="TEXT", type=FreeText("search term", MAX_TEXT),
               help=f"Name, number or message text containing TEXT (at most {MAX_TEXT} characters).")
@@ -300,6 +302,40 @@ def _set_status(status: str, lead: str, note: str | None, config_path, db_path) 
 def book(lead, note, config_path, db_path) -> None:
     """Mark a lead booked (a job). LEAD: 12, @12, '#12' or the phone number."""
     _set_status("booked", lead, note, config_path, db_path)
+
+
+@click.command()
+@lead_argument
+@click.option("--note", type=FreeText("note", MAX_TEXT),
+              help=f"What was done: shown in the lead's timeline (at most {MAX_TEXT} characters).")
+@config_option
+@db_option
+def done(lead, note, config_path, db_path) -> None:
+    """Mark a lead's job done. With [reviews] url set, they get one review request (now; at
+    08:00 when it is night), every finished job alike. LEAD: 12, @12, '#12' or the phone number."""
+    from types import SimpleNamespace
+
+    from cli import show
+    from gateway import reports
+    from gateway.conversation import Conversation
+    from gateway.daemon import Counters
+
+    cfg = load_config(config_path)
+    store = open_store(config_path, db_path)
+    try:
+        found = find(store, config_path, lead)
+        t = now()
+        talk = Conversation(cfg, store, SimpleNamespace(now=lambda: t),
+                            lambda *args, **fields: None, Counters())
+        said = talk.job_done(found["id"], note or None)
+        queued = "review request goes" in said
+        daemon = reports.health(store, now=t)[0]
+    finally:
+        store.close()
+    click.echo(show.neutralise(said))
+    if queued and not daemon["ok"]:
+        click.echo(f"warning: the daemon is {daemon['value']}: the text goes out when it runs\n"
+                   f"  -> {daemon['fix']}", err=True)
 
 
 @click.command()

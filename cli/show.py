@@ -176,7 +176,7 @@ def write_lines(console, lines: list[list[tuple[str, str]]]) -> None:
     console.file.flush()
 
 
-STATUS_STYLES = {"new": "bold", "texted": "", "replied": "bold yellow", "booked": "green",
+STATUS_STYLES = {"new": "bold", "texted": "", "replied": "bold yellow", "booked": "green", "done": "bold green", "called_back": "cyan",
                  "lost": "dim", "opted_out": "red"}
 UNREAD_MARK = "●"
 LEADS_HEADER = ["#", "name", "phone", "status", "missed", "last message", "last activity", ""]

@@ -9,6 +9,7 @@ import difflib
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -42,14 +43,14 @@ KINDS = {
 SCHEMA: dict[str, dict[str, Key]] = {
     "business": {"name": Key("text"), "owner": Key("text"), "phone": Key("text", ""),
                  "owner_phone": Key("text", ""), "timezone": Key("text"),
-                 "region": Key("text", "US")},
+                 "region": Key("text", "US"), "booking_url": Key("text", "")},
     "hours": {day: Key("text", "closed") for day in DAYS},
     "modem": {"port": Key("text"), "baudrate": Key("int", 115200), "family": Key("text", "auto"),
               "pin": Key("text", ""), "scenario": Key("text", "")},
     "policy": {"cooldown_hours": Key("number", 24), "delay_seconds": Key("number", 0),
-               "daily_cap": Key("int", 400), "blocklist": Key("list", []),
+               "daily_cap": Key("int", 200), "blocklist": Key("list", []),
                "contacts": Key("list", []), "text_rejected": Key("bool", True),
-               "text_unknown": Key("bool", True)},
+               "text_unknown": Key("bool", True), "min_rings": Key("int", 1)},
     "owner": {"alerts": Key("bool", True), "alerts_batch_minutes": Key("number", 0),
               "follow_up": Key("bool", True),
               "follow_up_after_hours": Key("number", 0), "digest": Key("bool", False),
@@ -62,6 +63,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
               "listen_port": Key("int", 8787), "webhook_url": Key("text", ""),
               "adb": Key("bool", True), "adb_serial": Key("text", ""),
               "call_timeout_seconds": Key("number", 90), "photo_max_mb": Key("number", 5)},
+    "reviews": {"url": Key("text", "")},   # issue 14: the link review.txt sends ($review_link)
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
@@ -102,6 +104,7 @@ class PolicySettings:
     contacts: frozenset[str]   # E.164
     text_rejected: bool
     text_unknown: bool
+    min_rings: int = 1       # a call that rang fewer times is recorded, not texted (issue 14)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class Config:
     log_level: str
     owner: OwnerSettings
     phone: object = None     # gateway.phonelink.PhoneSettings when [modem] port = "android"
+    review_url: str = ""     # [reviews] url: $review_link; "" = no review requests (issue 14)
+    booking_url: str = ""    # [business] booking_url: $booking_link
 
     def secrets(self) -> list[str]:
         """The config keys set here that must not be readable by others."""
@@ -332,7 +337,8 @@ def load(path: Path) -> Config:
         daily_cap=_non_negative(p["daily_cap"], where, "policy.daily_cap"),
         blocklist=_numbers("policy", "blocklist", p["blocklist"], region, where),
         contacts=_numbers("policy", "contacts", p["contacts"], region, where),
-        text_rejected=p["text_rejected"], text_unknown=p["text_unknown"])
+        text_rejected=p["text_rejected"], text_unknown=p["text_unknown"],
+        min_rings=_min_rings(p["min_rings"], where))
     level = v["log"]["level"].upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"unknown log level {v['log']['level']!r}", path=where, key="log.level",
@@ -342,7 +348,63 @@ def load(path: Path) -> Config:
         templates_dir=(folder / Path(v["templates"]["dir"]).expanduser()).resolve(),
         database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
         log_level=level, owner=_owner(v["owner"], business, where),
-        phone=_phone_link(v["phone"], where) if modem.port == "android" else None)
+        phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
+        review_url=_link(v["reviews"]["url"], where, "reviews.url"),
+        booking_url=_link(b["booking_url"], where, "business.booking_url"))
+
+
+def _min_rings(value: int, where: str) -> int:
+    if value < 1:
+        raise ConfigError(f"must be 1 or more, got {value}", path=where, key="policy.min_rings",
+                          hint="1 texts every missed call; 2 ignores calls that rang only once")
+    return value
+
+
+def _link(raw: str, where: str, key: str) -> str:
+    """A web link texts carry as it is ($review_link, $booking_link); "" for none. Plain ASCII
+    only: one other character (an emoji) makes every text that carries it UCS-2 (70 characters a
+    part), and phones cut a link at characters they do not expect."""
+    from urllib.parse import urlsplit
+
+    text = raw.strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or \
+            any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text):
+        raise ConfigError(f"not a web link: {_shown(raw)}", path=where, key=key,
+                          hint='write the whole link, starting https://, like '
+                               '"https://g.page/r/AbCdEf/review"')
+    if not text.isascii():
+        odd = next(ch for ch in text if not ch.isascii())
+        encoded = _ascii_link(parts)
+        raise ConfigError(
+            f"the link holds {odd!r}, which is not plain ASCII: every text carrying it would cost "
+            f"2 to 3 times as much (UCS-2), and phones may cut the link there", path=where,
+            key=key, hint=(f'use the link as Google or your booking site gives it, or its ASCII '
+                           f'form: "{encoded}"' if encoded else
+                           "use the link as Google or your booking site gives it"))
+    return text
+
+
+def _shown(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def _ascii_link(parts) -> str | None:
+    """The same link in ASCII (IDNA host, percent-encoded path and query), or None if the host
+    has no IDNA form."""
+    from urllib.parse import quote, urlunsplit
+
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe="/%:@!$&'()*+,;=-._~"),
+                       quote(parts.query, safe="/%:@!$&'()*+,;=?-._~"),
+                       quote(parts.fragment, safe="/%:@!$&'()*+,;=?-._~")))
 
 
 def _phone_link(p: dict, where: str):
@@ -413,8 +475,13 @@ def check(config: Config) -> list[str]:
     templates = render.load_templates(config.templates_dir)
     b = config.business
     sample = {"company": b.name, "owner": b.owner, "first_name": "", "status": "",
-              "business_phone": display(b.phone, b.region), "caller": _sample_caller(b.region)}
+              "business_phone": display(b.phone, b.region), "caller": _sample_caller(b.region),
+              "review_link": config.review_url, "booking_link": config.booking_url}
+    templates = render.with_review(templates)
+    warnings += link_warnings(config, templates)
     for name, text in sorted(templates.items()):
+        if name == "review" and not config.review_url:
+            continue  # never sent without a link (gateway.reviews)
         segs = render.segments(render.render(text, sample))
         for ch in segs.ucs2_chars:
             label = unicodedata.name(ch, f"U+{ord(ch):04X}")
@@ -430,6 +497,30 @@ def check(config: Config) -> list[str]:
         warnings.append(f"{config.path} holds secrets ({', '.join(config.secrets())}) and others "
                         f"can read it: chmod 600 {config.path}")
     return warnings
+
+
+# issue 14: the link fields and the setting each comes from.
+LINK_FIELDS = {"review_link": ("reviews.url", "review_url"),
+               "booking_link": ("business.booking_url", "booking_url")}
+
+
+def link_warnings(config: Config, templates: dict[str, str]) -> list[str]:
+    """A template that uses a link field whose setting is empty would send a text with a hole in
+    it ("Book online: "). review.txt without a review link is never sent, so it is not named."""
+    from .render import fields_used
+
+    out = []
+    for name, text in sorted(templates.items()):
+        if name == "review" and not config.review_url:
+            continue
+        for field in sorted(fields_used(text) & set(LINK_FIELDS)):
+            setting, attribute = LINK_FIELDS[field]
+            if not getattr(config, attribute):
+                section, key = setting.split(".")
+                out.append(f"{name}.txt uses ${field} but {setting} is not set, so the text "
+                           f"would go with nothing there: set it under [{section}] ({key} = "
+                           f'"https://..."), or take ${field} out of {name}.txt')
+    return out
 
 
 def _sample_caller(region: str) -> str:

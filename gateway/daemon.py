@@ -62,6 +62,10 @@ class Daemon:
         self._pending: deque = deque()
         self._lost_since: float | None = None
         self._install: str | None = None
+        from .pacing import SAME_GAP, Pacer
+
+        # issue 14: one text a second at most, never the same words twice in 10 s (gateway.pacing)
+        self.pacer = Pacer(store.sent_since(clock.now() - SAME_GAP))
 
     def emit(self, event: str, at: float | None = None, **fields) -> None:
         self.sink({"at": self.clock.now() if at is None else at, "event": event, **fields})
@@ -296,8 +300,13 @@ class Daemon:
                 self.emit("sms", to=item.number, text=item.body, status="failed", reason=refusal,
                           kind=item.kind)
                 continue
+            hold = self.talk.hold(item, now) or self.pacer.hold_until(item.number, item.body, now)
+            if hold is not None:
+                self.store.hold(item.id, hold)  # not an attempt: it waits its turn (issue 14)
+                continue
             key = self.text_key(item)
             self.store.mark_sending(item.id, now)  # committed before the link sees a byte
+            self.pacer.sent(item.number, item.body, now)
             try:
                 ref = self.link.send_text(item.number, item.body, item.id, key=key,
                                           retry=item.attempts > 0)

@@ -21,7 +21,12 @@ FIELDS = frozenset({
     "first_name",      # the lead's first name, "" when unknown
     "caller",          # the caller's number, display format
     "status",          # the owner's status line, "" when none
+    "review_link",     # [reviews] url (issue 14), "" when not set
+    "booking_link",    # [business] booking_url, "" when not set
 })
+# Sent only when set up ([reviews] url): a templates folder made before it may lack the file, and
+# then the shipped one is used (`with_review`).
+OPTIONAL_TEMPLATES = ("review",)
 
 # The templates the daemon sends; each must exist in the templates folder.
 TEMPLATE_NAMES = ("missed_call", "after_hours", "follow_up")
@@ -171,6 +176,21 @@ def load_templates(folder: Path) -> dict[str, str]:
         raise TemplateError(f"missing template {missing[0]}.txt", path=str(folder),
                             hint="copy it from the defaults (textback init FOLDER writes them)")
     return templates
+
+
+def with_review(templates: dict[str, str]) -> dict[str, str]:
+    """The templates, with the shipped review.txt when the owner's folder has none (a folder made
+    by an older `textback init`)."""
+    if all(name in templates for name in OPTIONAL_TEMPLATES):
+        return templates
+    shipped = load_templates(default_templates_dir())
+    return {**{name: shipped[name] for name in OPTIONAL_TEMPLATES}, **templates}
+
+
+def fields_used(text: str) -> set[str]:
+    """The fields a (valid) template uses."""
+    return {m.group("named") or m.group("braced") for m in string.Template.pattern.finditer(text)
+            if m.group("named") or m.group("braced")}
 
 
 def render(text: str, fields: dict[str, str]) -> str:
