@@ -421,9 +421,10 @@ def templates(config_path, as_json) -> None:
                      biz.region) if sample else ""
     fields = {"company": biz.name, "owner": biz.owner,
               "business_phone": display(biz.phone, biz.region) if biz.phone else "",
-              "first_name": "", "caller": caller, "status": ""}
+              "first_name": "", "caller": caller, "status": "",
+              "review_link": cfg.review_url, "booking_link": cfg.booking_url}
     rows = []
-    for tname, text in render.load_templates(cfg.templates_dir).items():
+    for tname, text in render.with_review(render.load_templates(cfg.templates_dir)).items():
         body = render.render(text, fields)
         segs = render.segments(body)
         rows.append({"name": tname, "file": str(cfg.templates_dir / f"{tname}.txt"), "text": body,

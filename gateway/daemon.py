@@ -300,13 +300,14 @@ class Daemon:
                 self.emit("sms", to=item.number, text=item.body, status="failed", reason=refusal,
                           kind=item.kind)
                 continue
-            hold = self.talk.hold(item, now) or self.pacer.hold_until(item.number, item.body, now)
+            hold = self.talk.hold(item, now) or self.pacer.hold_until(item.number, item.body, now,
+                                                                      item.id)
             if hold is not None:
                 self.store.hold(item.id, hold)  # not an attempt: it waits its turn (issue 14)
                 continue
             key = self.text_key(item)
             self.store.mark_sending(item.id, now)  # committed before the link sees a byte
-            self.pacer.sent(item.number, item.body, now)
+            self.pacer.sent(item.number, item.body, now, item.id)
             try:
                 ref = self.link.send_text(item.number, item.body, item.id, key=key,
                                           retry=item.attempts > 0)

@@ -25,22 +25,24 @@ class Pacer:
 
     def __init__(self, recent=()) -> None:
         self.last: float | None = None
-        self.same: dict[str, float] = {}
-        for at, number, body in recent:
-            self.sent(number, body, at)
+        self.same: dict[str, tuple[float, object]] = {}
+        for at, number, body, text_id in recent:
+            self.sent(number, body, at, text_id)
 
-    def hold_until(self, number: str, body: str, now: float) -> float | None:
-        """None: it may go now. Else the time it may go."""
+    def hold_until(self, number: str, body: str, now: float, text_id=None) -> float | None:
+        """None: it may go now. Else the time it may go. `text_id` names the outbox row: its own
+        retry is not a second text."""
         due = []
         if self.last is not None and now < self.last + MIN_GAP:
             due.append(self.last + MIN_GAP)
-        before = self.same.get(fingerprint(number, body))
-        if before is not None and now < before + SAME_GAP:
+        before, which = self.same.get(fingerprint(number, body), (None, None))
+        if before is not None and now < before + SAME_GAP and (which != text_id or text_id is None):
             due.append(before + SAME_GAP)
         return max(due) if due else None
 
-    def sent(self, number: str, body: str, at: float) -> None:
+    def sent(self, number: str, body: str, at: float, text_id=None) -> None:
+        """A text was handed to the link at `at` (sent or not: the network may have it)."""
         self.last = at if self.last is None else max(self.last, at)
-        self.same[fingerprint(number, body)] = at
-        for key in [k for k, t in self.same.items() if t < self.last - SAME_GAP]:
+        self.same[fingerprint(number, body)] = (at, text_id)
+        for key in [k for k, (t, _) in self.same.items() if t < self.last - SAME_GAP]:
             del self.same[key]

@@ -490,12 +490,12 @@ class Store:
         with self._write():
             self._outbox_update(outbox_id, "status = 'queued', next_attempt_at = ?", (iso(until),))
 
-    def sent_since(self, since: float) -> list[tuple[float, str, str]]:
-        """(when, number, body) of the texts handed to the link since `since` (gateway.pacing)."""
+    def sent_since(self, since: float) -> list[tuple[float, str, str, int]]:
+        """(when, number, body, outbox id) of the texts sent since `since` (gateway.pacing)."""
         rows = self.db.execute(
-            "SELECT o.sent_at, m.number, m.body FROM outbox o JOIN messages m ON m.id = "
+            "SELECT o.sent_at, m.number, m.body, o.id FROM outbox o JOIN messages m ON m.id = "
             "o.message_id WHERE o.status = 'sent' AND o.sent_at >= ?", (iso(since),)).fetchall()
-        return [(epoch(at), number, body) for at, number, body in rows]
+        return [(epoch(at), number, body, text_id) for at, number, body, text_id in rows]
 
     def mark_sending(self, outbox_id: int, now: float) -> None:
         """Committed BEFORE the modem is touched: a crash from here on means "maybe sent"."""

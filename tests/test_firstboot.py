@@ -55,7 +55,7 @@ def test_good_file_is_installed_scrubbed_and_reported(tree):
     assert installed.read_text() == GOOD
     assert stat.S_IMODE(installed.stat().st_mode) == 0o600        # no textback group in root/etc
     assert sorted(p.name for p in (tree.etc / "templates").iterdir()) == [
-        "after_hours.txt", "follow_up.txt", "missed_call.txt"]
+        "after_hours.txt", "follow_up.txt", "missed_call.txt", "review.txt"]
     assert not (tree.boot / "textback.toml").exists()
     applied = (tree.boot / "textback.toml.applied").read_bytes().decode()
     assert '"1234"' not in applied and firstboot.secrets_left(applied) == []
@@ -90,6 +90,7 @@ def test_what_the_daemon_reads_is_readable_under_the_units_umask(tree):
                      "etc/textback/templates/after_hours.txt": "0o644",
                      "etc/textback/templates/follow_up.txt": "0o644",
                      "etc/textback/templates/missed_call.txt": "0o644",
+                     "etc/textback/templates/review.txt": "0o644",
                      "etc/textback/textback.toml": "0o600"}   # 0640 with a textback group
 
 
@@ -206,7 +207,7 @@ def test_foreign_files_in_the_card_templates_folder_are_left_alone(tree):
     (tree.boot / "textback-templates" / "desktop.ini").write_bytes(b"[.ShellClassInfo]\r\n")
     assert firstboot.apply(tree, NOW).result == "applied"
     assert sorted(p.name for p in (tree.etc / "templates").iterdir()) == [
-        "after_hours.txt", "follow_up.txt", "missed_call.txt"]
+        "after_hours.txt", "follow_up.txt", "missed_call.txt", "review.txt"]
 
 
 def test_a_notepad_template_on_the_card_is_read_by_the_one_rule(tree):

@@ -63,7 +63,7 @@ def test_parse(text, expected):
 def test_usage_is_one_plain_text():
     assert USAGE == ("textback commands: #12 your reply | #12 booked | #12 done | #12 lost | "
                      "status on a roof till 3 | status off")
-    assert segments(USAGE) == Segments("GSM-7", 1, 107, ())
+    assert segments(USAGE) == Segments("GSM-7", 1, 112, ())
 
 
 def _epoch(iso: str) -> float:

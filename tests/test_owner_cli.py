@@ -125,7 +125,7 @@ def test_leads_filters(home, args, ids):
 @pytest.mark.parametrize("args, message", [
     (("leads", "--status", "maybe"),
      "error: --status: no status 'maybe'\n"
-     "  -> one of new, texted, replied, booked, lost, opted_out\n"),
+     "  -> one of new, texted, replied, booked, lost, opted_out, called_back, done\n"),
     (("leads", "--since", "yesterday"),
      "error: --since: cannot read 'yesterday'\n"
      "  -> write 30m, 12h, 2d, 1w or a date like 2026-11-01\n"),
@@ -291,7 +291,9 @@ def test_templates_rendered_with_the_business(home):
     assert [(r["name"], r["file"], r["encoding"], r["parts"], r["units"]) for r in rows] == [
         ("after_hours", str(folder / "after_hours.txt"), "GSM-7", 1, 141),
         ("follow_up", str(folder / "follow_up.txt"), "GSM-7", 1, 106),
-        ("missed_call", str(folder / "missed_call.txt"), "GSM-7", 1, 125)]
+        ("missed_call", str(folder / "missed_call.txt"), "GSM-7", 1, 125),
+        # review.txt, with no [reviews] url yet: shown, so the owner sees what it would say
+        ("review", str(folder / "review.txt"), "GSM-7", 1, 96)]
     assert rows[2]["text"] == MISSED
     (folder / "missed_call.txt").write_text("Sorry — $company\n")
     result = run(home, "templates", db=False)

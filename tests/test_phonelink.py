@@ -425,7 +425,8 @@ def start_once(tmp_path, gw) -> list:
                     sink=records.append)
 
     def after_first_pass():
-        if daemon.connected:
+        # Connected, and the queue empty: texts go one a second at most (gateway.pacing).
+        if daemon.connected and store.next_due_at() is None:
             daemon.stop("done")
             clock.interrupt()
     daemon.on_pass = after_first_pass

@@ -87,6 +87,8 @@ EXPECTED = {
     "stop_start_help": [
         call(5.0, "NO CARRIER"), sent(5.0),
         ("inbound", 30.0, N, "STOP"), sent(30.0, STOPPED),
+        # the owner hears of it (one text a second at most: gateway.pacing)
+        sent(31.0, "#1 (512) 555-0142 opted out, no more texts go to them: STOP", to=OWNER),
         sent(40.0, "#1 opted out (STOP): not sent.", to=OWNER),  # the owner's relay is refused
         ("inbound", 50.0, N, "help"), sent(50.0, HELP),
         ("inbound", 60.0, N, "Start"), sent(60.0, STARTED),
