@@ -251,6 +251,8 @@ def _event_line(event) -> tuple[str, object]:
     if kind == "text_in":
         if event["kind"] == "mms_notice":
             return ("picture note", literal(event["body"], "dim"))
+        if event["kind"] == "mms_unopened":   # the modem path: a notification only (issue 14)
+            return ("picture message", literal(event["body"]))
         detail = (Text.assemble(literal(event["body"], "bold")) if event["body"] else
                   Text("(an empty text)" if not event.get("attachments") else "", style="dim"))
         for part in event.get("attachments", []):

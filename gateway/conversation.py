@@ -287,6 +287,10 @@ class Conversation:
         # surrogate): it is stored, hashed and relayed.
         sms = replace(sms, text=whole_text(sms.text))
         self.counters.received += 1
+        if sms.push is not None:   # issue 14: a WAP push (a picture message), never a text
+            from .mmsnotice import received
+
+            return received(self, sms)
         number = self.e164(sms.number) or sms.number
         digest = hashlib.sha256(sms.text.encode()).hexdigest()[:16]
         key = f"in|{number}|{sms.sent_at or sms.at:.0f}|{digest}"

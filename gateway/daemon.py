@@ -221,21 +221,15 @@ class Daemon:
         """An event that cannot be handled (a bug meeting odd input): one clear line, the reason
         kept in the store for `textback status`, and the loop goes on with the next one. A text
         that came in is released all the same: kept on the SIM it would fail at every start."""
-        import json
-
-        from .store import iso
-
         reason = f"{type(exc).__name__}: {exc}"
         kind = type(event).__name__
         log.error("could not handle a %s (%s); skipped it", kind, reason)
         log.debug("the %s that could not be handled", kind, exc_info=True)
         self.counters.dropped += 1
-        record = {"at": iso(self.clock.now()), "event": kind, "reason": reason[:500]}
+        record = {"event": kind, "reason": reason[:500]}
         if isinstance(event, ev.SmsReceived):
             record["text"] = event.text[:1000]  # the store is private; the log is not
-        count = int(self.store.get_state("dropped_events") or 0) + 1
-        self.store.set_state("dropped_last", json.dumps(record))  # ASCII: any text is storable
-        self.store.set_state("dropped_events", str(count))
+        self.store.count_skipped(record, self.clock.now())
         self.emit("dropped", what=kind, reason=reason)
         if isinstance(event, ev.SmsReceived):
             self.link.release(event)

@@ -69,6 +69,7 @@ class SmsReceived:
     incomplete: bool = False  # parts never came; `text` holds what did
     attachments: tuple = ()   # Attachment records of a picture message (MMS)
     notice: bool = False      # only the announcement of a picture message (recorded, no alert)
+    push: object = None       # gateway.wap.Push: a WAP push the modem got (an MMS notification)
 
 
 @dataclass(frozen=True)

@@ -541,6 +541,15 @@ class Store:
             self.db.execute("INSERT INTO state (key, value) VALUES (?, ?) "
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
+    def count_skipped(self, record: dict, now: float) -> None:
+        """An input that was not acted on, with why: counted, the last kept for `textback status`
+        ("inputs skipped")."""
+        import json
+
+        count = int(self.get_state("dropped_events") or 0) + 1
+        self.set_state("dropped_last", json.dumps({"at": iso(now), **record}))  # ASCII: storable
+        self.set_state("dropped_events", str(count))
+
     def get_state(self, key: str) -> str | None:
         row = self._one("SELECT value FROM state WHERE key = ?", (key,))
         return row[0] if row else None
