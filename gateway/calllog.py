@@ -1,5 +1,5 @@
 """The phone's own call log, read over USB with `adb shell content query` (Android's
-CallLog.Calls provider: TYPE 3 missed, 5 rejected).
+CallLog.Calls provider: TYPE 2 outgoing, 3 missed, 5 rejected).
 
 CallGate has no call history and by default makes one attempt per webhook
 (docs/reference/phone-apps.md, "Delivery"), so a call that rang while the daemon was
@@ -20,8 +20,8 @@ from . import events as ev
 # The query as adb runs it. adb joins the arguments for the phone's shell, so the WHERE clause is
 # quoted for that shell. CallLog.Calls.TYPE: 3 missed, 5 rejected (Android reference CallLog.Calls).
 QUERY = ["shell", "content", "query", "--uri", "content://call_log/calls",
-         "--projection", "number:type:date:duration", "--where", "'type IN (3,5)'"]
-MISSED_TYPE, REJECTED_TYPE = 3, 5
+         "--projection", "number:type:date:duration", "--where", "'type IN (2,3,5)'"]
+OUTGOING_TYPE, MISSED_TYPE, REJECTED_TYPE = 2, 3, 5   # 2: the owner called (issue 14: called back)
 OUTCOMES = {MISSED_TYPE: ev.MISSED, REJECTED_TYPE: ev.REJECTED}  # what an entry counts as
 
 _ROW = re.compile(r"^Row:\s*\d+\s+(?P<fields>.*)$")

@@ -13,6 +13,7 @@ from string import Template
 
 from . import events as ev
 from .calllog import OUTCOMES as LOG_OUTCOMES
+from .calllog import OUTGOING_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ OUTAGE = 30 * 60.0  # a heartbeat older than this at start-up is an outage worth
 UNDECIDED_WINDOW = 6 * 3600.0  # a second missed call within an hour is "calling again": tell the owner
 
 
+# The statuses a call from the owner's phone moves to "called back" (issue 14).
+CALL_BACK_FROM = ("new", "texted", "replied")
 # Phone and Pi clocks are taken to agree within 5 min (SMSGate's signing window assumes as much).
 CLOCK_SKEW = 300.0
 
@@ -246,6 +249,9 @@ class Conversation:
             beat = self.store.get_state("heartbeat")
             since = max(float(before), float(beat or 0), self.clock.now() - UNDECIDED_WINDOW)
             for number, type_, at in sorted(found.entries, key=lambda e: e[2]):
+                if type_ == OUTGOING_TYPE and at > since and number:   # issue 14
+                    self.called_back(number, at, "you called them from the phone (its call log)")
+                    continue
                 outcome = LOG_OUTCOMES.get(type_)
                 if outcome is None or at <= since:
                     continue
@@ -257,6 +263,20 @@ class Conversation:
         # Written last: if the store fails half way the event is retried, and the keys of the
         # calls already recorded keep them from being texted twice.
         self.store.set_state("call_log_seen", f"{found.at:.3f}")
+
+    def called_back(self, number: str, at: float, note: str) -> None:
+        """The owner called a lead from the phone (issue 14): the lead is "called back" and gets no
+        follow-up text (follow-ups go to leads still "texted"; one already queued is refused
+        when due). Only a lead not yet further on: a booked job stays booked."""
+        from .numbers import mask
+
+        e164 = self.e164(number) or number
+        lead = self.store.lead_by_number(e164)
+        if lead is None or lead["status"] not in CALL_BACK_FROM:
+            return
+        self.store.set_lead_status(lead["id"], "called_back", note, max(at, 0.0))
+        log.info("lead #%d called back by the owner (%s)", lead["id"], mask(e164))
+        self.emit("lead_status", lead=lead["id"], status="called_back")
 
     def repeat_caller(self, number: str, key: str) -> None:
         """Calling again soon after a text-back means it is urgent: tell the owner, not the caller."""
@@ -468,6 +488,10 @@ class Conversation:
             return None
         if self.store.is_opted_out(item.number):
             return "opted out"
+        if item.kind == "follow_up":   # the owner called them back, or they answered, meanwhile
+            lead = self.store.lead_by_number(item.number)
+            if lead is not None and lead["status"] != "texted":
+                return f"no follow-up: the lead is {lead['status'].replace('_', ' ')} now"
         return None
 
     def hold(self, item, now: float) -> float | None:

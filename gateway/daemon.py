@@ -256,6 +256,8 @@ class Daemon:
             self.store.set_state("link_warning_fix", event.fix)
             self.store.set_state("link_warning_at", f"{event.at:.0f}")
             self.emit("link_warning", at=event.at, text=event.text, fix=event.fix)
+        elif isinstance(event, ev.CallPlaced):
+            self.talk.called_back(event.number, event.at, "you called them from the phone")
         elif isinstance(event, ev.MissedList):
             self.talk.missed_while_away(event)
         elif isinstance(event, ev.MissedLog):

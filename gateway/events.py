@@ -41,6 +41,15 @@ class CallEnded:
 
 
 @dataclass(frozen=True)
+class CallPlaced:
+    """The owner called a number from the phone (the phone path: an outgoing call). issue 14: a
+    lead called back needs no follow-up text."""
+
+    number: str            # as the phone gave it
+    at: float
+
+
+@dataclass(frozen=True)
 class MissedList:
     """The modem's own missed-calls list (27.007 8.11 "MC"), newest first, read at connect."""
 

@@ -102,6 +102,7 @@ class _Group:
     picked: bool = False     # call:started seen (answered, or an outgoing call)
     ended: float | None = None
     ended_numbers: list = field(default_factory=list)  # numbers named by call:ended
+    started_numbers: list = field(default_factory=list)  # numbers named by call:started
     ids: dict = field(default_factory=dict)      # number ("" = withheld) -> call id
     # (event, "numbered" | "blank") -> copies seen: Android's two broadcasts of each state, one
     # with EXTRA_INCOMING_NUMBER ("" for a withheld caller) and one without (payload {}).
@@ -135,6 +136,8 @@ class CallBook:
             return []
         if event == "call:started":
             group.picked = True
+            if number and number not in group.started_numbers:
+                group.started_numbers.append(number)
         elif event == "call:ended":
             group.ended = at if group.ended is None else group.ended
             if number and number not in group.ended_numbers:
@@ -211,8 +214,11 @@ class CallBook:
         numbers = group.numbers or group.ended_numbers
         if not group.rang:
             if group.picked or not group.ended_numbers:
+                # An outgoing call: Telecom's PhoneStateBroadcaster gives OFFHOOK the dialled
+                # number (docs/reference/phone-apps.md, "Calls"). issue 14: a lead called back.
                 log.debug("a call with no ringing (outgoing): no text")
-                return []
+                return [ev.CallPlaced(number, group.first)
+                        for number in group.started_numbers or group.ended_numbers]
             # call:ended alone, no call:started: not an outgoing call (those go off hook), so an
             # incoming one whose ringing was lost (CallGate tries once by default, maybe while we
             # were down). Missed or answered cannot be told: policy (text_unknown) decides.

@@ -326,7 +326,7 @@ def test_replug_redoes_adb_forward_and_reverse(gw, tmp_path, monkeypatch):
     sms, calls = gw.url_sms.rsplit(":", 1)[1], gw.url_calls.rsplit(":", 1)[1]
     once = ["get-state", f"forward tcp:{sms} tcp:{sms}", f"forward tcp:{calls} tcp:{calls}",
             f"reverse tcp:{port} tcp:{port}", "shell content query --uri content://call_log/calls "
-            "--projection number:type:date:duration --where 'type IN (3,5)'"]
+            "--projection number:type:date:duration --where 'type IN (2,3,5)'"]
     assert record.read_text().splitlines() == once + once
 
 
