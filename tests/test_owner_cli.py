@@ -265,7 +265,12 @@ Last 2 day(s), 2026-11-23 to 2026-11-24
   time to text      median 1.2 s, worst 2.5 s
   replied           2 of 2 leads texted (100%)
   booked            0 of 3 leads (0%)
+  review requests   0
   opted out         1
+
+per week (Monday to Sunday)
+week of  missed  texted   replied  booked  median to text  reviews
+Nov 23        3       2  2 (100%)  0 (0%)           1.2 s        0
 
 missed calls a day (█ texted, ░ not texted)
 Mon Nov 23
@@ -280,9 +285,12 @@ def test_stats(home):
     assert figures == {
         "days": 2, "from": "2026-11-23", "to": "2026-11-24", "missed": 3, "texted": 2,
         "median_seconds": 1.25, "worst_seconds": 2.5, "leads": 3, "texted_leads": 2, "replied": 2,
-        "reply_rate": 1.0, "booked": 0, "booked_rate": 0.0, "opt_outs": 1,
+        "reply_rate": 1.0, "booked": 0, "booked_rate": 0.0, "opt_outs": 1, "reviews": 0,
         "per_day": [{"day": "2026-11-23", "missed": 0, "texted": 0},
-                    {"day": "2026-11-24", "missed": 3, "texted": 2}]}
+                    {"day": "2026-11-24", "missed": 3, "texted": 2}],
+        "per_week": [{"week": "2026-11-23", "to": "2026-11-29", "missed": 3, "texted": 2,
+                      "replied": 2, "reply_rate": 1.0, "booked": 0, "booked_rate": 0.0,
+                      "median_seconds": 1.25, "reviews": 0}]}
 
 
 def test_templates_rendered_with_the_business(home):
