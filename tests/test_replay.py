@@ -28,6 +28,8 @@ HELP = "Acme Plumbing: we text back callers we missed. Call us on (512) 555-0100
 STARTED = "Acme Plumbing: you are subscribed again. Reply STOP to opt out."
 OWNER = "+15125550199"  # business.owner_phone in the starter config
 UK = "+447785342749"
+B = "+15125550177"
+NO_LINK = "no review link is set ([reviews] url)"
 PICTURE = "sent a picture textback can't open: ask them to text it to your cell"
 
 
@@ -41,6 +43,27 @@ def sent(t, text=MISSED, to=N):
 
 def skipped(t, reason, to=N):
     return ("sms", t, to, "skipped", reason)
+
+
+# issue 14, consent: what optout_words.json sends, one sender each (+1512555{1000 + i}), 20 s apart.
+OPT_OUT = ['STOP', 'stop', 'Stop.', 'STOP!!!', 'QUIT', 'quit!', 'END', 'End', 'REVOKE', 'revoke', 'OPT OUT', 'Opt-Out', 'optout', 'CANCEL', 'cancel please', 'UNSUBSCRIBE', 'unsubscribe me', 'STOPALL', 'stop all', 'Stop texting me', 'remove me', 'Remove me from your list', "don't text me", 'Don’t text me!', 'wrong number', 'Sorry, wrong number', 'no more texts', 'ＳＴＯＰ', 'STOP 🛑']
+NEAR_MISSES = ["don't stop", 'can you stop by at 3', 'cancel my appointment', "please don't stop texting me", 'the end of the day works', 'I quit my old plumber', 'remove the old heater too', "this isn't a wrong number, I need a plumber", 'stopped leaking now', 'help me']
+
+
+def optout_words() -> list:
+    out = []
+    for i, text in enumerate(OPT_OUT + NEAR_MISSES):
+        t, who = 10.0 + 20 * i, f"+1512555{1000 + i}"
+        out.append(("inbound", t, who, text))
+        shown = f"({who[2:5]}) {who[5:8]}-{who[8:]}"
+        if text in OPT_OUT:   # one confirmation, then the owner hears of it (a second later)
+            out += [sent(t, STOPPED, to=who),
+                    sent(t + 1, f"#{i + 1} {shown} opted out, no more texts go to them: {text}",
+                         to=OWNER)]
+        else:                 # a near miss is an ordinary reply
+            out.append(sent(t, f"#{i + 1} {shown}: {text}", to=OWNER))
+    t = 10.0 + 20 * len(OPT_OUT + NEAR_MISSES)
+    return out + [("inbound", t, "+15125551000", "STOP")]   # STOP again: no second confirmation
 
 
 EXPECTED = {
@@ -97,6 +120,28 @@ EXPECTED = {
         sent(70.0, "sorry, can I call you?")],
     # issue 14: picture messages on the modem path (an MMS notification: a WAP push). Never passed
     # on as text; on the lead as "sent a picture message"; the owner told.
+    "optout_words": optout_words(),
+    # issue 14, the finished job, with the starter config (no [reviews] url): marked done, nobody
+    # asked, the owner told why. With a link: tests/test_reviews.py.
+    "done_review": [
+        call(5.0, "NO CARRIER"), sent(5.0, AFTER), ("inbound", 30.0, N, "Great, see you at 3"),
+        sent(30.0, "#1 (512) 555-0142: Great, see you at 3", to=OWNER),
+        call(45.0, "NO CARRIER", number=B), sent(45.0, AFTER, to=B),
+        ("inbound", 50.0, B, "stop texting me"), sent(50.0, STOPPED, to=B),
+        sent(51.0, "#2 (512) 555-0177 opted out, no more texts go to them: stop texting me", to=OWNER),
+        ("lead_status", 60.0, 1, "done"),
+        sent(60.0, f"#1 (512) 555-0142 is done; no review request: {NO_LINK}.", to=OWNER),
+        sent(90.0, f"#1 (512) 555-0142 was done already; no review request: {NO_LINK}.", to=OWNER),
+        ("lead_status", 100.0, 2, "done"),
+        sent(100.0, f"#2 (512) 555-0177 is done; no review request: {NO_LINK}.", to=OWNER)],
+    "done_at_night": [
+        call(5.0, "NO CARRIER"), sent(5.0, AFTER), ("inbound", 30.0, N, "Great, see you at 3"),
+        sent(30.0, "#1 (512) 555-0142: Great, see you at 3", to=OWNER),
+        ("lead_status", 120.0, 1, "done"),
+        sent(120.0, f"#1 (512) 555-0142 is done; no review request: {NO_LINK}.", to=OWNER)],
+    # policy.min_rings = 1 (the default): a call that rang once is texted too.
+    "min_rings": [call(2.0, "NO CARRIER"), sent(2.0),
+                  call(43.0, "NO CARRIER", number=B, rings=3), sent(43.0, to=B)],
     "mms_notification": [
         call(5.0, "NO CARRIER", number=UK), sent(5.0, to=UK),
         ("inbound", 30.5, UK, "sent a picture message (30 kB); textback can't open it"),
