@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # events (Android posts each phone state twice; CallGate sends each as its own job, in no set
 # order). A call whose copies are all in is decided at once (CallBook.complete).
 SETTLE = 0.6
+# s of one ring: Android tells no ring count, so policy.min_rings counts one ring per cadence of
+# ringing time; 6 s is the North American cadence (2 s on, 4 s off; ITU-T E.180 Supplement 2).
+RING_CYCLE = 6.0
 # s a decided call keeps taking its late copies, so that none of them starts a phantom call.
 TAIL = 30.0
 LOST_END = 90.0    # s without call:ended before the call is decided unknown (a lost event)
@@ -238,7 +241,9 @@ class CallBook:
                 how = WAITING
             out.append(ev.CallEnded(call_id=self._id(group, number), number=number or None,
                                     number_type=None, withheld=not number, outcome=outcome,
-                                    started=group.first, ended=ended, rings=1, how=how))
+                                    started=group.first, ended=ended,
+                                    rings=1 + int(max(0.0, ended - group.first) // RING_CYCLE),
+                                    how=how))
         return out
 
     def next_deadline(self) -> float | None:

@@ -88,3 +88,31 @@ def test_ten_thousand_characters_is_an_ordinary_message_or_an_opt_out_not_a_cras
     assert read("x" * 10_000) is None
     assert read("a" * 10_000 + " stop texting me") .kind == STOP
     assert read("stop " * 2_000).kind == STOP
+
+
+def test_the_confirmation_goes_within_five_minutes_or_not_at_all(tmp_path):
+    """47 CFR 64.1200(a)(12): one confirmation, within five minutes of the request. Held up longer
+    (the modem away), it is refused when due, not sent late."""
+    from types import SimpleNamespace
+
+    from gateway import config as config_mod
+    from gateway.conversation import Conversation
+    from gateway.daemon import Counters
+    from gateway.starter import write_starter
+    from gateway.store import Store, iso
+
+    write_starter(tmp_path)
+    cfg = config_mod.load(tmp_path / "textback.toml")
+    store = Store(tmp_path / "t.db")
+    now = [1000.0]
+    talk = Conversation(cfg, store, SimpleNamespace(now=lambda: now[0]), lambda *a, **k: None,
+                        Counters())
+    item = SimpleNamespace(kind="opt_out_confirm", number="+15125550142", body="unsubscribed",
+                           queued_at=iso(1000.0))
+    now[0] = 1000.0 + 299
+    on_time = talk.refusal(item)
+    now[0] = 1000.0 + 301
+    late = talk.refusal(item)
+    store.close()
+    assert on_time is None
+    assert late == "too late to confirm the opt-out (47 CFR 64.1200(a)(12): within 5 minutes)"

@@ -623,3 +623,13 @@ def test_the_copy_without_a_number_does_not_say_withheld():
     other = CallBook()                                  # a withheld caller: its numbered copy is ""
     withheld = other.feed("call:ringing", None, 100.0) + other.feed("call:ringing", "", 100.01)
     assert [(e.number, e.withheld) for e in rang + withheld] == [(N, False), (None, True)]
+
+
+@pytest.mark.parametrize("rang_for, rings", [(0.5, 1), (5.9, 1), (6.0, 2), (14.0, 3)])
+def test_a_phone_call_counts_one_ring_per_six_seconds_of_ringing(rang_for, rings):
+    # Android tells no ring count; policy.min_rings counts the North American cadence (issue 14).
+    book = CallBook(settle=0.6)
+    for event, number, at in [("call:ringing", N, 0.0), ("call:ringing", None, 0.01),
+                              ("call:ended", N, rang_for), ("call:ended", None, rang_for + 0.01)]:
+        book.feed(event, number, 100 + at)
+    assert [call.rings for call in book.tick(200.0)] == [rings]
