@@ -69,7 +69,7 @@ PHRASES: tuple[str, ...] = (
     r"(?:unsubscribe|opt) me(?: out)?", r"opt out of", r"wrong (?:number|person)",
     r"leave me alone", r"lose (?:my|this) number",
     # Spanish (reasonable-person standard: a Spanish speaker's "no more messages")
-    rf"no mas (?:mensajes|textos)", r"no me (?:escribas|escriban|mandes|manden|envies|envien)",
+    r"no mas (?:mensajes|textos)", r"no me (?:escribas|escriban|mandes|manden|envies|envien)",
     r"numero equivocado",
 )
 # A phrase right after one of these means the opposite ("don't stop texting me", "not the wrong

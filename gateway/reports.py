@@ -208,11 +208,7 @@ def stats(store: Store, *, now: float, days: int, tz: ZoneInfo) -> dict:
     # Each day's start as stored text (UTC, sortable): a call's day is found by comparing text,
     # with no date parsing per row (a year is 18,000 rows; the owner waits on this on a Pi).
     starts = [iso(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()) for d in day_list]
-    rows = store.db.execute(
-        "SELECT c.ended_at, c.lead_id, (SELECT (julianday(min(o.sent_at)) - julianday(c.ended_at)) "
-        "* 86400.0 FROM messages m JOIN outbox o ON o.message_id = m.id "
-        "WHERE m.call_id = c.id AND o.status = 'sent') "
-        "FROM calls c WHERE c.outcome != 'answered' AND c.ended_at >= ?", (starts[0],)).fetchall()
+    rows = _missed_calls(store, starts[0])
     per_day = [[0, 0] for _ in day_list]
     delays, leads, texted_leads = [], set(), set()
     for ended, lead_id, delay in rows:
@@ -250,6 +246,16 @@ def stats(store: Store, *, now: float, days: int, tz: ZoneInfo) -> dict:
     }
 
 
+def _missed_calls(store: Store, since: str) -> list[tuple]:
+    """(ended_at, lead id, seconds from hang-up to the text-back sent or None) of each call not
+    answered since `since` (stored ISO text)."""
+    return store.db.execute(
+        "SELECT c.ended_at, c.lead_id, (SELECT (julianday(min(o.sent_at)) - julianday(c.ended_at)) "
+        "* 86400.0 FROM messages m JOIN outbox o ON o.message_id = m.id "
+        "WHERE m.call_id = c.id AND o.status = 'sent') "
+        "FROM calls c WHERE c.outcome != 'answered' AND c.ended_at >= ?", (since,)).fetchall()
+
+
 def _reviews_sent(store: Store, since: str) -> list[str]:
     """When each review request went out (stored ISO text), since `since`."""
     return [r[0] for r in store.db.execute(
@@ -271,11 +277,7 @@ def weeks(store: Store, *, first: date, today: date, tz: ZoneInfo, booked_ids: s
     monday = first - timedelta(days=first.weekday())
     starts_d = [monday + timedelta(weeks=i) for i in range((today - monday).days // 7 + 1)]
     starts = [iso(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()) for d in starts_d]
-    rows = store.db.execute(
-        "SELECT c.ended_at, c.lead_id, (SELECT (julianday(min(o.sent_at)) - julianday(c.ended_at))"
-        " * 86400.0 FROM messages m JOIN outbox o ON o.message_id = m.id "
-        "WHERE m.call_id = c.id AND o.status = 'sent') "
-        "FROM calls c WHERE c.outcome != 'answered' AND c.ended_at >= ?", (starts[0],)).fetchall()
+    rows = _missed_calls(store, starts[0])
     replied_ids = {r[0] for r in store.db.execute(
         "SELECT DISTINCT lead_id FROM messages WHERE direction = 'in' AND created_at >= ?",
         (starts[0],))}

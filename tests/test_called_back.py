@@ -9,7 +9,7 @@ from gateway.daemon import Counters
 from gateway.phonelink import CallBook
 from gateway.sim import SimModem
 from gateway.store import Store
-from test_conversation import CALL, N, OWNER, START, TZ, run, setup
+from test_conversation import CALL, N, OWNER, START, run, setup
 from test_phonelink import gw, link, pump  # noqa: F401 (fixtures)
 
 NATIONAL = "5125550142"   # as Android gives a dialled number

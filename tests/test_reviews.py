@@ -15,7 +15,7 @@ from gateway.conversation import Conversation
 from gateway.daemon import Counters
 from gateway.starter import write_starter
 from gateway.store import Store
-from test_replay import AFTER, MISSED, NO_LINK, OWNER, SCENARIOS, STOPPED, B, N, call, decisions, \
+from test_replay import AFTER, MISSED, OWNER, SCENARIOS, STOPPED, B, N, call, decisions, \
     replay, sent
 
 TZ = ZoneInfo("America/Chicago")
