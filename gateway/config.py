@@ -360,6 +360,10 @@ def _min_rings(value: int, where: str) -> int:
     return value
 
 
+# A review or booking link goes into a text: Google's own are under 100 characters.
+MAX_LINK = 200
+
+
 def _link(raw: str, where: str, key: str) -> str:
     """A web link texts carry as it is ($review_link, $booking_link); "" for none. Plain ASCII
     only: one other character (an emoji) makes every text that carries it UCS-2 (70 characters a
@@ -369,6 +373,10 @@ def _link(raw: str, where: str, key: str) -> str:
     text = raw.strip()
     if not text:
         return ""
+    if len(text) > MAX_LINK:
+        raise ConfigError(f"the link is {len(text):,} characters long; at most {MAX_LINK}",
+                          path=where, key=key, hint="every text carrying it would cost several "
+                          "texts: use the short link Google or your booking site gives you")
     parts = urlsplit(text)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or \
             any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text):

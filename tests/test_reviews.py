@@ -128,6 +128,7 @@ def test_textback_done_from_the_terminal(tmp_path, monkeypatch):
     ("g.page/r/abc", "not a web link"),
     ("https://g.page/r/a b", "not a web link"),
     ("javascript:alert(1)", "not a web link"),
+    ("https://g.page/r/" + "a" * 10_000, "the link is 10,017 characters long; at most 200"),
 ])
 def test_review_links_that_are_refused(tmp_path, url, problem):
     path = configured(tmp_path, f'url = "{url}"')
