@@ -45,7 +45,7 @@ def received(talk, sms) -> bool:
         why = problem or "it names no sender"
         if push.hidden and problem is None:
             why = "the sender hid their number"
-        talk.store.count_skipped({"event": "PictureNotice" if push.is_mms else "WapPush",
+        talk.store.count_skipped({"event": "picture message" if push.is_mms else "WAP push",
                                   "reason": why, "from": sms.number}, talk.clock.now())
         log.warning("a %s from %s was not taken: %s", "picture message" if push.is_mms else
                     "WAP push", mask(sms.number), why)

@@ -250,3 +250,15 @@ def test_no_number_or_message_text_in_the_log_at_info(caplog):
     assert "call ended" in text and "text sent" in text  # the log did say what happened
     for secret in ("512", "555", "0142", "0199", "water heater", "I can be there", "STOP", "Start"):
         assert secret not in text
+
+
+def test_pushes_that_go_on_no_lead_are_counted_for_textback_status(tmp_path):
+    from gateway.store import Store
+
+    replay(SCENARIOS / "mms_unreadable.json", db_path=tmp_path / "t.db")
+    store = Store(tmp_path / "t.db")
+    count, last = store.get_state("dropped_events"), json.loads(store.get_state("dropped_last"))
+    messages = store.db.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()
+    store.close()
+    assert (count, last["event"], last["reason"], messages[0]) == (
+        "3", "WAP push", "a WAP push of application/vnd.wap.sic, not a picture message", 0)
