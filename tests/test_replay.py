@@ -262,3 +262,18 @@ def test_pushes_that_go_on_no_lead_are_counted_for_textback_status(tmp_path):
     store.close()
     assert (count, last["event"], last["reason"], messages[0]) == (
         "3", "WAP push", "a WAP push of application/vnd.wap.sic, not a picture message", 0)
+
+
+def test_each_opt_out_is_recorded_in_lead_changes_with_its_words(tmp_path):
+    from gateway.store import Store
+
+    replay(SCENARIOS / "optout_words.json", db_path=tmp_path / "t.db")
+    store = Store(tmp_path / "t.db")
+    notes = store.db.execute("SELECT l.number, c.old, c.new, c.note FROM lead_changes c JOIN "
+                             "leads l ON l.id = c.lead_id ORDER BY c.id").fetchall()
+    opted = {r[0] for r in store.db.execute("SELECT number FROM opt_outs")}
+    store.close()
+    assert len(notes) == len(OPT_OUT)   # one each, the second STOP adds nothing
+    assert notes[0][1:3] == ("replied", "opted_out") and notes[0][3].startswith("STOP by text")
+    assert notes[19][3].startswith('"stop texting me" by text (message ')
+    assert opted == {f"+1512555{1000 + i}" for i in range(len(OPT_OUT))}
