@@ -1,18 +1,18 @@
-# The two commands a newcomer needs: `make demo` and `make test`. Both build .venv themselves
-# from nothing but python3 (3.11+).
+# The commands a newcomer needs: `make demo`, `make test` and `make lint`. Each builds .venv
+# itself from nothing but python3 (3.11+).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-crash image-test deb-test powercut-test clean
+.PHONY: demo test lint bench bench-crash image-test deb-test powercut-test clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "textback needs Python 3.11 or newer")'
 	@# Debian's python3 lacks ensurepip unless python3-venv is installed: then pip comes from PyPI.
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || $(PYTHON) .ci/bootstrap_venv.py $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,6 +20,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The layers as import-linter contracts, ruff, and mypy on the pure modules, the links and the
+# wiring (settings in pyproject.toml; the layers in docs/design.md).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Each benchmark writes its own section of bench/RESULTS.md. The long crash run (~6 min) is apart.
 bench: $(STAMP)

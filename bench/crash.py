@@ -1,6 +1,6 @@
 """Crash test: `kill -9` the real daemon at random moments while a burst of missed calls is in flight.
 
-The harness owns a live pty simulator (`SimModem.start`) playing a burst of missed calls from distinct
+The harness owns a live pty simulator (`SimulatedModem.start`) playing a burst of missed calls from distinct
 numbers; `textback run --config FILE` opens the pty exactly as it opens a real modem. The harness
 kills the daemon (SIGKILL, seeded RNG), restarts it, repeats; then lets it finish, restarts it once
 more cleanly (so the modem's missed-calls list is read after the last call), and checks the sim's
@@ -38,18 +38,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from gateway.scenario import Step  # noqa: E402
-from gateway.sim import SimModem  # noqa: E402
+from gateway.simulator.modem import SimulatedModem  # noqa: E402
+from gateway.simulator.scenario import InboundSms, Step  # noqa: E402
 
-READY = "modem ready"        # cli/running logs gateway.modem's INFO line when the modem is set up
-SENT = "text sent"           # gateway.daemon, after mark_sent committed
+READY = "modem ready"        # cli/running.py logs gateway.at.session's INFO line when the modem is set up
+SENT = "text sent"           # gateway.app.daemon, after mark_sent committed
 READY_TIMEOUT = 15.0         # seconds for a fresh process to import, open the store and set up the modem
 CALL_LENGTH = 0.5            # seconds from RING to NO CARRIER in the burst
 # Kill modes and their weights: (name, weight).
 MODES = (("uniform", 5), ("after_end", 2), ("after_cmgs", 2), ("startup", 1))
 
 
-class WatchedSim(SimModem):
+class WatchedSim(SimulatedModem):
     """The simulator, with events for the moments worth killing at and the time each text landed."""
 
     def __init__(self, *args, **kwargs):
@@ -82,15 +82,21 @@ class WatchedSim(SimModem):
             self.landed.append(time.monotonic())
 
 
-def burst(calls: int, gap: float, first: int = 2000) -> tuple[list[Step], list[tuple[str, float]]]:
-    """Steps for `calls` missed calls `gap` s apart from distinct numbers; (number, start) each."""
+def burst(calls: int, gap: float, first: int = 2000, *, start: float = 0.5,
+          reply_every: int | None = None) -> tuple[list[Step], list[tuple[str, float]]]:
+    """Steps for `calls` missed calls `gap` s apart from distinct numbers; (number, start) each.
+    With `reply_every` N, the caller of every Nth call (the middle one of each N) texts back
+    half a gap later (deploy/image-test/powercut.py counts those replies)."""
     steps, plan = [], []
     for i in range(calls):
-        t, number = 0.5 + i * gap, f"+1512555{first + i:04d}"
+        t, number = start + i * gap, f"+1512555{first + i:04d}"
         steps += [Step(t, "RING"), Step(t + 0.05, f'+CLIP: "{number}",145,"",0,"",0'),
                   Step(t + CALL_LENGTH, "NO CARRIER")]
         plan.append((number, t))
-    return steps, plan
+        if reply_every and i % reply_every == reply_every // 2:
+            reply = InboundSms(number, "Thanks, call me back after 3")
+            steps.append(Step(t + gap / 2, "", sms=reply))
+    return sorted(steps, key=lambda s: s.at), plan
 
 
 def write_config(folder: Path, port: str, *, owner: bool = False,
@@ -107,7 +113,7 @@ def write_config(folder: Path, port: str, *, owner: bool = False,
     if not owner:
         changes.append(('owner_phone = "+15125550199"', 'owner_phone = ""'))
     if daily_cap is not None:
-        changes.append(("daily_cap = 400", f"daily_cap = {daily_cap}"))
+        changes.append(("daily_cap = 200", f"daily_cap = {daily_cap}"))
     for old, new in changes:
         assert old in text, old
         text = text.replace(old, new)
@@ -377,7 +383,7 @@ def _windows(proc: Process, sim: WatchedSim) -> list[float]:
     """ms from the modem accepting each text to the daemon logging it sent (pairs in order)."""
     sent = [t for t, line in proc.log if SENT in line]
     landed = [t for t in sim.landed if t >= proc.started]
-    return [(s - l) * 1000 for l, s in zip(landed, sent) if s >= l]
+    return [(s - t) * 1000 for t, s in zip(landed, sent) if s >= t]
 
 
 def judge(report, plan, sim: WatchedSim, db: Path, alive, *, read=_rows,
@@ -428,7 +434,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    import results
+    from bench import results
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=300, help="kills in all (spread over rounds)")

@@ -1,5 +1,5 @@
 """Crash test, Android phone transport: `kill -9` the real daemon while a burst of missed calls and
-texts comes in through the fake SMSGate + CallGate (issue #6, second transport).
+texts comes in through the fake SMSGate + CallGate (the second transport).
 
 The harness owns a `FakeGateway` (the conformance fake: real loopback HTTP servers, signed webhooks
 retried as the apps retry them: SMS 15 retries, calls one attempt per copy, each phone state posted
@@ -46,18 +46,18 @@ from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from crash import Process, aim, pct, pick, rounds, write_config  # noqa: E402
-from gateway.fakegateway import FakeGateway  # noqa: E402
+from bench.crash import Process, aim, pct, pick, rounds, write_config  # noqa: E402
 from gateway.numbers import normalize  # noqa: E402
-from gateway.phonelink import SETTLE  # noqa: E402  (a call is decided at most this long after call:ended)
+from gateway.phone.api import CALL_EVENTS  # noqa: E402
+from gateway.phone.callbook import SETTLE  # noqa: E402  (a call is decided at most this long after call:ended)
+from gateway.simulator.phone import FakeGateway  # noqa: E402
+
 CALL_TIMEOUT = 5.0           # [phone] call_timeout_seconds for the run (90 s by default)
 RETRY_BASE = 1.0             # CallGate's webhook back-off base for the run (10 s on the phone)
 READY_TIMEOUT = 15.0         # s for a fresh process to import, open the store and connect
 CALL_LENGTH = 0.5            # s from call:ringing to call:ended in the burst
-SENT = "text sent"           # gateway.daemon, after mark_sent committed
-CALL_EVENTS = ("call:ringing", "call:started", "call:ended")
+SENT = "text sent"           # gateway.app.daemon, after mark_sent committed
 # Kill modes and their weights: (name, weight).
 MODES = (("uniform", 5), ("after_end", 2), ("after_post", 2), ("startup", 1))
 
@@ -388,7 +388,7 @@ def summary(report: Report) -> str:
 
 
 def main() -> None:
-    import results
+    from bench import results
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=200, help="kills in all (spread over rounds)")

@@ -16,18 +16,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway import atparse  # noqa: E402
-from gateway.calls import CallTracker  # noqa: E402
-from gateway.families import FAMILIES  # noqa: E402
-from gateway.lines import LineFramer  # noqa: E402
-
-import results  # noqa: E402
+from bench import results  # noqa: E402
+from gateway.at import parse as atparse  # noqa: E402
+from gateway.at.families import FAMILIES  # noqa: E402
+from gateway.at.lines import LineFramer  # noqa: E402
+from gateway.at.tracker import CallTracker  # noqa: E402
 
 NUMBERS = ["+15125550142", "5125550142", "", "+4479460", "72404", "+1512555014", "anonymous"]
+# The real line shapes (docs/reference/modems.md) the corruptions start from, `{n}` a number:
+# one corpus, for this long run and tests/test_fuzz_props.py.
 SHAPES = [
     "RING", "+CRING: VOICE", "+CRING: GPRS \"IP\"", "NO CARRIER", "BUSY", "OK", "ERROR",
     '+CLIP: "{n}",145,"",0,"",0', '+CLIP: "{n}",129', "+CLIP: ,128,,,,1", '+CLIP:"{n}",145',
     '+CLCC: 1,1,4,0,0,"{n}",145,""', "+CLCC: 1,1,6,0,0", '+CLCC: 1,1,0,0,0,"{n}",129',
+    '+CLCC: 1,0,0,1,0,"",129',
     '+QIND: "ccinfo",1,1,4,0,0,"{n}",145', "VOICE CALL: BEGIN", "VOICE CALL: END: 000012",
     "MISSED_CALL: 10:15AM {n}", "^CEND:1,0,104,16", "^CEND:1,12,104,16", "^CONN:1,0",
     "+UCALLSTAT: 1,4", "+UCALLSTAT: 1,0", "+UCALLSTAT: 1,6", "HANGUP: 1", "+WIND: 6,1", "RDY",

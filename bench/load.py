@@ -21,16 +21,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import serial  # noqa: E402
 
+from bench import results  # noqa: E402
 from gateway import config as config_mod  # noqa: E402
-from gateway.atlink import AtLink  # noqa: E402
+from gateway.app import reports  # noqa: E402
+from gateway.app.daemon import build  # noqa: E402
+from gateway.app.store import Store  # noqa: E402
+from gateway.at.link import AtLink  # noqa: E402
 from gateway.clock import VirtualClock  # noqa: E402
-from gateway.daemon import Daemon  # noqa: E402
-from gateway.scenario import Step  # noqa: E402
-from gateway.sim import SimModem  # noqa: E402
+from gateway.simulator.modem import SimulatedModem  # noqa: E402
+from gateway.simulator.scenario import Step  # noqa: E402
 from gateway.starter import write_starter  # noqa: E402
-from gateway.store import Store  # noqa: E402
-
-import results  # noqa: E402
 
 START = 1_795_536_000.0  # Tuesday 2026-11-24 10:00 in Austin: business hours (tests/test_daemon.py)
 CALL_LENGTH = 0.5
@@ -51,7 +51,7 @@ def config_in(folder: Path, daily_cap: int = 400):
     path = folder / "textback.toml"
     text = path.read_text().replace("digest = true", "digest = false") \
         .replace("follow_up = true", "follow_up = false") \
-        .replace("daily_cap = 400", f"daily_cap = {daily_cap}")
+        .replace("daily_cap = 200", f"daily_cap = {daily_cap}")
     path.write_text(text)
     return config_mod.load(path)
 
@@ -59,11 +59,12 @@ def config_in(folder: Path, daily_cap: int = 400):
 def virtual_daemon(folder: Path, steps, *, daily_cap: int = 400):
     """(daemon, store, sim): the real daemon on a virtual clock against the pty simulator."""
     cfg = config_in(folder, daily_cap)
-    sim = SimModem("sim800", steps=steps)
+    sim = SimulatedModem("sim800", steps=steps)
     clock = VirtualClock(START, sim, warmup=1.0)
     store = Store(folder / "load.db")
     link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock, family="sim800")
-    return Daemon(cfg, store, clock, link), store, sim
+    # notices=False: the benchmark counts the callers' texts, not the owner's "textback is live".
+    return build(cfg, store, clock, link, notices=False), store, sim
 
 
 def virtual(calls: int, window: float) -> dict:
@@ -74,7 +75,7 @@ def virtual(calls: int, window: float) -> dict:
         began = time.perf_counter()
         try:
             daemon.run(until=START + window + 30.0)
-            rows = store.calls(limit=calls * 2)
+            rows = reports.calls(store, limit=calls * 2)
             resent = store.get_state("resent_after_crash")
         finally:
             store.close()

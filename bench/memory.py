@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import results  # noqa: E402
-from load import START, calls_steps, virtual_daemon  # noqa: E402
+from bench import results  # noqa: E402
+from bench.load import START, calls_steps, virtual_daemon  # noqa: E402
 
 TARGET_MB = 35.0
 GAP = 30.0  # seconds between calls: 1,000 calls in about 8 virtual hours

@@ -1,7 +1,7 @@
 """Memory, daemon alone: the resident set of the real `textback run` process over many missed calls
-(target <= 35 MB after 1,000 calls, issue #6) and whether it keeps growing.
+(target <= 35 MB after 1,000 calls) and whether it keeps growing.
 
-The harness owns the pty simulator (`SimModem.start`, a thread in this process) and plays missed
+The harness owns the pty simulator (`SimulatedModem.start`, a thread in this process) and plays missed
 calls at a fixed rate: RING, +CLIP, NO CARRIER from distinct numbers, every 10th call a repeat caller
 (cooldown: recorded, not texted; within the hour: "calling again" to the owner), every 4th new caller
 replying to the text-back (+CMTI, read, a lead reply, an alert to the owner). `textback run --config
@@ -25,11 +25,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from crash import READY, READY_TIMEOUT, Process, write_config  # noqa: E402
-from gateway.scenario import InboundSms, Step  # noqa: E402
-from gateway.sim import SimModem  # noqa: E402
+from bench import results  # noqa: E402
+from bench.crash import READY, READY_TIMEOUT, Process, write_config  # noqa: E402
+from gateway.simulator.modem import SimulatedModem  # noqa: E402
+from gateway.simulator.scenario import InboundSms, Step  # noqa: E402
 
 TARGET_MB = 35.0
 OWNER = "+15125550199"       # the starter's owner_phone: alerts go there, counted apart
@@ -38,7 +38,7 @@ REPLY_AFTER = 1.0            # a reply arrives this long after its call ended (t
 REPEAT_EVERY = 10            # every 10th call is a caller from 5 calls earlier
 REPLY_EVERY = 4              # every 4th new caller answers the text-back
 AREAS = ("512", "737", "214", "469", "713", "832", "210", "281", "409", "430")  # Texas area codes
-TEXT_BACK_KINDS = ("missed_call", "after_hours")   # gateway.conversation
+TEXT_BACK_KINDS = ("missed_call", "after_hours")   # gateway.app.conversation
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _settled(db: Path) -> bool:
 
 def run(calls: int, gap: float, every: int, seconds: float, folder: Path, say=print) -> dict:
     plan = plan_calls(calls, gap)
-    sim = SimModem("sim800", steps=plan.steps)
+    sim = SimulatedModem("sim800", steps=plan.steps)
     config, db = write_config(folder, sim.port_name, owner=True, daily_cap=calls * 3 + 100), \
         folder / "mem.db"
     t0: list[float] = []
@@ -180,7 +180,7 @@ def run(calls: int, gap: float, every: int, seconds: float, folder: Path, say=pr
     return {"samples": samples, "plan": plan, **verify(plan, sim, db)}
 
 
-def verify(plan: Plan, sim: SimModem, db: Path) -> dict:
+def verify(plan: Plan, sim: SimulatedModem, db: Path) -> dict:
     """Each distinct caller texted exactly once (modem side and store), repeats skipped."""
     texts = Counter(s.number for s in sim.sent)
     callers = set(plan.numbers)
@@ -247,12 +247,10 @@ def report(result: dict, command: str, wall: float) -> str:
         f"{len(result['strangers'])} texts to other numbers: {'PASS' if ok else 'FAIL'}.\n\n"
         f"- <= {TARGET_MB:g} MB after 1,000 calls: {verdict}\n"
         f"- growth in the second half: {per_call:+.0f} KB/1,000 calls ({per_hour:+.0f} KB/hour)\n\n"
-        f"Command: `{command}`; {__import__('results').machine()}; {wall:.0f} s.\n")
+        f"Command: `{command}`; {results.machine()}; {wall:.0f} s.\n")
 
 
 def main() -> None:
-    import results
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=5.0, help="calls per second (default 5)")

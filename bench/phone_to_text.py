@@ -4,7 +4,7 @@ state posted twice, as CallGate does, in no set order).
 
 Two cases: the usual one, both copies of each state arrive (the call is decided as soon as they
 are in), and one where Android's second copy of call:ended is lost (the call waits
-phonelink.SETTLE for it). Each missed call must be texted exactly once: a doubled broadcast that
+gateway.phone.callbook SETTLE for it). Each missed call must be texted exactly once: a doubled broadcast that
 doubled a text would fail the run.
 
 Writes bench/RESULTS.md (its section). Run: `make bench` or
@@ -24,15 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import results  # noqa: E402
 from gateway import config as config_mod  # noqa: E402
+from gateway.app.daemon import build  # noqa: E402
+from gateway.app.store import Store  # noqa: E402
 from gateway.clock import WallClock  # noqa: E402
-from gateway.daemon import Daemon  # noqa: E402
-from gateway.fakegateway import FakeGateway  # noqa: E402
-from gateway.phonelink import SETTLE, PhoneLink, PhoneSettings  # noqa: E402
+from gateway.config import PhoneSettings  # noqa: E402
+from gateway.phone.callbook import SETTLE  # noqa: E402
+from gateway.phone.link import PhoneLink  # noqa: E402
+from gateway.simulator.phone import FakeGateway  # noqa: E402
 from gateway.starter import write_starter  # noqa: E402
-from gateway.store import Store  # noqa: E402
-
-import results  # noqa: E402
 
 TARGET_MS = 1000.0
 
@@ -74,7 +75,8 @@ def measure(calls: int, gap: float, lose_second_end: bool) -> list[float]:
                                  listen_port=0, adb=False)
         store = Store(Path(tmp) / "bench.db")
         clock = WallClock()
-        daemon = Daemon(cfg, store, clock, PhoneLink(replace(settings), clock))
+        # notices=False: what is measured is the callers' texts, not the owner's "live" text.
+        daemon = build(cfg, store, clock, PhoneLink(replace(settings), clock), notices=False)
         numbers = [f"+1512555{4000 + i:04d}" for i in range(calls)]
 
         def phone():

@@ -15,20 +15,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import results  # noqa: E402
 from gateway import config as config_mod  # noqa: E402
-from gateway.atlink import AtLink  # noqa: E402
+from gateway.app.daemon import build  # noqa: E402
+from gateway.app.store import Store  # noqa: E402
+from gateway.at.link import AtLink  # noqa: E402
 from gateway.clock import WallClock  # noqa: E402
-from gateway.daemon import Daemon  # noqa: E402
-from gateway.replay import open_sim_port  # noqa: E402
-from gateway.scenario import Step  # noqa: E402
-from gateway.sim import SimModem  # noqa: E402
+from gateway.simulator.modem import SimulatedModem  # noqa: E402
+from gateway.simulator.replay import port_opener  # noqa: E402
+from gateway.simulator.scenario import Step  # noqa: E402
 from gateway.starter import write_starter  # noqa: E402
-from gateway.store import Store  # noqa: E402
-
-import results  # noqa: E402
 
 
-class TimedSim(SimModem):
+class TimedSim(SimulatedModem):
     """The simulator, noting when each end-of-call line leaves and each AT+CMGS starts arriving."""
 
     def __init__(self, *args, **kwargs):
@@ -74,7 +73,9 @@ def measure(calls: int, gap: float) -> list[float]:
         store = Store(Path(tmp) / "bench.db")
         clock = WallClock()
         start = clock.now()
-        daemon = Daemon(cfg, store, clock, AtLink(open_sim_port(sim), clock, family="sim800"))
+        # notices=False: what is measured is the callers' texts, not the owner's "live" text.
+        daemon = build(cfg, store, clock, AtLink(port_opener(sim), clock, family="sim800"),
+                       notices=False)
         sim.start(lambda: clock.now() - start)
         daemon.connect()
         daemon.run(until=start + 1.0 + calls * gap + 2.0)

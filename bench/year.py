@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import results  # noqa: E402
-from gateway.store import Store, iso  # noqa: E402
+from bench import results  # noqa: E402
+from gateway.app.store import Store  # noqa: E402
+from gateway.clock import iso  # noqa: E402
 
 END = 1_795_536_000.0  # 2026-11-24 10:00 Chicago: "now" for the commands (TEXTBACK_NOW)
 DAY = 86400.0

@@ -8,6 +8,13 @@ import click
 from gateway.errors import TextbackError
 
 
+class UsageError(TextbackError):
+    """A bad argument on the command line (a lead that is no lead's number, a bad --since): the
+    CLI's own; the daemon's code raises domain errors (gateway.errors)."""
+
+    exit_code = 2
+
+
 class Group(click.Group):
     """Maps our errors to a message and an exit code: no traceback for a user mistake."""
 

@@ -1,7 +1,7 @@
 """The `textback` command: click group, error mapping (one place), and the daemon commands.
 
 Only click and our light modules are imported at the top: `textback --help` must stay cheap on a Pi.
-Exit codes (DESIGN.md): 0 ok, 1 runtime failure (modem gone), 2 usage or config error.
+Exit codes (docs/design.md): 0 ok, 1 runtime failure (modem gone), 2 usage or config error.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def run(config_path: str | None, db_path: str | None) -> None:
 
 
 # replay and demo use only what they are given: a TEXTBACK_DB or TEXTBACK_CONFIG set for the owner's
-# commands must not send a replay's texts into the real lead database (issue 11).
+# commands must not send a replay's texts into the real lead database.
 REPLAY_DB_HELP = ("Write the run into this lead database (default: a throwaway one, deleted at the "
                   "end). $TEXTBACK_DB is not read.")
 
@@ -84,7 +84,7 @@ def replay(scenario: str, config_path: str | None, db_path: str | None) -> None:
 
     Uses only what it is given: the starter config and a throwaway database unless --config and
     --db say otherwise."""
-    from gateway.replay import run_replay
+    from gateway.simulator.replay import run_replay
 
     run_replay(scenario, config_path=config_path, db_path=db_path, write=sys.stdout.write)
     sys.stdout.flush()
@@ -120,10 +120,10 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
     """Check modem, SIM, network, signal; exit 0 only when a text-back would work."""
     import serial
 
-    from gateway import doctor as doc
+    from cli.common import UsageError
+    from gateway.at.session import Session
+    from gateway.box import doctor as doc
     from gateway.clock import WallClock
-    from gateway.errors import UsageError
-    from gateway.modem import Session
 
     if test_number is not None and not (test_number.startswith("+") and test_number[1:].isdigit()):
         raise UsageError(f"--test-text {test_number!r}: not an international number",
@@ -131,9 +131,9 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
     sim = None
     if port_name == "sim":
         # The built-in simulated modem (as `[modem] port = "sim"`): doctor tried without hardware.
-        from gateway.sim import SimModem
+        from gateway.simulator.modem import SimulatedModem
 
-        sim = SimModem("sim800")
+        sim = SimulatedModem("sim800")
         sim.start(lambda: 0.0)
         port_name = sim.port_name
     ports = [Path(port_name)] if port_name else doc.candidate_ports()
@@ -141,7 +141,9 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
         raise UsageError("no modem port found", hint="plug the modem in, or give --port")
     clock, opened, works = WallClock(), [], False
     service = doc.service_state()
-    click.echo(f"note service: {service.detail}" + (f"\n       fix: {service.fix}" if service.fix else ""))
+    click.echo(
+        f"note service: {service.detail}" + (f"\n       fix: {service.fix}" if service.fix else "")
+    )
 
     def opener(path: Path):
         def open_port():
@@ -161,7 +163,9 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
             works = doc.overall(checks)
             if works:
                 break
-        click.echo("A text-back would work." if works else "A text-back would NOT work: see FAIL above.")
+        click.echo(
+            "A text-back would work." if works else "A text-back would NOT work: see FAIL above."
+        )
         if works and test_number:
             ref = doc.send_test(Session(opened[-1], clock), test_number)
             click.echo(f"Test text sent (reference {ref}); check the phone.")
@@ -180,13 +184,17 @@ def image() -> None:
 
 @image.command("customize")
 @click.argument("image_path", metavar="IMAGE", type=click.Path(exists=True, dir_okay=False))
-@click.option("--customer", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The customer's textback.toml (checked first; a bad file leaves IMAGE untouched).")
+@click.option(
+    "--customer",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The customer's textback.toml (checked first; a bad file leaves IMAGE untouched).",
+)
 @click.option("--templates", type=click.Path(exists=True, file_okay=False),
               help="A folder of templates to put in textback-templates/ on the card.")
 def image_customize(image_path: str, customer: str, templates: str | None) -> None:
     """Write a customer's settings into IMAGE's boot partition (no root needed)."""
-    from gateway import image as image_mod
+    from gateway.box import image as image_mod
 
     written, warnings = image_mod.customize(Path(image_path), Path(customer),
                                             Path(templates) if templates else None)
@@ -205,9 +213,9 @@ def phone() -> None:
 @config_option
 def phone_check(config_path: str | None) -> None:
     """Say in plain words what is missing for the phone to work; exit 0 only when it would."""
+    from cli.common import UsageError
+    from gateway.box.phonecheck import run_checks
     from gateway.clock import WallClock
-    from gateway.errors import UsageError
-    from gateway.phonecheck import run_checks
 
     cfg = load_config(config_path)
     if cfg.phone is None:
@@ -216,7 +224,9 @@ def phone_check(config_path: str | None) -> None:
     checks = run_checks(cfg.phone, WallClock())
     for check in checks:
         mark = "WARN" if check.warn else {True: "ok  ", False: "FAIL", None: "note"}[check.ok]
-        click.echo(f"{mark} {check.name}: {check.detail}" + (f"\n     -> {check.fix}" if check.fix else ""))
+        click.echo(
+            f"{mark} {check.name}: {check.detail}" + (f"\n     -> {check.fix}" if check.fix else "")
+        )
     if any(check.ok is False for check in checks):
         sys.exit(1)
 

@@ -1,26 +1,34 @@
 """The owner's commands: list and read leads, answer them, mark them, and see how textback is doing.
 
 Only click at the top: each command imports what it needs when it runs. No SQL here: reads go
-through gateway.reports, writes through the Store's verbs.
+through gateway.app.reports, writes through the Store's verbs.
 """
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
 import click
 
-from cli.common import config_option, db_option, load_config
+from cli.common import UsageError, config_option, db_option, load_config
 
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON array, for programs.")
 limit_option = click.option("--limit", type=click.IntRange(1, 1_000_000), default=50,
                             show_default=True, help="Show at most this many rows.")
 since_option = click.option("--since", metavar="WHEN",
                             help="Only since then: 30m, 12h, 2d, 1w or a date like 2026-11-01.")
-# Names, notes and search terms: a line, not a page (issue 11: a 100,000-character name filled
-# the leads table).
+# Names, notes and search terms: a line, not a page (a 100,000-character name filled the leads
+# table; SQLite refuses LIKE patterns over 50,000 bytes, SQLITE_MAX_LIKE_PATTERN_LENGTH, with a
+# traceback-shaped error).
 MAX_TEXT = 200
+# `--since 2d`: how many seconds each unit is.
+UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_AGO = re.compile(r"(\d+)\s*([mhdw])")
+MAX_SINCE = 100 * 366 * 86400   # "--since 99999999999999999999d": no time_t reaches that
+# A lead given as "12" is lead #12, not a phone number: no number worth texting is this short.
+LEAD_ID_MAX_DIGITS = 6
 # Replies longer than this many texts need --yes: each part is billed as one text.
 MAX_REPLY_PARTS = 3
 # In bash, zsh and sh an unquoted "#12" starts a comment: the command never sees it.
@@ -81,7 +89,6 @@ def now() -> float:
 
 def database(config_path: str | None, db_path: str | None) -> Path:
     """The lead database's path: --db, else the config's; UsageError when there is none yet."""
-    from gateway.errors import UsageError
 
     path = Path(db_path) if db_path else load_config(config_path).database
     if not path.exists():
@@ -92,7 +99,7 @@ def database(config_path: str | None, db_path: str | None) -> Path:
 
 def open_store(config_path: str | None, db_path: str | None):
     """The Store for a command that changes the database."""
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     return Store(database(config_path, db_path))
 
@@ -100,7 +107,7 @@ def open_store(config_path: str | None, db_path: str | None):
 def read_store(config_path: str | None, db_path: str | None):
     """The Store for a command that only reads: opened read-only (nothing created, migrated,
     chmodded or written; someone else's file refused), so a backup or a read-only card works."""
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     return Store.read_only(database(config_path, db_path))
 
@@ -108,7 +115,7 @@ def read_store(config_path: str | None, db_path: str | None):
 def quick_read(config_path: str | None, db_path: str | None, report, **query):
     """`report(db, **query)` on a plain read-only sqlite3 connection, without sqlite_utils: the
     owner's listings start fast on a Pi."""
-    from gateway import reports
+    from gateway.app import reports
 
     with reports.glance(database(config_path, db_path)) as quick:
         return report(quick, **query)
@@ -127,17 +134,67 @@ def business(config_path: str | None):
 
 
 def find(store, config_path: str | None, ref: str) -> dict:
-    """The lead LEAD names; the region (for national numbers) is only read when needed."""
+    """The lead LEAD names: "+15125550142", a national number ("(512) 555-0142"), "12", "@12" or
+    "#12" ("#" starts a comment in a shell, so "12" and "@12" are the safe ones). UsageError,
+    saying what to type instead, for a malformed number; NotFound for no lead. The region (for
+    national numbers) is only read from the config when needed."""
+    from gateway.errors import NotFound
+    from gateway.numbers import normalize
+
     text = ref.strip()
-    text = text[1:].strip() if text[:1] in ("#", "@") else text
-    region = "US" if text.isdigit() and len(text) <= store.LEAD_ID_MAX_DIGITS \
-        else business(config_path)[1]
-    return store.find_lead(ref, region)
+    marked = text[:1] in ("#", "@")
+    digits = text[1:].strip() if marked else text
+    if digits.isascii() and digits.isdigit() and (marked or len(digits) <= LEAD_ID_MAX_DIGITS):
+        # (an id beyond SQLite's 64-bit integers names no lead; int() of it would not bind)
+        lead = store.lead(int(digits)) if len(digits) <= 18 else None
+        if lead is None:
+            raise NotFound(f"no lead #{int(digits)}",
+                           hint="see the lead numbers with: textback leads")
+        return lead
+    number = normalize(text, None, business(config_path)[1])
+    if number is None:
+        raise UsageError(f"not a phone number or lead number: {ref!r}",
+                         hint='write it like 12, +15125550142 or "(512) 555-0142"')
+    lead = store.lead_by_number(number)
+    if lead is None:
+        raise NotFound(f"no lead with the number {number}",
+                       hint="see the leads with: textback leads --search DIGITS")
+    return lead
+
+
+def parse_since(text: str, now: float, tz) -> float:
+    """ "2d", "12h", "30m", "1w" before `now`, or a date "2026-11-01" (midnight, business time)."""
+    from datetime import date, datetime
+
+    value = text.strip().lower()
+    match = _AGO.fullmatch(value)
+    if match:
+        seconds = int(match.group(1)) * UNITS[match.group(2)]
+        if seconds > MAX_SINCE:
+            raise UsageError(f"--since: {text!r} is further back than anything textback holds",
+                             hint="write 30m, 12h, 2d, 1w or a date like 2026-11-01")
+        return now - seconds
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--since: cannot read {text!r}",
+                         hint="write 30m, 12h, 2d, 1w or a date like 2026-11-01") from None
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+def lead_status(text: str | None) -> str | None:
+    """--status as the owner writes it ("opted out", "opted-out") -> a stored status."""
+    from gateway.app.store import LEAD_STATUSES
+
+    if text is None:
+        return None
+    wanted = "_".join(text.strip().lower().replace("-", " ").split())
+    if wanted not in LEAD_STATUSES:
+        raise UsageError(f"--status: no status {text!r}", hint=f"one of {', '.join(LEAD_STATUSES)}")
+    return wanted
 
 
 def _since(text: str | None, config_path: str | None) -> float | None:
-    from gateway.reports import parse_since
-
     if text is None:
         return None
     tz = business(config_path)[0] if "-" in text else None  # only a date needs the zone
@@ -158,9 +215,10 @@ def _since(text: str | None, config_path: str | None) -> float | None:
 def leads(config_path, db_path, status, since, search, limit, as_json) -> None:
     """List leads, newest activity first (a dot marks unread replies)."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
-    query = dict(status=status, since=_since(since, config_path), search=search, limit=limit)
+    query = dict(status=lead_status(status), since=_since(since, config_path), search=search,
+                 limit=limit)
     rows, tz = quick_read(config_path, db_path, _with_zone(reports.leads), **query)
     filtered = status is not None or since is not None or bool(search)
     show.leads(rows, as_json=as_json, now=now(), filtered=filtered, tz=tz)
@@ -169,7 +227,7 @@ def leads(config_path, db_path, status, since, search, limit, as_json) -> None:
 def _with_zone(report):
     """(rows, the business's time zone): both from the database, so no config is loaded."""
     def both(db, **query):
-        from gateway.reports import zone
+        from gateway.app.reports import zone
 
         return report(db, **query), zone(db)
     return both
@@ -185,7 +243,7 @@ def lead(lead, config_path, db_path, as_json) -> None:
 
     LEAD is its number in the listing (12 or @12; quote '#12' in a shell) or its phone number."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
     store = read_store(config_path, db_path)
     try:
@@ -229,9 +287,14 @@ def _mark_read(config_path, db_path, lead_id: int) -> None:
 @click.command()
 @lead_argument
 @click.argument("text", type=FreeText("reply"))
-@click.option("--dry-run", is_flag=True, help="Show how the text would go (parts, encoding); send nothing.")
-@click.option("--yes", is_flag=True,
-              help=f"Send a reply longer than {MAX_REPLY_PARTS} texts (each part is billed as one).")
+@click.option(
+    "--dry-run", is_flag=True, help="Show how the text would go (parts, encoding); send nothing."
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help=f"Send a reply longer than {MAX_REPLY_PARTS} texts (each part is billed as one).",
+)
 @config_option
 @db_option
 def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
@@ -241,8 +304,7 @@ def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
     import uuid
 
     from cli import show
-    from gateway import reports
-    from gateway.errors import UsageError
+    from gateway.app import reports
     from gateway.render import segments, unsendable
 
     body = text.strip()
@@ -295,8 +357,11 @@ def _set_status(status: str, lead: str, note: str | None, config_path, db_path) 
 
 @click.command()
 @lead_argument
-@click.option("--note", type=FreeText("note", MAX_TEXT),
-              help=f"Why, when, how much: shown in the lead's timeline (at most {MAX_TEXT} characters).")
+@click.option(
+    "--note",
+    type=FreeText("note", MAX_TEXT),
+    help=f"Why, when, how much: shown in the lead's timeline (at most {MAX_TEXT} characters).",
+)
 @config_option
 @db_option
 def book(lead, note, config_path, db_path) -> None:
@@ -316,9 +381,9 @@ def done(lead, note, config_path, db_path) -> None:
     from types import SimpleNamespace
 
     from cli import show
-    from gateway import reports
-    from gateway.conversation import Conversation
-    from gateway.daemon import Counters
+    from gateway.app import reports
+    from gateway.app.conversation import Conversation
+    from gateway.app.daemon import Counters
 
     cfg = load_config(config_path)
     store = open_store(config_path, db_path)
@@ -340,8 +405,11 @@ def done(lead, note, config_path, db_path) -> None:
 
 @click.command()
 @lead_argument
-@click.option("--note", type=FreeText("note", MAX_TEXT),
-              help=f"Why it was lost: shown in the lead's timeline (at most {MAX_TEXT} characters).")
+@click.option(
+    "--note",
+    type=FreeText("note", MAX_TEXT),
+    help=f"Why it was lost: shown in the lead's timeline (at most {MAX_TEXT} characters).",
+)
 @config_option
 @db_option
 def lost(lead, note, config_path, db_path) -> None:
@@ -359,7 +427,6 @@ def name(lead, full_name, config_path, db_path) -> None:
 
     LEAD: 12, @12, '#12' or the phone number."""
     from cli import show
-    from gateway.errors import UsageError
 
     text = " ".join(full_name.split())
     if not text or show.neutralise(text) != text:
@@ -380,7 +447,7 @@ def name(lead, full_name, config_path, db_path) -> None:
 def calls(config_path, db_path, since, limit, as_json) -> None:
     """Recent calls: outcome, and whether a text went out (or why not)."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
     rows, tz = quick_read(config_path, db_path, _with_zone(reports.calls),
                           since=_since(since, config_path), limit=limit)
@@ -396,7 +463,7 @@ def calls(config_path, db_path, since, limit, as_json) -> None:
 def stats(days, config_path, db_path, as_json) -> None:
     """Missed calls, texts, time to text, reply and booked rates; a bar per day."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
     figures = quick_read(config_path, db_path, reports.stats, now=now(), days=days,
                          tz=business(config_path)[0])
@@ -441,8 +508,7 @@ def templates(config_path, as_json) -> None:
 def status(ctx, config_path, db_path, as_json) -> None:
     """Is textback working? Daemon, modem, texts waiting or failing, last call. Exit 1 if not."""
     from cli import show
-    from gateway import reports
-    from gateway.errors import UsageError
+    from gateway.app import reports
 
     path = Path(db_path) if db_path else load_config(config_path).database
     card = reports.card_status(path.parent)   # what first boot made of the installer's card
@@ -469,7 +535,7 @@ def status(ctx, config_path, db_path, as_json) -> None:
 def export(fmt, output, config_path, db_path) -> None:
     """Every lead and its messages, as CSV (one row per message) or JSON (for a CRM)."""
     from cli import show
-    from gateway import reports
+    from gateway.app import reports
 
     store = read_store(config_path, db_path)
     rows = reports.export(store)
@@ -486,7 +552,6 @@ def _write_private(path: Path, text: str) -> None:
     database is, whatever the umask."""
     import stat
 
-    from gateway.errors import UsageError
 
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -1,4 +1,6 @@
-"""What `textback run` and `textback demo` do around the daemon: ports, signals, logging, display."""
+"""What `textback run` and `textback demo` do around the daemon: ports, signals, logging,
+display."""
+
 from __future__ import annotations
 
 import logging
@@ -9,7 +11,8 @@ from pathlib import Path
 log = logging.getLogger("textback")
 
 READY_ANYWAY = 60.0  # seconds: tell systemd we run even if the modem is not there yet
-DEMO_TAIL = 12.0  # scenario seconds after the demo's last step: the last text goes out, then we stop
+# scenario seconds after the demo's last step: the last text goes out, then we stop
+DEMO_TAIL = 12.0
 
 
 def stop_on_signals(daemon, clock) -> None:
@@ -72,71 +75,74 @@ def refuse_exposed_secrets(cfg) -> None:
 
     secrets = cfg.secrets()
     if secrets and exposed(cfg.path):
-        raise ConfigError(f"holds secrets ({', '.join(secrets)}) and other users can read it",
-                          path=str(cfg.path),
-                          hint=f"chmod 600 {cfg.path} (or 640 with group textback), then start again")
+        raise ConfigError(
+            f"holds secrets ({', '.join(secrets)}) and other users can read it",
+            path=str(cfg.path),
+            hint=f"chmod 600 {cfg.path} (or 640 with group textback), then start again",
+        )
 
 
-def tell_systemd(daemon, clock) -> None:
-    """The service's side of a start: the owner's liveness texts, and for Type=notify: READY=1 once the modem is set up (or after READY_ANYWAY, so that a box whose
-    modem is unplugged at boot is not restarted over and over), WATCHDOG=1 from the loop."""
+def tell_systemd(daemon, clock, *, now=None) -> None:
+    """The service's side of a start, for Type=notify: READY=1 once the modem is set up (or after
+    READY_ANYWAY, so that a box whose modem is unplugged at boot is
+    not restarted over and over), WATCHDOG=1 from the loop and from inside every wait of the
+    clock (a command blocked for a minute must not let systemd kill us)."""
     import time
 
-    from gateway import notify
+    from gateway.box import notify
 
+    now = now or time.monotonic   # (a test passes its virtual clock's)
     interval = notify.watchdog_interval()
-    started = time.monotonic()
-    state = {"ready": False, "fed": 0.0}
+    feed = notify.Watchdog(interval, now=now) if interval else None
+    started = now()
+    state = {"ready": False}
 
     def on_ready(info):
-        daemon.talk.connected(info)  # the owner hears of an outage, or that a new box is live
         state["ready"] = True
         notify.ready(f"modem ready: {info.manufacturer} {info.model}".strip())
 
     def on_pass():
-        now = time.monotonic()
-        if not state["ready"] and now - started > READY_ANYWAY:
+        if not state["ready"] and now() - started > READY_ANYWAY:
             state["ready"] = True
             notify.ready("running; waiting for the modem")
-        if interval and now - state["fed"] >= interval:
-            state["fed"] = now
-            notify.watchdog()
+        if feed is not None:
+            feed()
 
     daemon.on_ready = on_ready
     daemon.on_pass = on_pass
+    clock.keepalive = on_pass
 
 
 def link_for(cfg, clock, db: Path | None = None):
     """(link, simulated modem or None) for `[modem] port`: "android", "sim" or a device path.
     The phone link keeps its call journal next to the database `db` ("<db>-calls")."""
-    from gateway.atlink import AtLink
+    from gateway.at.link import AtLink
 
     if cfg.modem.port == "android":
-        from gateway.phonelink import PhoneLink
+        from gateway.phone.link import PhoneLink
 
         journal = db.with_name(db.name + "-calls") if db else None
         return PhoneLink(cfg.phone, clock, journal=journal), None
     sim = None
     if cfg.modem.port == "sim":
-        from gateway import scenario
-        from gateway.replay import demo_scenario_path, open_sim_port, sim_for
+        from gateway.simulator import scenario
+        from gateway.simulator.replay import demo_scenario_path, port_opener, simulated_modem
 
         scen = scenario.load(cfg.modem.scenario or demo_scenario_path())
-        sim = sim_for(scen)
+        sim = simulated_modem(scen)
         started = clock.now()
         sim.start(lambda: clock.now() - started)
-        opener = open_sim_port(sim)
+        opener = port_opener(sim)
     else:
         opener = serial_opener(cfg.modem.port, cfg.modem.baudrate)
     return AtLink(opener, clock, family=cfg.modem.family, pin=cfg.modem.pin), sim
 
 
 def run_daemon(cfg, db_path: str | None) -> None:
+    from gateway.app.daemon import build
+    from gateway.app.lock import one_daemon
+    from gateway.app.store import Store
     from gateway.clock import WallClock
-    from gateway.daemon import Daemon
-    from gateway.store import Store
-
-    from gateway.lock import one_daemon
 
     setup_logging(cfg.log_level)
     refuse_exposed_secrets(cfg)
@@ -146,13 +152,13 @@ def run_daemon(cfg, db_path: str | None) -> None:
         store = Store(db)
         clock = WallClock()
         link, sim = link_for(cfg, clock, store.path)
-        daemon = Daemon(cfg, store, clock, link)
+        daemon = build(cfg, store, clock, link)
         tell_systemd(daemon, clock)
         stop_on_signals(daemon, clock)
         try:
             daemon.run()
             log.info("stopped (%s)", daemon.stop_reason)
-            from gateway import notify
+            from gateway.box import notify
 
             notify.stopping()
         finally:
@@ -167,13 +173,13 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
 
     from cli import show
     from gateway import config as config_mod
-    from gateway import scenario
-    from gateway.atlink import AtLink
+    from gateway.app.daemon import build
+    from gateway.app.store import Store
+    from gateway.at.link import AtLink
     from gateway.clock import WallClock
-    from gateway.daemon import Daemon
-    from gateway.replay import demo_scenario_path, open_sim_port, sim_for
+    from gateway.simulator import scenario
+    from gateway.simulator.replay import demo_scenario_path, port_opener, simulated_modem
     from gateway.starter import write_starter
-    from gateway.store import Store
 
     console = Console(highlight=False)
     # The demo shows every event itself; log lines would only repeat them, out of step.
@@ -185,12 +191,12 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
         write_starter(Path(tmp))
         cfg = config_mod.load(Path(tmp) / "textback.toml")
         store = Store(Path(db_path) if db_path else Path(tmp) / "demo.db")
-        sim = sim_for(scen)
+        sim = simulated_modem(scen)
         clock = WallClock.starting_at(start, speed=speed)
         console.print(show.demo_banner(cfg, scen, speed))
         sink = show.DemoSink(console, cfg.business.timezone, cfg.business.region)
-        link = AtLink(open_sim_port(sim), clock, family=scen.family or "auto")
-        daemon = Daemon(cfg, store, clock, link, sink=sink)
+        link = AtLink(port_opener(sim), clock, family=scen.family or "auto")
+        daemon = build(cfg, store, clock, link, sink=sink)
         stop_on_signals(daemon, clock)
         sim.start(lambda: clock.now() - start)
         try:
@@ -203,7 +209,9 @@ def run_demo(*, speed: float, db_path: str | None) -> None:
         console.print()
         # "last activity" against the demo's own clock (pinned to the scenario's day), not the
         # real one, and in the demo business's zone.
-        show.leads(store.leads(limit=20), console=console, title="Leads after the demo",
+        from gateway.app import reports
+
+        show.leads(reports.leads(store, limit=20), console=console, title="Leads after the demo",
                    now=clock.now(), tz=cfg.business.timezone)
         console.print(show.demo_summary(counters))
         store.close()
@@ -240,12 +248,12 @@ def run_phone_demo(*, db_path: str | None) -> None:
 
     from cli import show
     from gateway import config as config_mod
+    from gateway.app.daemon import build
+    from gateway.app.store import Store
     from gateway.clock import WallClock
-    from gateway.daemon import Daemon
-    from gateway.fakegateway import FakeGateway
-    from gateway.phonelink import PhoneLink
+    from gateway.phone.link import PhoneLink
+    from gateway.simulator.phone import FakeGateway
     from gateway.starter import write_starter
-    from gateway.store import Store
 
     console = Console(highlight=False)
     logging.basicConfig(level=logging.ERROR)
@@ -260,13 +268,14 @@ def run_phone_demo(*, db_path: str | None) -> None:
         console.print(f"textback demo --phone: the daemon and a simulated Android phone "
                       f"({phone.model}) running SMSGate and CallGate on this machine.\n")
         sink = show.DemoSink(console, cfg.business.timezone, cfg.business.region)
-        daemon = Daemon(cfg, store, clock, PhoneLink(settings, clock), sink=sink)
+        daemon = build(cfg, store, clock, PhoneLink(settings, clock), sink=sink)
         stop_on_signals(daemon, clock)
 
         def script():
             start = time.monotonic()
             for at, action, what, number in PHONE_SCRIPT:
-                time.sleep(max(0.0, start + at - time.monotonic()))  # the demo's pace, nothing waits on it
+                # the demo's pace, nothing waits on it
+                time.sleep(max(0.0, start + at - time.monotonic()))
                 if daemon.stopping:
                     return
                 if action == "play":
@@ -289,10 +298,10 @@ def run_phone_demo(*, db_path: str | None) -> None:
         finally:
             daemon.link.close()
         console.print()
-        show.leads(store.leads(limit=20), console=console, title="Leads after the demo",
-                   now=clock.now(), tz=cfg.business.timezone)
-        from gateway import reports
+        from gateway.app import reports
 
+        show.leads(reports.leads(store, limit=20), console=console, title="Leads after the demo",
+                   now=clock.now(), tz=cfg.business.timezone)
         lead = store.lead_by_number("+15125550142")
         if lead:
             show.timeline(lead, reports.timeline(store, lead["id"]), tz=cfg.business.timezone,
@@ -301,16 +310,16 @@ def run_phone_demo(*, db_path: str | None) -> None:
 
 
 def _daemon_lock(db_path: str | None):
-    """A demo on a database it was given runs a daemon there: one at a time (gateway.lock)."""
+    """A demo on a database it was given runs a daemon there: one at a time (gateway.app.lock)."""
     import contextlib
 
-    from gateway.lock import one_daemon
+    from gateway.app.lock import one_daemon
 
     return one_daemon(Path(db_path)) if db_path else contextlib.nullcontext()
 
 
 def _phone_settings(phone):
-    from gateway.phonelink import PhoneSettings
+    from gateway.config import PhoneSettings
 
     user_sms, password = phone.passwords["sms"]
     user_calls, calls_password = phone.passwords["calls"]

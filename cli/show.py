@@ -123,7 +123,7 @@ def columns(header: list[str], rows: list[list], *, width: int, right=(), squeez
 
     Strings and tuples, not a rich Text per cell: linear in the rows and cheap per row, so that
     `leads --limit 10000` prints in well under a second (bench/leads_cold.py); a Text per cell and
-    rstrip() of the whole output per row took minutes (issue 11)."""
+    rstrip() of the whole output per row took minutes."""
     cells = [[(h, "bold") for h in header]] + [
         [(c, "") if isinstance(c, str) else c for c in row] for row in rows]
     widths = [max(_width(row[i][0]) for row in cells) for i in range(len(header))]
@@ -176,7 +176,8 @@ def write_lines(console, lines: list[list[tuple[str, str]]]) -> None:
     console.file.flush()
 
 
-STATUS_STYLES = {"new": "bold", "texted": "", "replied": "bold yellow", "booked": "green", "done": "bold green", "called_back": "cyan",
+STATUS_STYLES = {"new": "bold", "texted": "", "replied": "bold yellow", "booked": "green",
+                 "done": "bold green", "called_back": "cyan",
                  "lost": "dim", "opted_out": "red"}
 UNREAD_MARK = "●"
 LEADS_HEADER = ["#", "name", "phone", "status", "missed", "last message", "last activity", ""]
@@ -251,7 +252,7 @@ def _event_line(event) -> tuple[str, object]:
     if kind == "text_in":
         if event["kind"] == "mms_notice":
             return ("picture note", literal(event["body"], "dim"))
-        if event["kind"] == "mms_unopened":   # the modem path: a notification only (issue 14)
+        if event["kind"] == "mms_unopened":   # the modem path: a notification only
             return ("picture message", literal(event["body"]))
         detail = (Text.assemble(literal(event["body"], "bold")) if event["body"] else
                   Text("(an empty text)" if not event.get("attachments") else "", style="dim"))
@@ -301,7 +302,9 @@ def describe(segs) -> str:
 
     single, multi = LIMITS[segs.encoding]
     room = single if segs.parts == 1 else multi * segs.parts
-    text = f"{segs.parts} part{'s' if segs.parts != 1 else ''}, {segs.encoding} ({segs.units}/{room})"
+    text = (
+        f"{segs.parts} part{'s' if segs.parts != 1 else ''}, {segs.encoding} ({segs.units}/{room})"
+    )
     if segs.ucs2_chars:
         text += " because of " + " ".join(neutralise(repr(ch)) for ch in segs.ucs2_chars[:5])
     return text
@@ -428,7 +431,7 @@ def export_csv(rows) -> str:
     import csv
     import io
 
-    from gateway.reports import EXPORT_COLUMNS
+    from gateway.app.reports import EXPORT_COLUMNS
 
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
@@ -499,7 +502,9 @@ class DemoSink:
             line.append("send error", style="bold red")
             line.append(f" {rec['error']}: retrying in {rec['retry_in']:.0f} s", style="red")
         elif kind == "modem":
-            line.append(f"modem ready: {rec.get('model')} (family {rec.get('family')})", style="cyan")
+            line.append(
+                f"modem ready: {rec.get('model')} (family {rec.get('family')})", style="cyan"
+            )
         else:
             return
         self.console.print(line)
@@ -508,7 +513,7 @@ class DemoSink:
 def demo_summary(counters):
     from rich.text import Text
 
-    from gateway.store import TEXT_BACK_KINDS
+    from gateway.app.store import TEXT_BACK_KINDS
 
     texted = sum(n for kind, n in counters.sent_by_kind.items() if kind in TEXT_BACK_KINDS)
     others = counters.texts_sent - texted

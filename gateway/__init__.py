@@ -1,5 +1,5 @@
-"""textback's daemon: modem session, call tracking, policy, outbox and lead store.
+"""textback: missed-call text-back for small contractors. docs/design.md is the map.
 
-Kept import-free so that `textback --help` costs no more than importing click.
+Kept import-free so that `textback --help` costs no more than importing click. The version is
+written once, in pyproject.toml (importlib.metadata.version("textback") reads it).
 """
-__version__ = "0.2.0"

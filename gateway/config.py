@@ -1,4 +1,4 @@
-"""The config file (DESIGN.md "Contract: configuration"): one TOML file, frozen dataclasses.
+"""The config file (docs/design.md, "Contract: configuration"): one TOML file, frozen dataclasses.
 
 Every mistake is a ConfigError naming the file, the dotted key (`hours.mon`,
 `policy.blocklist[2]`) and the fix. Relative paths resolve against the config file's folder.
@@ -6,16 +6,18 @@ Every mistake is a ConfigError naming the file, the dotted key (`hours.mon`,
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
+from gateway.errors import ConfigError
 
 REQUIRED = object()
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
@@ -63,7 +65,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
               "listen_port": Key("int", 8787), "webhook_url": Key("text", ""),
               "adb": Key("bool", True), "adb_serial": Key("text", ""),
               "call_timeout_seconds": Key("number", 90), "photo_max_mb": Key("number", 5)},
-    "reviews": {"url": Key("text", "")},   # issue 14: the link review.txt sends ($review_link)
+    "reviews": {"url": Key("text", "")},   # the link review.txt sends ($review_link)
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
@@ -90,7 +92,7 @@ class Business:
 class ModemSettings:
     port: str                # a device path, or "sim"
     baudrate: int
-    family: str              # "auto" or a name in gateway.families.FAMILIES
+    family: str              # "auto" or a name in gateway.at.families.FAMILIES
     pin: str
     scenario: Path | None    # port = "sim" only; None = the built-in demo
 
@@ -104,7 +106,7 @@ class PolicySettings:
     contacts: frozenset[str]   # E.164
     text_rejected: bool
     text_unknown: bool
-    min_rings: int = 1       # a call that rang fewer times is recorded, not texted (issue 14)
+    min_rings: int = 1       # a call that rang fewer times is recorded, not texted
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,33 @@ class OwnerSettings:
 
 
 @dataclass(frozen=True)
+class PhoneSettings:
+    """[phone]: the contractor's Android phone as the link (docs/reference/phone-apps.md). The
+    last five are the phone link's timing and limits; the file sets lost_end
+    (call_timeout_seconds) and photo_max_bytes (photo_max_mb), tests and the demo the others."""
+
+    url_sms: str = "http://127.0.0.1:8080"     # SMSGate local server (default port 8080)
+    url_calls: str = "http://127.0.0.1:8084"   # CallGate server (default port 8084)
+    username: str = "sms"
+    password: str = ""
+    signing_key: str = ""
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8787                    # 0: any free port (tests)
+    adb: bool = True                           # USB: adb forward/reverse on every connect
+    calls_username: str = "call"
+    calls_password: str = ""
+    calls_signing_key: str = ""                # "" = the same key as SMSGate's
+    adb_serial: str = ""
+    webhook_url: str = ""                      # "" = http://127.0.0.1:<listen_port>/webhook
+    # s a finished call waits for the late copies of its events (gateway.phone.callbook SETTLE)
+    settle: float = 0.6
+    lost_end: float = 90.0                     # s without call:ended: decided unknown (lost event)
+    send_wait: float = 30.0                    # s to wait for Sent/Failed before a retry
+    photo_max_bytes: int = 5_000_000           # a picture bigger than this is recorded, not kept
+    health_every: float = 60.0                 # s between GET /health looks (battery, internet)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     business: Business
@@ -128,8 +157,11 @@ class Config:
     database: Path
     log_level: str
     owner: OwnerSettings
-    phone: object = None     # gateway.phonelink.PhoneSettings when [modem] port = "android"
-    review_url: str = ""     # [reviews] url: $review_link; "" = no review requests (issue 14)
+    phone: PhoneSettings | None = None   # when [modem] port = "android"
+    # A digest of the file as loaded: the daemon tells the owner "textback is live" once per
+    # new config (a newly provisioned box), without reading the file again.
+    stamp: str = field(default="", compare=False)
+    review_url: str = ""     # [reviews] url: $review_link; "" = no review requests
     booking_url: str = ""    # [business] booking_url: $booking_link
 
     def secrets(self) -> list[str]:
@@ -155,7 +187,8 @@ def _suggest(word: str, known) -> str | None:
     return f"did you mean {close[0]!r}?" if close else None
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> tuple[dict, bytes]:
+    """The file's TOML and its bytes."""
     where = str(path)
     try:
         data = path.read_bytes()
@@ -165,10 +198,10 @@ def _read(path: Path) -> dict:
     except OSError as exc:
         raise ConfigError(f"cannot read the config file ({exc.strerror})", path=where,
                           hint="check the path and its permissions") from None
-    from .textfile import NotText, decode
+    from gateway.textfile import NotText, decode
 
     try:
-        return tomllib.loads(decode(data))
+        return tomllib.loads(decode(data)), data
     except NotText as exc:
         raise ConfigError(exc.reason, path=where, hint=exc.hint) from None
     except tomllib.TOMLDecodeError as exc:
@@ -177,7 +210,7 @@ def _read(path: Path) -> dict:
                                'key = ["a", "b"], [section]') from None
 
 
-def _checked(raw: dict, where: str) -> dict[str, dict[str, object]]:
+def _checked(raw: dict, where: str) -> dict[str, dict[str, Any]]:
     """Sections and keys known, types right, required keys present; defaults filled in."""
     for section, body in raw.items():
         if section not in SCHEMA:
@@ -186,7 +219,7 @@ def _checked(raw: dict, where: str) -> dict[str, dict[str, object]]:
         if not isinstance(body, dict):
             raise ConfigError("expected a [section] of keys", path=where, key=section,
                               hint=f"write [{section}] on its own line, then its keys")
-    values: dict[str, dict[str, object]] = {}
+    values: dict[str, dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
         body = raw.get(section, {})
         for key in body:
@@ -233,7 +266,7 @@ def _region(name: str, where: str) -> str:
 
 
 def _phone(raw: str, region: str, where: str, key: str) -> str:
-    from .numbers import normalize
+    from gateway.numbers import normalize
 
     number = normalize(raw, None, region)
     if number is None:
@@ -273,7 +306,7 @@ def _non_negative(value, where: str, key: str):
 def _family(name: str, where: str) -> str:
     if name == "auto":
         return name
-    from .families import FAMILIES
+    from gateway.at.families import FAMILIES
 
     if name not in FAMILIES:
         hint = _suggest(name, FAMILIES) or f"use \"auto\" or one of: {', '.join(sorted(FAMILIES))}"
@@ -314,7 +347,8 @@ def load(path: Path) -> Config:
     """Read and check the config file; raise ConfigError at the first mistake."""
     path = Path(path).expanduser().absolute()
     where = str(path)
-    v = _checked(_read(path), where)
+    raw, data = _read(path)
+    v = _checked(raw, where)
     folder = path.parent
     b, p = v["business"], v["policy"]
     for key in ("name", "owner"):
@@ -350,7 +384,8 @@ def load(path: Path) -> Config:
         log_level=level, owner=_owner(v["owner"], business, where),
         phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
         review_url=_link(v["reviews"]["url"], where, "reviews.url"),
-        booking_url=_link(b["booking_url"], where, "business.booking_url"))
+        booking_url=_link(b["booking_url"], where, "business.booking_url"),
+        stamp=hashlib.sha256(data).hexdigest()[:16])
 
 
 def _min_rings(value: int, where: str) -> int:
@@ -364,12 +399,17 @@ def _min_rings(value: int, where: str) -> int:
 MAX_LINK = 200
 
 
+# A web link as a text carries it: http(s), a host, maybe a port, then a path, query or fragment.
+# A pattern, not urllib.parse: config is a shared leaf, and the layers keep urllib (its request
+# half is network I/O) out of the pure modules (pyproject.toml, import-linter).
+_WEB_LINK = re.compile(r"(?P<scheme>https?)://(?P<host>[^/?#:@\s]+)(?P<port>:\d{1,5})?"
+                       r"(?P<rest>[/?#]\S*)?", re.IGNORECASE)
+
+
 def _link(raw: str, where: str, key: str) -> str:
     """A web link texts carry as it is ($review_link, $booking_link); "" for none. Plain ASCII
     only: one other character (an emoji) makes every text that carries it UCS-2 (70 characters a
     part), and phones cut a link at characters they do not expect."""
-    from urllib.parse import urlsplit
-
     text = raw.strip()
     if not text:
         return ""
@@ -377,9 +417,8 @@ def _link(raw: str, where: str, key: str) -> str:
         raise ConfigError(f"the link is {len(text):,} characters long; at most {MAX_LINK}",
                           path=where, key=key, hint="every text carrying it would cost several "
                           "texts: use the short link Google or your booking site gives you")
-    parts = urlsplit(text)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or \
-            any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text):
+    parts = _WEB_LINK.fullmatch(text)
+    if parts is None or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text):
         raise ConfigError(f"not a web link: {_shown(raw)}", path=where, key=key,
                           hint='write the whole link, starting https://, like '
                                '"https://g.page/r/AbCdEf/review"')
@@ -400,25 +439,20 @@ def _shown(text: str) -> str:
     return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
-def _ascii_link(parts) -> str | None:
-    """The same link in ASCII (IDNA host, percent-encoded path and query), or None if the host
-    has no IDNA form."""
-    from urllib.parse import quote, urlunsplit
-
+def _ascii_link(parts: re.Match) -> str | None:
+    """The same link in ASCII (the host in IDNA, every other non-ASCII character as its UTF-8
+    octets percent-encoded, RFC 3986 2.1 and 3.2.2), or None if the host has no IDNA form."""
     try:
-        host = parts.hostname.encode("idna").decode("ascii")
+        host = parts["host"].lower().encode("idna").decode("ascii")
     except UnicodeError:
         return None
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe="/%:@!$&'()*+,;=-._~"),
-                       quote(parts.query, safe="/%:@!$&'()*+,;=?-._~"),
-                       quote(parts.fragment, safe="/%:@!$&'()*+,;=?-._~")))
+    rest = "".join(ch if ch.isascii() else "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
+                   for ch in parts["rest"] or "")
+    return f"{parts['scheme'].lower()}://{host}{parts['port'] or ''}{rest}"
 
 
 def _phone_link(p: dict, where: str):
     """The Android gateway apps (SMSGate, CallGate) as the modem: [modem] port = "android"."""
-    from .phonelink import PhoneSettings
-
     for key in ("password", "calls_password", "signing_key"):
         if not p[key]:
             raise ConfigError("needed when port = \"android\"", path=where, key=f"phone.{key}",
@@ -427,14 +461,12 @@ def _phone_link(p: dict, where: str):
     if not 0 <= p["listen_port"] <= 65535:
         raise ConfigError(f"no such port {p['listen_port']}", path=where, key="phone.listen_port",
                           hint="a port number such as 8787")
+    # Every key but the two in other units is the setting of the same name.
+    same = {key: p[key] for key in p if key not in ("call_timeout_seconds", "photo_max_mb")}
     return PhoneSettings(
-        url_sms=p["url_sms"], url_calls=p["url_calls"], username=p["username"],
-        password=p["password"], calls_username=p["calls_username"],
-        calls_password=p["calls_password"], signing_key=p["signing_key"],
-        calls_signing_key=p["calls_signing_key"], listen_host=p["listen_host"],
-        listen_port=p["listen_port"], webhook_url=p["webhook_url"], adb=p["adb"],
-        adb_serial=p["adb_serial"],
-        lost_end=float(_non_negative(p["call_timeout_seconds"], where, "phone.call_timeout_seconds")),
+        **same,
+        lost_end=float(_non_negative(p["call_timeout_seconds"], where,
+                                     "phone.call_timeout_seconds")),
         photo_max_bytes=int(float(_non_negative(p["photo_max_mb"], where, "phone.photo_max_mb"))
                             * 1_000_000))
 
@@ -474,10 +506,8 @@ def exposed(path: Path) -> bool:
 
 def check(config: Config) -> list[str]:
     """Warnings a working config may still deserve; TemplateError for templates that cannot work."""
-    import unicodedata
-
-    from . import render
-    from .numbers import display
+    from gateway import render
+    from gateway.numbers import display
 
     warnings = []
     templates = render.load_templates(config.templates_dir)
@@ -489,7 +519,7 @@ def check(config: Config) -> list[str]:
     warnings += link_warnings(config, templates)
     for name, text in sorted(templates.items()):
         if name == "review" and not config.review_url:
-            continue  # never sent without a link (gateway.reviews)
+            continue  # never sent without a link (gateway.app.reviews)
         segs = render.segments(render.render(text, sample))
         for ch in segs.ucs2_chars:
             label = unicodedata.name(ch, f"U+{ord(ch):04X}")
@@ -507,7 +537,7 @@ def check(config: Config) -> list[str]:
     return warnings
 
 
-# issue 14: the link fields and the setting each comes from.
+# the link fields and the setting each comes from.
 LINK_FIELDS = {"review_link": ("reviews.url", "review_url"),
                "booking_link": ("business.booking_url", "booking_url")}
 
@@ -515,26 +545,26 @@ LINK_FIELDS = {"review_link": ("reviews.url", "review_url"),
 def link_warnings(config: Config, templates: dict[str, str]) -> list[str]:
     """A template that uses a link field whose setting is empty would send a text with a hole in
     it ("Book online: "). review.txt without a review link is never sent, so it is not named."""
-    from .render import fields_used
+    from gateway.render import fields_used
 
     out = []
     for name, text in sorted(templates.items()):
         if name == "review" and not config.review_url:
             continue
-        for field in sorted(fields_used(text) & set(LINK_FIELDS)):
-            setting, attribute = LINK_FIELDS[field]
+        for link in sorted(fields_used(text) & set(LINK_FIELDS)):
+            setting, attribute = LINK_FIELDS[link]
             if not getattr(config, attribute):
                 section, key = setting.split(".")
-                out.append(f"{name}.txt uses ${field} but {setting} is not set, so the text "
+                out.append(f"{name}.txt uses ${link} but {setting} is not set, so the text "
                            f"would go with nothing there: set it under [{section}] ({key} = "
-                           f'"https://..."), or take ${field} out of {name}.txt')
+                           f'"https://..."), or take ${link} out of {name}.txt')
     return out
 
 
 def _sample_caller(region: str) -> str:
     import phonenumbers
 
-    from .numbers import display
+    from gateway.numbers import display
 
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     if example is None:

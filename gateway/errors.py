@@ -1,6 +1,7 @@
 """Every error a user can cause or meet, in one place, each saying what, where and what to do.
 
-The CLI maps them to exit codes in `cli/main.py` (0 ok, 1 runtime failure, 2 usage/config error).
+The CLI maps them to exit codes in one place, `cli/common.py` (0 ok, 1 runtime failure, 2 usage or
+config error); a bad command-line argument is the CLI's own `cli.common.UsageError`.
 """
 from __future__ import annotations
 
@@ -34,12 +35,6 @@ class ConfigError(TextbackError):
 
 class TemplateError(ConfigError):
     """A template that cannot render: unknown field, missing file, bad syntax."""
-
-
-class UsageError(TextbackError):
-    """A bad argument on the command line (unknown lead, bad number)."""
-
-    exit_code = 2
 
 
 class ModemError(TextbackError):
@@ -92,6 +87,12 @@ class NotFound(TextbackError):
     """What the command names does not exist ("no lead #99"): a runtime failure, not bad usage."""
 
     exit_code = 1
+
+
+class ImageError(TextbackError):
+    """An SD card image textback cannot write into (no MBR, no FAT partition, mtools missing)."""
+
+    exit_code = 2
 
 
 class AlreadyRunning(TextbackError):

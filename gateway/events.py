@@ -6,11 +6,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Call outcomes (DESIGN.md, contract: replay output).
+# Call outcomes (docs/design.md, "Contract: replay").
 MISSED = "missed"
 ANSWERED = "answered"
 REJECTED = "rejected"
 UNKNOWN = "unknown"
+# Not an outcome of an incoming call: in a MissedLog, a call the owner placed from the phone.
+PLACED = "placed"
+
+
+@dataclass(frozen=True)
+class ModemInfo:
+    """What a link says it is connected to, once connected (the phone link: "Android", its
+    model)."""
+
+    manufacturer: str
+    model: str
+    family: str            # a modem family (gateway.at.families), or "android"
 
 
 @dataclass(frozen=True)
@@ -18,7 +30,8 @@ class CallRinging:
     """A call started ringing, or its caller ID just became known (sent at most twice a call)."""
 
     call_id: int           # tracker-local sequence number, unique within one tracker
-    number: str | None     # raw digits as the modem gave them ("+15125550142", "5125550142"); None if withheld/unknown
+    # raw digits as the modem gave them ("+15125550142", "5125550142"); None if withheld/unknown
+    number: str | None
     number_type: int | None  # 27.007 <type>: 145 international, 129 national/unknown, 128 unknown
     withheld: bool
     at: float
@@ -36,13 +49,14 @@ class CallEnded:
     started: float         # first ring / first sign of the call
     ended: float           # when the end was decided
     rings: int             # RING / +CRING lines seen
-    how: str               # the signal that decided: "NO CARRIER", "+CLCC stat 6", "^CEND", "ring silence", ...
+    # the signal that decided: "NO CARRIER", "+CLCC stat 6", "^CEND", "ring silence", ...
+    how: str
     recovered: bool = False  # learnt afterwards (missed-calls list), not seen ringing
 
 
 @dataclass(frozen=True)
 class CallPlaced:
-    """The owner called a number from the phone (the phone path: an outgoing call). issue 14: a
+    """The owner called a number from the phone (the phone path: an outgoing call). a
     lead called back needs no follow-up text."""
 
     number: str            # as the phone gave it
@@ -61,8 +75,35 @@ class MissedList:
 class MissedLog:
     """The phone's call log (missed and rejected calls, with times), read at connect over USB."""
 
-    entries: tuple[tuple[str, int, float], ...]  # (number, "" = withheld; CallLog type; epoch s), oldest first
+    # (number, "" = withheld; outcome, MISSED or REJECTED, or PLACED for the owner's own call
+    # out; epoch s), oldest first
+    entries: tuple[tuple[str, str, float], ...]
     at: float
+
+
+# The content type of an MMS PDU (OMA MMS encapsulation, 7.3.11): a picture message.
+MMS = "application/vnd.wap.mms-message"
+
+
+@dataclass(frozen=True)
+class WapPush:
+    """What one WAP push said (gateway.at.wap reads it from an SMS to port 2948). `problem` is
+    None when it is a whole m-notification-ind."""
+
+    content_type: str | None = None
+    message_type: int | None = None
+    sender: str | None = None        # From as written ("+15125550142/TYPE=PLMN" -> "+15125550142")
+    hidden: bool = False             # From said "insert address": the sender hid the number
+    location: str | None = None      # X-Mms-Content-Location: where the MMS waits
+    size: int | None = None          # X-Mms-Message-Size, bytes
+    subject: str | None = None
+    transaction: str | None = None   # X-Mms-Transaction-ID
+    problem: str | None = None
+
+    @property
+    def is_mms(self) -> bool:
+        return self.content_type == MMS
+
 
 
 @dataclass(frozen=True)
@@ -78,7 +119,7 @@ class SmsReceived:
     incomplete: bool = False  # parts never came; `text` holds what did
     attachments: tuple = ()   # Attachment records of a picture message (MMS)
     notice: bool = False      # only the announcement of a picture message (recorded, no alert)
-    push: object = None       # gateway.wap.Push: a WAP push the modem got (an MMS notification)
+    push: WapPush | None = None  # a WAP push the modem got (an MMS notification): gateway.at.wap
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,8 @@ def normalize(raw: str | None, type_: int | None = None, region: str = "US") -> 
     None for: withheld/empty, words ("Unknown", "Private"), letters, impossible lengths.
     `type_` is the 27.007 number type: 145 means international even without the "+", so
     "5125550142"/129 and "+15125550142"/145 (and "15125550142"/145) give the same answer
-    (modem-behaviour.md, trap 11). A national reading that is impossible is retried as
-    international, for modems that drop the "+" and report 129.
+    (docs/reference/modems.md, "Caller ID and call lists"). A national reading that is impossible
+    is retried as international, for modems that drop the "+" and report 129.
     """
     if raw is None:
         return None
@@ -93,6 +93,19 @@ def is_short_code(raw: str, region: str) -> bool:
 
     number = _parse(digits, region)
     return number is not None and phonenumbers.is_possible_short_number_for_region(number, region)
+
+
+def same_number(a: str, b: str) -> bool:
+    """One caller, however a modem or a phone wrote the number: "2345640362"/129 and
+    "+12345640362"/145 (a u-blox capture), "(512) 555-0142" and "+15125550142" (the phone's call
+    log and CallGate), "07700 900123" and "+447700900123" (a trunk prefix). The same when their
+    last 10 digits agree, or all of the shorter's when it has fewer (3 at least; shorter still:
+    all digits equal)."""
+    da, db = _digits(a), _digits(b)
+    tail = min(10, len(da), len(db))
+    if tail < 3:
+        return bool(da) and da == db
+    return da[-tail:] == db[-tail:]
 
 
 def mask(number: str | None) -> str:

@@ -10,8 +10,8 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import textfile
-from .errors import TemplateError
+from gateway import textfile
+from gateway.errors import TemplateError
 
 # What a template may use (the daemon fills each; "" when unknown).
 FIELDS = frozenset({
@@ -21,7 +21,7 @@ FIELDS = frozenset({
     "first_name",      # the lead's first name, "" when unknown
     "caller",          # the caller's number, display format
     "status",          # the owner's status line, "" when none
-    "review_link",     # [reviews] url (issue 14), "" when not set
+    "review_link",     # [reviews] url, "" when not set
     "booking_link",    # [business] booking_url, "" when not set
 })
 # Sent only when set up ([reviews] url): a templates folder made before it may lack the file, and
@@ -88,7 +88,7 @@ def _split(text: str, costs: list[int], single: int, multi: int) -> list[str]:
 
 
 def split(text: str) -> tuple[str, list[str]]:
-    """(encoding, parts): how `text` is cut into SMS messages. The PDU encoder (gateway.pdu)
+    """(encoding, parts): how `text` is cut into SMS messages. The PDU encoder (gateway.at.pdu)
     sends exactly these parts: what `segments` says (config check, reply --dry-run) goes out."""
     ucs2 = any(ch not in _GSM7_COST for ch in text)
     encoding = "UCS-2" if ucs2 else "GSM-7"
@@ -205,14 +205,31 @@ def render(text: str, fields: dict[str, str]) -> str:
 
 
 def default_templates_dir() -> Path:
-    """The shipped defaults: gateway/default_templates/ in an installed wheel (pyproject maps the
-    repo's templates/ there), else the repo's templates/ when running from a checkout.
+    """The shipped defaults: the package's default_templates/ folder in an installed wheel
+    (pyproject maps the repo's templates/ there), else the repo's templates/ when running from a
+    checkout.
 
     Not importlib.resources: the folder has no __init__.py, so it is a namespace package whose
     files() is a MultiplexedPath, and str() of that is not a path.
     """
-    for folder in (Path(__file__).parent / "default_templates", Path(__file__).parent.parent / "templates"):
+    for folder in (
+        Path(__file__).parent / "default_templates",
+        Path(__file__).parent.parent / "templates",
+    ):
         if (folder / f"{TEMPLATE_NAMES[0]}.txt").is_file():
             return folder
     raise TemplateError("the default templates are missing from this installation",
                         hint="reinstall textback (pip install --force-reinstall textback)")
+
+
+def whole_text(text: str) -> str:
+    """A received text once its parts are joined: surrogate pairs (maybe cut across two parts by
+    the sender's phone) become their character; a lone surrogate becomes U+FFFD, so that what is
+    stored, shown and relayed is always valid Unicode."""
+    return text.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "replace")
+
+
+def human(size: int) -> str:
+    """A size in bytes as people read it: "48 kB", "1.2 MB"."""
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB" if size >= 1e3 \
+        else f"{size} bytes"

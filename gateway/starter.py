@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import ConfigError
+from gateway.errors import ConfigError
 
 CONFIG_NAME = "textback.toml"
 TEMPLATES_DIR = "templates"
@@ -85,7 +85,7 @@ def write_starter(folder: Path, *, force: bool = False) -> list[Path]:
 
     Nothing is written when a target exists and `force` is false: ConfigError names the file.
     """
-    from .render import default_templates_dir
+    from gateway.render import default_templates_dir
 
     folder = Path(folder).expanduser()
     defaults = sorted(default_templates_dir().glob("*.txt"))

@@ -1,17 +1,34 @@
-"""The unsolicited-line parsers: every shape in the reference's Traps 1-2, and garbage never raises."""
+"""The unsolicited-line parsers: every shape in docs/reference/modems.md ("Caller ID and call
+lists"), and garbage never raises."""
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.atparse import (CallStat, Cend, Clcc, Clip, MissedCall, Wind, parse_ccinfo, parse_cend,
-                             parse_clcc, parse_clip, parse_cring, parse_hangup, parse_missed_call,
-                             parse_ucallstat, parse_wind, split_fields)
+from gateway.at.parse import (
+    CallStat,
+    Cend,
+    Clcc,
+    Clip,
+    MissedCall,
+    Wind,
+    parse_ccinfo,
+    parse_cend,
+    parse_clcc,
+    parse_clip,
+    parse_cring,
+    parse_hangup,
+    parse_missed_call,
+    parse_ucallstat,
+    parse_wind,
+    split_fields,
+)
 
 NUM = "+15125550142"
 
 
 @pytest.mark.parametrize("line, expected", [
-    # Traps 1, in order: 6 fields (Huawei/generic), SIM800 "" alpha, satype 128 with a valid number
+    # The +CLIP shapes of docs/reference/modems.md, in order: 6 fields (Huawei/generic), SIM800 "" alpha, satype 128
+    # with a valid number
     ('+CLIP: "+27821231234",145,,,,0', Clip("+27821231234", 145, 0)),
     (f'+CLIP: "{NUM}",145,"",0,"",0', Clip(NUM, 145, 0)),
     ('+CLIP: "+481239823991",145,"",128,"",0', Clip("+481239823991", 145, 0)),
@@ -90,7 +107,7 @@ def test_parse_ccinfo(line, expected):
     (parse_cend, "^CEND:1,a,104,16", None),
     (parse_ucallstat, "+UCALLSTAT: 1,4", CallStat(1, 4)),
     (parse_ucallstat, "+UCALLSTAT:1,6", CallStat(1, 6)),
-    (parse_ucallstat, "+UCALLSTAT: 1,", None),             # corrupted (u-blox, Traps 8)
+    (parse_ucallstat, "+UCALLSTAT: 1,", None),             # corrupted (u-blox)
     (parse_ucallstat, "+UCALLSTAT: 1,4,7", None),
     (parse_ucallstat, "+UCALLSTAT: \x001,6", None),
     (parse_missed_call, f"MISSED_CALL: 11:53AM {NUM}", MissedCall("11:53AM", NUM)),

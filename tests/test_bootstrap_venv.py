@@ -1,5 +1,5 @@
 """.ci/bootstrap_venv.py: pip's wheel from where this machine's pip is configured to look, never a
-host written into the script (issue 12: a shop's mirror or an offline build host)."""
+host written into the script (a shop's mirror or an offline build host)."""
 import hashlib
 import importlib.util
 from pathlib import Path

@@ -1,16 +1,16 @@
-"""issue 14: the owner calls a lead back from the phone -> the lead is "called back" and gets no
+"""the owner calls a lead back from the phone -> the lead is "called back" and gets no
 follow-up. CallGate posts the outgoing call's OFFHOOK with the dialled number (Telecom's
 PhoneStateBroadcaster, docs/reference/phone-apps.md "Calls"); the phone's call log shows it too."""
 from types import SimpleNamespace
 
 from gateway import events as ev
-from gateway.conversation import Conversation
-from gateway.daemon import Counters
-from gateway.phonelink import CallBook
-from gateway.sim import SimModem
-from gateway.store import Store
-from test_conversation import CALL, N, OWNER, START, run, setup
-from test_phonelink import gw, link, pump  # noqa: F401 (fixtures)
+from gateway.app.conversation import Conversation
+from gateway.app.daemon import Counters
+from gateway.app.store import Store
+from gateway.phone.callbook import CallBook
+from gateway.simulator.modem import SimulatedModem
+from test_conversation import CALL, OWNER, START, N, run, setup
+from test_phonelink import link, pump, settings  # noqa: F401 (fixtures)
 
 NATIONAL = "5125550142"   # as Android gives a dialled number
 
@@ -30,7 +30,7 @@ def test_an_outgoing_call_without_a_number_says_nothing():
     assert book.tick(130.0) == []
 
 
-def test_the_phone_link_reports_the_call_back(gw, link):
+def test_the_phone_link_reports_the_call_back(gw, link):  # noqa: F811 (fixtures)
     gw.call_event("call:started", NATIONAL)
     gw.call_event("call:ended", NATIONAL)
     placed = [e for e in pump(link, gw, then=100) if isinstance(e, ev.CallPlaced)]
@@ -46,7 +46,7 @@ def talk_for(cfg, db, at):
 def test_a_lead_called_back_gets_no_follow_up(tmp_path):
     cfg = setup(tmp_path)
     db = tmp_path / "t.db"
-    sim = SimModem("sim800", steps=CALL)
+    sim = SimulatedModem("sim800", steps=CALL)
     run(cfg, db, sim, START, START + 600)          # Tuesday 11:00: missed, texted
     store, talk = talk_for(cfg, db, START + 3600)
     talk.called_back(NATIONAL, START + 3600, "you called them from the phone")
@@ -91,7 +91,18 @@ def test_the_call_log_shows_a_call_back_made_while_textback_was_down(tmp_path):
     store.queue_text(number=N, body="hi", kind="missed_call", dedupe_key="m", send_at=START,
                      now=START)
     store.set_state("call_log_seen", f"{START:.3f}")
-    talk.missed_in_log(ev.MissedLog(((NATIONAL, 2, START + 50),), START + 100))
+    talk.missed_in_log(ev.MissedLog(((NATIONAL, ev.PLACED, START + 50),), START + 100))
     status = store.lead_by_number(N)["status"]
     store.close()
     assert status == "called_back"
+
+
+def test_the_call_log_names_the_owners_calls_out_apart_from_missed_ones():
+    from gateway.phone import calllog
+
+    entries = calllog.parse("Row: 0 number=5125550142, type=2, date=1700000000000, duration=30\n"
+                            "Row: 1 number=+15125550143, type=3, date=1700000100000, duration=0\n")
+    assert calllog.missed(entries) == (("5125550142", ev.PLACED, 1700000000.0),
+                                       ("+15125550143", ev.MISSED, 1700000100.0))
+    # ... and a call out is never taken for the missed call a waiting call looks for
+    assert calllog.find(entries, "5125550142", 1699999990.0, 1700000010.0) is None

@@ -3,17 +3,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gateway import calllog
 from gateway import config as config_mod
 from gateway import events as ev
-from gateway.calllog import parse, refused
+from gateway.app import reports
+from gateway.app.conversation import Conversation
+from gateway.app.daemon import Counters
+from gateway.app.store import Store
 from gateway.clock import WallClock
-from gateway.conversation import Conversation
-from gateway.daemon import Counters
+from gateway.phone.calllog import missed, parse, refused
 from gateway.starter import write_starter
-from gateway.store import Store
 
 AOSP = """\
 Row: 0 number=+15125550142, type=3, date=1700000100000, duration=0
@@ -81,8 +82,7 @@ LOG = ((A, 3, T - 600), (B, 5, T - 1200), (C, 3, T - 6.5 * H), (D, 1, T - 300), 
                             (A, "missed", "queued"), (OWNER, "missed", "skipped contact")]),
     # The heartbeat says we were up until 15 min ago: only what came after.
     (T - 8 * H, T - 0.25 * H, [(A, "missed", "queued"), (OWNER, "missed", "skipped contact")]),
-    # Read 5 min ago (a reconnect after the cable came out): nothing newer than that read but
-    # LIVE, which we saw.
+    # Read 5 min ago (a reconnect after the cable came out): nothing newer than that read but LIVE, which we saw.
     (T - 300, None, [(OWNER, "missed", "skipped contact")]),
 ])
 def test_what_the_log_recovers(tmp_path, seen, beat, calls):
@@ -96,22 +96,10 @@ def test_what_the_log_recovers(tmp_path, seen, beat, calls):
         for key, value in (("call_log_seen", seen), ("heartbeat", beat)):
             if value is not None:
                 store.set_state(key, f"{value:.3f}")
-        talk.missed_in_log(ev.MissedLog(LOG, T))
-        talk.missed_in_log(ev.MissedLog(LOG, T + 1))  # read again: nothing more
+        talk.missed_in_log(ev.MissedLog(missed(LOG), T))
+        talk.missed_in_log(ev.MissedLog(missed(LOG), T + 1))  # read again: nothing more
         got = [(c["number"], c["outcome"], " ".join(filter(None, (c["action"], c["reason"]))))
-               for c in reversed(store.calls()) if c["recovered"]]
+               for c in reversed(reports.calls(store)) if c["recovered"]]
         assert (got, float(store.get_state("call_log_seen"))) == (calls, T + 1)
     finally:
         store.close()
-
-
-@pytest.mark.parametrize("a, b, same", [
-    ("+15125550142", "(512) 555-0142", True),
-    ("+15125550142", "5125550142", True),
-    ("+15125550142", "+15125550143", False),
-    ("+447700900123", "07700 900123", True),     # national and international forms
-    ("72345", "72345", True),                    # a short code
-    ("", "+15125550142", False),
-])
-def test_same_number(a, b, same):
-    assert calllog.same_number(a, b) is same

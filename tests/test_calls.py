@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.calls import CallTracker
+from gateway.at.families import FAMILIES, get
+from gateway.at.tracker import CallTracker
 from gateway.events import ANSWERED, MISSED, UNKNOWN, CallEnded, CallRinging
-from gateway.families import FAMILIES, get
 
 NUM, NUM2 = "+15125550142", "+15125550199"
 CLIP = f'+CLIP: "{NUM}",145,"",0,"",0'          # SIM800 shape
@@ -106,7 +106,7 @@ def test_every_family_has_a_transcript():
     assert {row[0] for row in MISSED_CALLS.values()} == set(FAMILIES)
 
 
-# ---- withheld numbers (reference, "Withheld numbers") ----------------------------------------------
+# ---- withheld numbers (docs/reference/modems.md, "Caller ID and call lists") ---------------------
 @pytest.mark.parametrize("clip, type_", [
     ('+CLIP: "",128,"",0,"",1', 128),
     ('+CLIP: "",128,,,,1', 128),
@@ -178,7 +178,7 @@ ORDERS = {
     "CLIP without RING": (
         "sim800", [(0, CLIP), (5, CLIP), (9, "NO CARRIER")],
         [R(0, NUM, 145), E(MISSED, 0, 9, 2, "NO CARRIER")]),
-    "same caller national then international (Traps 11)": (
+    "same caller national then international (one number, two forms)": (
         "sim800", [(0, '+CLIP: "2345640362",129'), (5, '+CLIP: "+12345640362",145'), (9, "NO CARRIER")],
         [R(0, "2345640362", 129), E(MISSED, 0, 9, 2, "NO CARRIER", "2345640362", 129)]),
     "number filled in by +CLCC when CLIP gave none": (

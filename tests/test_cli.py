@@ -42,7 +42,7 @@ def test_init_then_check(tmp_path):
         f"wrote {tmp_path / 'templates' / 'missed_call.txt'}\n"
         f"wrote {tmp_path / 'templates' / 'review.txt'}\n"
         f"Next: edit {tmp_path / 'textback.toml'}, then run: textback config check "
-        f"--config {tmp_path / 'textback.toml'}\n")   # issue 11: the hint named no config
+        f"--config {tmp_path / 'textback.toml'}\n")   # the hint once named no config
     assert (tmp_path / "textback.toml").stat().st_mode & 0o777 == 0o600
     result = invoke("config", "check", "--config", str(tmp_path / "textback.toml"))
     assert (result.exit_code, result.output) == (0, f"{tmp_path / 'textback.toml'}: ok\n")
@@ -224,13 +224,13 @@ def test_phone_check_on_a_modem_config_says_how_to_switch(tmp_path):
 
 
 def test_doctor_on_a_good_and_a_broken_modem(tmp_path):
-    from gateway.scenario import Reply
-    from gateway.sim import SimModem
+    from gateway.simulator.modem import SimulatedModem
+    from gateway.simulator.scenario import Reply
 
     for replies, code, verdict in (((), 0, "A text-back would work."),
                                    ((Reply("AT+CSQ", ("+CSQ: 99,99", "OK")),), 1,
                                     "A text-back would NOT work: see FAIL above.")):
-        sim = SimModem("sim800", replies=replies)
+        sim = SimulatedModem("sim800", replies=replies)
         sim.start(lambda: 0.0)  # the modem answers on its own thread, as hardware does
         try:
             args = ["doctor", "--port", sim.port_name] + (["--test-text", "+15125550142"] if not code else [])

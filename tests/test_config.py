@@ -198,7 +198,7 @@ def test_missing_file(tmp_path):
 
 
 def test_unknown_modem_family(tmp_path):
-    families = pytest.importorskip("gateway.families")
+    families = pytest.importorskip("gateway.at.families")
     path = write(tmp_path, MINIMAL + 'family = "sim9000x"\n')
     with pytest.raises(ConfigError) as info:
         config.load(path)

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 import serial
 
 from gateway import config as config_mod
-from gateway.atlink import AtLink
+from gateway.app.daemon import build
+from gateway.app.store import Store
+from gateway.at.link import AtLink
 from gateway.clock import VirtualClock
-from gateway.daemon import Daemon
-from gateway.scenario import InboundSms, Reply, Step
-from gateway.sim import SimModem
+from gateway.simulator.modem import SimulatedModem
+from gateway.simulator.scenario import InboundSms, Reply, Step
 from gateway.starter import write_starter
-from gateway.store import Store
 
 TZ = ZoneInfo("America/Chicago")
 # A Tuesday, open 07:00-17:00; after the digest's window (07:30-10:30), so only Wednesday has one.
@@ -33,11 +33,11 @@ def setup(folder: Path, **changes):
     return config_mod.load(path)
 
 
-def run(cfg, db: Path, sim: SimModem, start: float, until: float, events=None):
+def run(cfg, db: Path, sim: SimulatedModem, start: float, until: float, events=None):
     clock = VirtualClock(start, sim, warmup=1.0)
     store = Store(db)
     link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock)
-    daemon = Daemon(cfg, store, clock, link, sink=(events.append if events is not None else None))
+    daemon = build(cfg, store, clock, link, sink=(events.append if events is not None else None), notices=False)
     try:
         daemon.run(until=until)
     finally:
@@ -51,7 +51,7 @@ def texts(sim):
 
 def test_texts_left_on_the_sim_are_read_at_start_and_deleted(tmp_path):
     cfg = setup(tmp_path)
-    sim = SimModem("sim800", stored_texts=[(N, "Are you open Saturday?")])
+    sim = SimulatedModem("sim800", stored_texts=[(N, "Are you open Saturday?")])
     events = []
     run(cfg, tmp_path / "t.db", sim, START, START + 10, events)
     sim.close()
@@ -64,7 +64,7 @@ def test_texts_left_on_the_sim_are_read_at_start_and_deleted(tmp_path):
 def test_restart_between_recording_and_deleting_neither_loses_nor_doubles(tmp_path):
     cfg = setup(tmp_path)
     # The first delete fails (as if the daemon died before it): the text stays on the SIM.
-    sim = SimModem("sim800", stored_texts=[(N, "Leak under the sink")],
+    sim = SimulatedModem("sim800", stored_texts=[(N, "Leak under the sink")],
                    replies=[Reply("AT+CMGD", ("ERROR",), 1)])
     db = tmp_path / "t.db"
     run(cfg, db, sim, START, START + 10)
@@ -83,7 +83,7 @@ def test_restart_between_recording_and_deleting_neither_loses_nor_doubles(tmp_pa
 
 def test_follow_up_next_business_morning_after_quiet_hours_and_the_digest(tmp_path):
     cfg = setup(tmp_path)
-    sim = SimModem("sim800", steps=CALL)
+    sim = SimulatedModem("sim800", steps=CALL)
     run(cfg, tmp_path / "t.db", sim, START, START + 26 * 3600)  # to Wednesday noon
     sim.close()
     sent = [(datetime.fromtimestamp(START + s.at_step_time, TZ).strftime("%a %H:%M"), s.number,
@@ -101,7 +101,7 @@ def test_follow_up_next_business_morning_after_quiet_hours_and_the_digest(tmp_pa
 
 def test_no_follow_up_after_a_reply(tmp_path):
     cfg = setup(tmp_path, **{"digest = true": "digest = false"})
-    sim = SimModem("sim800", steps=CALL + [Step(600.0, "", sms=InboundSms(N, "Yes please, tomorrow"))])
+    sim = SimulatedModem("sim800", steps=CALL + [Step(600.0, "", sms=InboundSms(N, "Yes please, tomorrow"))])
     run(cfg, tmp_path / "t.db", sim, START, START + 26 * 3600)
     sim.close()
     assert [s.number for s in sim.sent] == [N, OWNER]  # the text-back and the alert; no follow-up
@@ -111,7 +111,7 @@ def test_follow_up_after_hours_setting_stays_out_of_quiet_hours(tmp_path):
     # 12 hours after a 11:00 text-back is 23:00: inside quiet hours (21:00-08:00), so 08:00.
     cfg = setup(tmp_path, **{"follow_up_after_hours = 0": "follow_up_after_hours = 12",
                              "digest = true": "digest = false"})
-    sim = SimModem("sim800", steps=CALL)
+    sim = SimulatedModem("sim800", steps=CALL)
     run(cfg, tmp_path / "t.db", sim, START, START + 26 * 3600)
     sim.close()
     when = [datetime.fromtimestamp(START + s.at_step_time, TZ).strftime("%a %H:%M") for s in sim.sent]
@@ -119,12 +119,12 @@ def test_follow_up_after_hours_setting_stays_out_of_quiet_hours(tmp_path):
 
 
 def test_a_text_delivered_straight_with_cmt_is_recorded(tmp_path):
-    from gateway.sim import encode_deliver_pdus
+    from gateway.simulator.modem import encode_deliver_pdus
 
     cfg = setup(tmp_path)
     (pdu,) = encode_deliver_pdus(N, "Can you come Monday?", datetime(2026, 11, 24, 11, 0, tzinfo=TZ))
     steps = [Step(3.0, f"+CMT: ,{len(pdu) // 2 - 1}"), Step(3.0, pdu)]
-    sim = SimModem("sim800", steps=steps)
+    sim = SimulatedModem("sim800", steps=steps)
     events = []
     run(cfg, tmp_path / "t.db", sim, START, START + 10, events)
     sim.close()
@@ -139,7 +139,7 @@ def test_quiet_alerts_are_gathered_into_one_text(tmp_path):
     other = "+15125550187"
     steps = CALL + [Step(60.0, "", sms=InboundSms(N, "Leak in the kitchen")),
                     Step(120.0, "", sms=InboundSms(other, "Quote for a new boiler?"))]
-    sim = SimModem("sim800", steps=steps)
+    sim = SimulatedModem("sim800", steps=steps)
     run(cfg, tmp_path / "t.db", sim, START, START + 3600)
     sim.close()
     to_owner = [(s.at_step_time, s.text) for s in sim.sent if s.number == OWNER]
@@ -150,13 +150,13 @@ def test_quiet_alerts_are_gathered_into_one_text(tmp_path):
 
 
 def test_the_owner_hears_a_new_box_is_live_and_of_a_long_outage(tmp_path):
-    from gateway.modem import ModemInfo
+    from gateway.events import ModemInfo
 
     cfg = setup(tmp_path)
-    sim = SimModem("sim800")
+    sim = SimulatedModem("sim800")
     clock = VirtualClock(START, sim)
     store = Store(tmp_path / "t.db")
-    daemon = Daemon(cfg, store, clock, AtLink(lambda: None, clock))
+    daemon = build(cfg, store, clock, AtLink(lambda: None, clock), notices=False)
     info = ModemInfo("SIMCOM_Ltd", "SIMCOM_SIM800L", "sim800")
 
     def to_owner():
@@ -164,10 +164,10 @@ def test_the_owner_hears_a_new_box_is_live_and_of_a_long_outage(tmp_path):
             "SELECT body FROM messages WHERE number = ? ORDER BY id", [OWNER])]
 
     try:
-        daemon.talk.connected(info)   # first start with this config: the box is live
-        daemon.talk.connected(info)   # a plain restart: nothing
+        daemon.conversation.connected(info)   # first start with this config: the box is live
+        daemon.conversation.connected(info)   # a plain restart: nothing
         store.set_state("heartbeat", f"{START - (2 * 3600 + 10 * 60):.3f}")
-        daemon.talk.connected(info)   # back after 2h10m without a heartbeat
+        daemon.conversation.connected(info)   # back after 2h10m without a heartbeat
         sent = to_owner()
     finally:
         store.close()
@@ -183,7 +183,7 @@ def test_the_owners_status_fills_dollar_status_until_it_expires(tmp_path):
     second = "+15125550187"
     steps = [Step(10.0, "", sms=InboundSms(OWNER, "status on a roof till 3"))] + call_at(60.0, N) \
         + call_at(4 * 3600 + 60.0, second)  # 11:01, then 15:01: after "till 3" (3 pm)
-    sim = SimModem("sim800", steps=steps)
+    sim = SimulatedModem("sim800", steps=steps)
     run(cfg, tmp_path / "t.db", sim, START, START + 5 * 3600)
     sim.close()
     assert texts(sim) == [(N, "Sorry we missed you. Mike: on a roof till 3"),
@@ -195,7 +195,7 @@ def test_a_status_longer_than_200_characters_is_refused_by_text(tmp_path):
     (tmp_path / "templates" / "missed_call.txt").write_text("Sorry we missed you. $status\n")
     cfg = config_mod.load(tmp_path / "textback.toml")
     steps = [Step(10.0, "", sms=InboundSms(OWNER, "status " + "x" * 201))] + call_at(60.0, N)
-    sim = SimModem("sim800", steps=steps)
+    sim = SimulatedModem("sim800", steps=steps)
     run(cfg, tmp_path / "t.db", sim, START, START + 120)
     sim.close()
     assert texts(sim) == [(OWNER, "Status not set: 201 characters, at most 200."),

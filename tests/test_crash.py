@@ -6,12 +6,8 @@ stderr log lines and the sim's events, bounded; the random kill delays are the e
 """
 import os
 import random
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-
-import crash  # noqa: E402
+from bench import crash
 
 # A seed from the environment replays a failing run exactly; otherwise a fresh one, printed.
 SEED = int(os.environ.get("TEXTBACK_CRASH_SEED") or random.SystemRandom().randrange(10**6))
@@ -19,7 +15,7 @@ SEED = int(os.environ.get("TEXTBACK_CRASH_SEED") or random.SystemRandom().randra
 
 # What the test is for: the daemon killed many times, at the risky moments among them. How many
 # kills fit in one burst depends on how fast this machine restarts a daemon, so bursts are played
-# until these are met (issue 11: a count from one burst failed on a loaded 2-core machine).
+# until these are met (a count from one burst failed on a loaded 2-core machine).
 KILLS = 15
 RISKY = ("after_end", "after_cmgs")   # between NO CARRIER and the decision; right after AT+CMGS
 

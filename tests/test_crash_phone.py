@@ -8,13 +8,8 @@ requests and the store, bounded; the random kill delays are the experiment.
 """
 import os
 import random
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-
-import crash  # noqa: E402
-import crash_phone  # noqa: E402
+from bench import crash, crash_phone
 
 # A seed from the environment replays a failing run exactly; otherwise a fresh one, printed.
 SEED = int(os.environ.get("TEXTBACK_CRASH_SEED") or random.SystemRandom().randrange(10**6))

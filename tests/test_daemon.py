@@ -6,13 +6,14 @@ import pytest
 import serial
 
 from gateway import config as config_mod
-from gateway.atlink import AtLink
+from gateway.app import reports
+from gateway.app.daemon import build
+from gateway.app.store import Store
+from gateway.at.link import AtLink
 from gateway.clock import VirtualClock
-from gateway.daemon import Daemon
-from gateway.scenario import Reply, Step
-from gateway.sim import SimModem
+from gateway.simulator.modem import SimulatedModem
+from gateway.simulator.scenario import Reply, Step
 from gateway.starter import write_starter
-from gateway.store import Store
 
 START = 1_795_536_000.0  # Tuesday 2026-11-24 10:00 in Austin: business hours
 N = "+15125550142"
@@ -22,7 +23,7 @@ CALL = [Step(0.0, "RING"), Step(0.05, f'+CLIP: "{N}",145,"",0,"",0'), Step(5.0, 
 class Replug:
     """The USB modem is pulled at `at` (scenario seconds) and a fresh one answers after that."""
 
-    def __init__(self, first: SimModem, second: SimModem, at: float):
+    def __init__(self, first: SimulatedModem, second: SimulatedModem, at: float):
         self.first, self.second, self.at = first, second, at
         self.current = first
 
@@ -51,11 +52,11 @@ def config_for(folder: Path):
     return config_mod.load(folder / "textback.toml")
 
 
-def daemon_for(tmp_path: Path, clock, opener) -> tuple[Daemon, Store]:
+def daemon_for(tmp_path: Path, clock, opener):
     tmp_path.mkdir(exist_ok=True)
     cfg = config_for(tmp_path)
     store = Store(tmp_path / "t.db")
-    return Daemon(cfg, store, clock, AtLink(opener, clock)), store
+    return build(cfg, store, clock, AtLink(opener, clock), notices=False), store
 
 
 def play(folder: Path, sims, *, until: float, start: float = START, line=None):
@@ -71,7 +72,7 @@ def play(folder: Path, sims, *, until: float, start: float = START, line=None):
     daemon.sink = events.append
     try:
         daemon.run(until=start + until)
-        calls = store.calls(limit=100)
+        calls = reports.calls(store, limit=100)
         state = {key: store.get_state(key) for key in ("signal", "registration", "problem")}
     finally:
         store.close()
@@ -82,8 +83,8 @@ def play(folder: Path, sims, *, until: float, start: float = START, line=None):
 
 def test_unplugged_mid_send_the_text_goes_out_once_after_replug(tmp_path):
     # The first modem takes the PDU and never answers; it is pulled 2 s later.
-    first = SimModem("sim800", steps=CALL, replies=[Reply("AT+CMGS", ())])
-    second = SimModem("sim800")
+    first = SimulatedModem("sim800", steps=CALL, replies=[Reply("AT+CMGS", ())])
+    second = SimulatedModem("sim800")
     plug = Replug(first, second, at=7.0)
     clock = VirtualClock(START, plug, warmup=1.0)
     opened = []
@@ -97,7 +98,7 @@ def test_unplugged_mid_send_the_text_goes_out_once_after_replug(tmp_path):
     daemon.sink = events.append
     try:
         daemon.run(until=START + 60)
-        calls = store.calls()
+        calls = reports.calls(store)
     finally:
         store.close()
         first.close()
@@ -112,22 +113,22 @@ def test_unplugged_mid_send_the_text_goes_out_once_after_replug(tmp_path):
 def test_a_restart_resumes_the_queue_without_doubling(tmp_path):
     # First run: the call is seen and its text queued, but every send fails (+CMS ERROR: 500) until
     # the daemon stops. Second run (a new Store on the same file, a new modem): the text goes out once.
-    first = SimModem("sim800", steps=CALL, replies=[Reply("AT+CMGS", ("+CMS ERROR: 500",))])
+    first = SimulatedModem("sim800", steps=CALL, replies=[Reply("AT+CMGS", ("+CMS ERROR: 500",))])
     daemon, store = daemon_for(tmp_path, VirtualClock(START, first, warmup=1.0),
                                lambda: serial.Serial(first.port_name, 115200, timeout=0))
     daemon.run(until=START + 8)
     store.close()
     first.close()
 
-    second = SimModem("sim800")
+    second = SimulatedModem("sim800")
     cfg = config_for(tmp_path / "again")
     store = Store(tmp_path / "t.db")
     clock = VirtualClock(START + 8, second)
-    daemon = Daemon(cfg, store, clock,
-                    AtLink(lambda: serial.Serial(second.port_name, 115200, timeout=0), clock))
+    daemon = build(cfg, store, clock,
+                    AtLink(lambda: serial.Serial(second.port_name, 115200, timeout=0), clock), notices=False)
     try:
         daemon.run(until=START + 400)
-        calls = store.calls()
+        calls = reports.calls(store)
     finally:
         store.close()
         second.close()
@@ -142,7 +143,7 @@ def test_a_modem_reboot_is_followed_by_a_fresh_setup(tmp_path):
     steps = CALL + [Step(20.0, "RDY"), Step(20.5, "+CPIN: READY"), Step(21.0, "Call Ready"),
                     Step(22.0, "SMS Ready"), Step(40.0, "RING"),
                     Step(40.05, f'+CLIP: "{second}",145,"",0,"",0'), Step(45.0, "NO CARRIER")]
-    sim = SimModem("sim800", steps=steps)
+    sim = SimulatedModem("sim800", steps=steps)
     play(tmp_path, sim, until=60)
     assert [s.number for s in sim.sent] == [N, second]
     assert sim.commands.count("AT+CLIP=1") == 2
@@ -157,7 +158,7 @@ def test_calls_missed_while_the_daemon_was_down_are_texted_once(tmp_path):
     events = []
 
     def start(missed, at):
-        sim = SimModem("sim800", missed_calls=missed)
+        sim = SimulatedModem("sim800", missed_calls=missed)
         events.extend(play(db_dir, sim, start=at, until=10)[0])
         return sim
 
@@ -182,7 +183,7 @@ def test_a_crash_while_recovering_the_missed_list_loses_no_call(tmp_path):
             conn = sqlite3.connect(db_dir / "t.db")
             conn.execute("DROP TRIGGER power_cut")
             conn.close()
-        sim = SimModem("sim800", missed_calls=entries)
+        sim = SimulatedModem("sim800", missed_calls=entries)
         play(db_dir, sim, start=START + n * 3600, until=10)
         texted.append(sorted(s.number for s in sim.sent))
         if n == 0:
@@ -197,7 +198,7 @@ class FaultUntil:
     """A fault that lasts until `at` scenario seconds, on a modem line that plays on meanwhile:
     `begin()` at construction, `end()` at `at`. The virtual clock stops at `at` to end it."""
 
-    def __init__(self, sim: SimModem, at: float):
+    def __init__(self, sim: SimulatedModem, at: float):
         self.sim, self.at, self.on = sim, at, True
         self.begin()
 
@@ -224,7 +225,7 @@ class FaultUntil:
 class LockedUntil(FaultUntil):
     """Another program holds the lead database locked."""
 
-    def __init__(self, sim: SimModem, db: Path, at: float):
+    def __init__(self, sim: SimulatedModem, db: Path, at: float):
         self.db = db
         super().__init__(sim, at)
 
@@ -240,19 +241,19 @@ class LockedUntil(FaultUntil):
 
 
 def test_a_locked_database_keeps_the_call_and_texts_once_it_can_write(tmp_path):
-    sim = SimModem("sim800", steps=CALL)
+    sim = SimulatedModem("sim800", steps=CALL)
     Store(tmp_path / "t.db").close()  # the database exists, migrated
     lock = LockedUntil(sim, tmp_path / "t.db", at=12.0)
     clock = VirtualClock(START, lock, warmup=1.0)
     cfg = config_for(tmp_path)
     store = Store(tmp_path / "t.db", busy_timeout=0.01)
     events = []
-    daemon = Daemon(cfg, store, clock,
+    daemon = build(cfg, store, clock,
                     AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock),
-                    sink=events.append)
+                    sink=events.append, notices=False)
     try:
         daemon.run(until=START + 60)
-        calls = store.calls()
+        calls = reports.calls(store)
     finally:
         store.close()
         sim.close()
@@ -272,14 +273,14 @@ def test_a_refused_pin_is_never_tried_again(tmp_path):
     cfg = config_mod.load(path)
     sims = []
     for _ in range(2):  # the second start is what systemd's Restart= would do
-        sim = SimModem("sim800", replies=replies)
+        sim = SimulatedModem("sim800", replies=replies)
         sims.append(sim)
         clock = VirtualClock(START, sim)
         store = Store(tmp_path / "t.db")
         link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock, pin="1234")
         try:
             with pytest.raises(PinRefused):
-                Daemon(cfg, store, clock, link).run(until=START + 10)
+                build(cfg, store, clock, link, notices=False).run(until=START + 10)
         finally:
             link.close()
             store.close()
@@ -289,8 +290,8 @@ def test_a_refused_pin_is_never_tried_again(tmp_path):
 
 
 def test_unplugged_while_idle_the_next_call_after_replug_is_texted(tmp_path):
-    first = SimModem("sim800")
-    second = SimModem("sim800", steps=[Step(20.0, "RING"), Step(20.05, CALL[1].rx),
+    first = SimulatedModem("sim800")
+    second = SimulatedModem("sim800", steps=[Step(20.0, "RING"), Step(20.05, CALL[1].rx),
                                        Step(25.0, "NO CARRIER")])
     play(tmp_path, [first, second], until=60, line=Replug(first, second, at=3.0))
     assert [s.number for s in second.sent] == [N]
@@ -299,8 +300,8 @@ def test_unplugged_while_idle_the_next_call_after_replug_is_texted(tmp_path):
 def test_unplugged_while_ringing_the_call_is_texted_from_the_sims_missed_list(tmp_path):
     # The caller gives up while the modem is away; the SIM's missed-calls list (it travels with the
     # SIM) has the call when the modem is back: texted once, marked recovered.
-    first = SimModem("sim800", steps=CALL[:2])
-    second = SimModem("sim800", missed_calls=[(N, 145)])
+    first = SimulatedModem("sim800", steps=CALL[:2])
+    second = SimulatedModem("sim800", missed_calls=[(N, 145)])
     events = play(tmp_path, [first, second], until=60, line=Replug(first, second, at=2.0))[0]
     assert [s.number for s in second.sent] == [N]
     assert [(e["how"], e.get("recovered")) for e in events if e["event"] == "call"] == [
@@ -310,7 +311,7 @@ def test_unplugged_while_ringing_the_call_is_texted_from_the_sims_missed_list(tm
 def test_a_silent_modem_is_retried_until_it_answers(tmp_path):
     # The first four commands get no answer at all (a modem still booting, or wedged): the daemon
     # times out, lets go of the port, tries again with back-off, and then works normally.
-    sim = SimModem("sim800", steps=[Step(30.0, "RING"), Step(30.05, CALL[1].rx),
+    sim = SimulatedModem("sim800", steps=[Step(30.0, "RING"), Step(30.05, CALL[1].rx),
                                     Step(35.0, "NO CARRIER")], replies=[Reply("AT", (), 4)])
     events = play(tmp_path, sim, until=60)[0]
     assert [e["event"] for e in events if e["event"] in ("modem_lost", "modem")] == ["modem_lost", "modem"]
@@ -321,7 +322,7 @@ class Between(FaultUntil):
     """A modem fault from `start` to `end` scenario seconds: `sim.<fault>()` at start, and
     `sim.hang(False)` at the end when the fault is a hang (a wedge ends only by our ESC)."""
 
-    def __init__(self, sim: SimModem, fault: str, start: float, end: float):
+    def __init__(self, sim: SimulatedModem, fault: str, start: float, end: float):
         self.fault, self.start, self.started = fault, start, False
         super().__init__(sim, end)
 
@@ -350,7 +351,7 @@ def later_call(at: float) -> list[Step]:
 def test_a_modem_waiting_for_a_text_body_mid_run_texts_the_next_caller_once(tmp_path):
     # From 20 s the modem takes every command as the body of a text (a prompt we gave up on): the
     # caller at 30 s is texted after one timeout, once, without letting go of the port.
-    sim = SimModem("sim800", steps=later_call(30.0))
+    sim = SimulatedModem("sim800", steps=later_call(30.0))
     events = play(tmp_path, sim, until=120, line=Between(sim, "wedge", 20.0, 21.0))[0]
     assert [s.number for s in sim.sent] == [N]
     assert [e["event"] for e in events if e["event"] in ("modem_lost", "send_error")] == ["send_error"]
@@ -359,7 +360,7 @@ def test_a_modem_waiting_for_a_text_body_mid_run_texts_the_next_caller_once(tmp_
 def test_a_modem_hung_mid_run_is_reopened_and_the_caller_texted_once_it_answers(tmp_path):
     # Hung from 20 s to 80 s: the swallowed timeouts (AT+CLCC, the send) add up to "gone"; the
     # port is reopened with back-off until the modem answers; the caller of 30 s is texted once.
-    sim = SimModem("sim800", steps=later_call(30.0))
+    sim = SimulatedModem("sim800", steps=later_call(30.0))
     events = play(tmp_path, sim, until=200, line=Between(sim, "hang", 20.0, 80.0))[0]
     assert [s.number for s in sim.sent] == [N]
     kinds = [e["event"] for e in events if e["event"] in ("modem_lost", "modem")]
@@ -370,7 +371,7 @@ def test_a_modem_hung_mid_run_is_reopened_and_the_caller_texted_once_it_answers(
 class FullUntil(FaultUntil):
     """The disk is full: SQLite cannot grow the file."""
 
-    def __init__(self, sim: SimModem, store: Store, at: float):
+    def __init__(self, sim: SimulatedModem, store: Store, at: float):
         self.store = store
         super().__init__(sim, at)
 
@@ -391,18 +392,18 @@ def test_a_full_disk_keeps_the_calls_and_texts_them_once_there_is_room(tmp_path)
         t = 1.0 + i * 3
         steps += [Step(t, "RING"), Step(t + 0.05, f'+CLIP: "{number}",145,"",0,"",0'),
                   Step(t + 1.0, "NO CARRIER")]
-    sim = SimModem("sim800", steps=steps)
+    sim = SimulatedModem("sim800", steps=steps)
     cfg = config_for(tmp_path)
     store = Store(tmp_path / "t.db")
     disk = FullUntil(sim, store, at=100.0)
     clock = VirtualClock(START, disk, warmup=1.0)
     events = []
-    daemon = Daemon(cfg, store, clock,
+    daemon = build(cfg, store, clock,
                     AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock),
-                    sink=events.append)
+                    sink=events.append, notices=False)
     try:
         daemon.run(until=START + 200)
-        calls = store.calls(limit=50)
+        calls = reports.calls(store, limit=50)
     finally:
         store.close()
         sim.close()
@@ -412,7 +413,7 @@ def test_a_full_disk_keeps_the_calls_and_texts_them_once_there_is_room(tmp_path)
 
 
 def test_no_network_is_said_in_the_status(tmp_path):
-    sim = SimModem("sim800", replies=[Reply("AT+CREG?", ("+CREG: 0,2", "OK")),
+    sim = SimulatedModem("sim800", replies=[Reply("AT+CREG?", ("+CREG: 0,2", "OK")),
                                       Reply("AT+CSQ", ("+CSQ: 99,99", "OK"))])
     state = play(tmp_path, sim, until=5)[2]
     assert state == {"signal": "unknown", "registration": "searching",
@@ -424,7 +425,7 @@ def test_no_network_is_said_in_the_status(tmp_path):
     ("17,0", "3 bars (-79 dBm)"), ("31,99", "4 bars (-51 dBm)"), ("99,99", "unknown"),
     ("garbage", "unknown"), (None, "unknown")])
 def test_signal_in_words(csq, words):
-    from gateway.atlink import signal_words
+    from gateway.at.link import signal_words
 
     assert signal_words(csq) == words
 
@@ -440,19 +441,19 @@ class ReadOnlyUntil(FullUntil):
 
 
 def test_a_read_only_database_sends_nothing_it_cannot_record_then_catches_up(tmp_path):
-    sim = SimModem("sim800", steps=CALL)
+    sim = SimulatedModem("sim800", steps=CALL)
     cfg = config_for(tmp_path)
     store = Store(tmp_path / "t.db")
     clock = VirtualClock(START, ReadOnlyUntil(sim, store, at=30.0), warmup=1.0)
     events = []
-    daemon = Daemon(cfg, store, clock,
+    daemon = build(cfg, store, clock,
                     AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock),
-                    sink=events.append)
+                    sink=events.append, notices=False)
     try:
         daemon.run(until=START + 20)
         sent_while_read_only = list(sim.sent)
         daemon.run(until=START + 90)
-        calls = store.calls()
+        calls = reports.calls(store)
     finally:
         store.close()
         sim.close()

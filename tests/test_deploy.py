@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import firstboot
+from gateway.box import firstboot
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 UNITS = ("textback.service", "textback-firstboot.service")
@@ -76,7 +76,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
                                          ("textback-firstboot.service", 5.0)])
 def test_units_are_sandboxed(tmp_path, unit, worst):
     """systemd-analyze security (lower is safer; systemd calls 5.0 and under OK). firstboot runs as
-    root and parses a file anyone holding the card can write: 9.4 "UNSAFE" before issue 12.
+    root and parses a file anyone holding the card can write: 9.4 "UNSAFE" before the unit was sandboxed.
     make deb-test measures both with trixie's systemd too."""
     analyze = needs("systemd-analyze")
     path = tmp_path / unit
@@ -473,7 +473,7 @@ def test_an_installed_wheel_finds_its_templates_and_demo(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
                     str(site), str(wheel)], check=True)
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import gateway; "
-            "from gateway.render import default_templates_dir; from gateway.replay import "
+            "from gateway.render import default_templates_dir; from gateway.simulator.replay import "
             "demo_scenario_path; from gateway.starter import write_starter; from pathlib import Path; "
             "print(gateway.__file__.startswith(sys.argv[1])); "
             "print(sorted(p.name for p in default_templates_dir().glob('*.txt'))); "

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import doctor
-from gateway.doctor import Check
-from tests.conftest import sim_session
+from gateway.box import doctor
+from gateway.box.doctor import Check
 
 NO_PROC = Path("/nonexistent-proc")   # holder scan sees nobody: the real /proc has pytest's own fds
 PORT = Check("port", True, "{port} is free")
@@ -82,8 +81,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("family, replies, expected, works", CASES.values(), ids=CASES.keys())
-def test_diagnose(family, replies, expected, works):
-    with sim_session(family, replies=replies) as (sim, session, clock):
+def test_diagnose(family, replies, expected, works, session_factory):
+    with session_factory(family, replies=replies) as (sim, session, clock):
         checks = doctor.diagnose(lambda: session.port, clock, proc=NO_PROC)
         name = session.port.name
     assert checks == [Check(c.name, c.ok, c.detail.format(port=name), c.fix) for c in expected]
@@ -174,8 +173,8 @@ def test_signal_bars(rssi, bars):
     assert doctor.signal_bars(rssi) == bars
 
 
-def test_send_test():
-    with sim_session("generic") as (sim, session, clock):
+def test_send_test(session_factory):
+    with session_factory("generic") as (sim, session, clock):
         session.initialise()
         ref = doctor.send_test(session, "+15125550142")
     assert ref == 1
@@ -184,7 +183,7 @@ def test_send_test():
 
 
 def test_service_state_says_running_and_the_last_warning(tmp_path, monkeypatch):
-    from gateway.doctor import Check, service_state
+    from gateway.box.doctor import Check, service_state
 
     for name, script in (("systemctl", 'echo failed\nexit 3\n'),
                          ("journalctl", 'echo "modem lost (cannot open the modem port); trying again"\n')):
@@ -199,14 +198,14 @@ def test_service_state_says_running_and_the_last_warning(tmp_path, monkeypatch):
 
 
 def test_service_state_without_systemd(tmp_path, monkeypatch):
-    from gateway.doctor import service_state
+    from gateway.box.doctor import service_state
 
     monkeypatch.setenv("PATH", str(tmp_path))
     assert service_state().detail == "no systemd here: run `textback run` by hand"
 
 
 def test_doctor_can_be_tried_on_the_simulated_modem():
-    # Issue 11.10: `doctor --port sim` could not open the simulator.
+    # `doctor --port sim` once could not open the simulator.
     from click.testing import CliRunner
 
     from cli.main import cli

@@ -1,6 +1,6 @@
 """The fake phone, rule by rule, against what SMSGate (0cdc5d8) and CallGate (eba10c9) do.
 
-Each test names the rule of docs/reference/phone-apps.md it pins (and gateway/fakeapps.py cites
+Each test names the rule of docs/reference/phone-apps.md it pins (and gateway/simulator/phoneapps.py cites
 the apps' source line for it). A fake kinder than the apps proves nothing: most of these are
 refusals, with the apps' own status and message.
 """
@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway import fakeapps as rules
-from gateway.fakegateway import FakeGateway
+from gateway.simulator import phoneapps as rules
+from gateway.simulator.phone import FakeGateway
 
 KEY = "s1gnKey8"
 N = "+15125550142"

@@ -1,4 +1,4 @@
-"""gateway.firstboot against a temporary root tree; root/boot/firmware plays the card's FAT."""
+"""gateway.box.firstboot against a temporary root tree; root/boot/firmware plays the card's FAT."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from gateway import firstboot
+from gateway.box import firstboot
 from gateway.render import default_templates_dir
 from gateway.starter import STARTER_TOML
 
@@ -340,7 +340,7 @@ def test_a_refused_card_on_a_new_box_is_reported_by_textback_status(tree):
 
 
 def test_an_applied_card_is_one_line_of_textback_status(tree):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     card(tree)
     firstboot.apply(tree, NOW)
@@ -401,7 +401,7 @@ def test_a_read_only_card_is_still_applied_and_textback_status_says_so(tree, rea
     assert (tree.boot / "textback.toml").exists() and not (tree.boot / "textback-status.txt").exists()
     assert outcome.report.splitlines()[2] == ("From:      textback.toml on this card, left as it "
                                               "was: the card could not be written")
-    Store = __import__("gateway.store").store.Store
+    from gateway.app.store import Store
     Store(tree.state / "textback.db").close()
     result = status_cli(tree, "--json")
     row = json.loads(result.output)[0]

@@ -1,11 +1,12 @@
-"""gateway.followup: when the one follow-up goes out, and never in quiet hours."""
+"""gateway.app.followup: when the one follow-up goes out, and never in quiet hours."""
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from gateway import config
-from gateway.followup import FollowUpRules, due_ok, follow_up_at, rules_for
+from gateway.app.followup import FollowUpRules, due_ok, follow_up_at, rules_for
+from gateway.clock import epoch as _epoch
 
 CHICAGO = ZoneInfo("America/Chicago")
 NINE_TO_FIVE = (time(9, 0), time(17, 0))
@@ -15,10 +16,6 @@ WEEKDAYS = {**dict.fromkeys(range(5), NINE_TO_FIVE), 5: None, 6: None}
 SUNDAYS = {**dict.fromkeys(range(6), None), 6: (time(10, 0), time(14, 0))}
 ALWAYS = dict.fromkeys(range(7), (time(0, 0), config.END_OF_DAY))
 NEVER = dict.fromkeys(range(7), None)
-
-
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
 
 
 def _local(epoch: float) -> str:

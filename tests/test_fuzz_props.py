@@ -6,22 +6,16 @@ The long run (a million lines and more) is bench/fuzz_tracker.py.
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import atparse
-from gateway.calls import CallTracker
-from gateway.families import FAMILIES
-from gateway.lines import PROMPT, LineFramer
+from bench.fuzz_tracker import ENDS, NUMBERS, SHAPES
+from gateway.at import parse as atparse
+from gateway.at.families import FAMILIES
+from gateway.at.lines import PROMPT, LineFramer
+from gateway.at.tracker import CallTracker
 
-# Real shapes (modem-behaviour.md, Traps 1-8) the corruptions start from.
-REAL = [
-    "RING", "+CRING: VOICE", "+CRING: GPRS \"IP\"", 'NO CARRIER', "BUSY", "OK", "ERROR",
-    '+CLIP: "+15125550142",145,"",0,"",0', '+CLIP: "5125550142",129', "+CLIP: ,128,,,,1",
-    '+CLIP:"+15125550142",145', '+CLCC: 1,1,4,0,0,"+15125550142",145,""', "+CLCC: 1,1,6,0,0",
-    '+CLCC: 1,0,0,1,0,"",129', '+QIND: "ccinfo",1,1,4,0,0,"+15125550142",145', "VOICE CALL: BEGIN",
-    "VOICE CALL: END: 000012", "MISSED_CALL: 10:15AM +15125550142", "^CEND:1,0,104,16", "^CONN:1,0",
-    "+UCALLSTAT: 1,4", "+UCALLSTAT: 1,6", "HANGUP: 1", "+WIND: 6,1", "RDY", "+CPIN: READY",
-    "Call Ready", "SMS Ready", "SMS DONE", '+CMTI: "SM",3', "+CMGS: 12", "> ",
-]
-ENDS = [b"\r\n", b"\r\r\n", b"\r", b"\n"]
+# Real shapes the corruptions start from: bench/fuzz_tracker.py's corpus, with two numbers, and
+# the SMS prompt.
+REAL = sorted({shape.format(n=n) for shape in SHAPES for n in NUMBERS[:2]}) + ["> "]
+
 
 
 @st.composite

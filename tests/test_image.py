@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import image
-from gateway.errors import ConfigError, UsageError
+from gateway.box import image
+from gateway.errors import ConfigError, ImageError
 from gateway.starter import STARTER_TOML
 
 TOOLS = ("sfdisk", "mkfs.vfat", "mcopy", "mtype", "mmd", "mdir")
@@ -24,7 +24,7 @@ MIB = 1 << 20
 
 def make_image(tmp_path, boot_type="c", boot_start_mib=4):
     """A 40 MiB disk: FAT boot partition (16 MiB at `boot_start_mib`) then a Linux one, as pi-gen
-    lays them out (pi-image.md 1.5), assembled without loop devices."""
+    lays them out (docs/reference/pi-image.md, "The boot partition"), assembled without loop devices."""
     boot, disk = tmp_path / "boot.vfat", tmp_path / "disk.img"
     subprocess.run(["mkfs.vfat", "-C", "-n", "BOOTFS", str(boot), str(16 * 1024)], check=True,
                    capture_output=True)
@@ -105,7 +105,7 @@ NOT_IMAGES = {
 def test_not_an_image(tmp_path, data, message):
     disk = tmp_path / "x.img"
     disk.write_bytes(data)
-    with pytest.raises(UsageError) as err:
+    with pytest.raises(ImageError) as err:
         image.customize(disk, customer(tmp_path))
     assert err.value.message == f"{disk} {message}"
 

@@ -1,10 +1,11 @@
-"""gateway.inbox: decoding received PDUs, reassembling concatenated parts, consent keywords."""
+"""gateway.at.inbox: decoding received PDUs, reassembling concatenated parts, consent keywords."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gateway.inbox import MAX_WAIT, BadPdu, Complete, Part, Reassembly, Received, decode, keyword
-from gateway.sim import encode_deliver_pdus
+from gateway.app.keywords import keyword
+from gateway.at.inbox import MAX_WAIT, BadPdu, Complete, Part, Reassembly, Received, decode
+from gateway.simulator.modem import encode_deliver_pdus
 
 SENT = datetime(2026, 11, 28, 10, 0, tzinfo=timezone(timedelta(hours=-6)))
 SENT_EPOCH = 1795881600.0  # 2026-11-28T16:00:00Z
@@ -163,7 +164,7 @@ def test_a_duplicate_is_forgotten_after_max_wait():
     ("START", "start"), ("start.", "start"), ("Unstop", "start"),
     ("HELP", "help"), ("help?", "help"), ("Info", "help"),
     # Not alone, or not a keyword.
-    # Plain words that mean it (gateway.optout; the whole table in tests/test_optout.py).
+    # Plain words that mean it (gateway.app.keywords; the whole table in tests/test_optout.py).
     ("stop calling me", "stop"), ("STOP STOP", "stop"),
     ("please stop by at 3", None), ("Don't stop", None), ("stopped", None), ("st op", None), ("", None), ("   ", None),
     ("?!", None), ("yes", None), ("YES!", None), ("Start the job Monday", None),

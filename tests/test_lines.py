@@ -1,8 +1,9 @@
 """The line framer: real modem byte streams in, whole lines out, however the reads split them."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gateway.lines import MAX_LINE, PROMPT, LineFramer, is_error, is_final
+from gateway.at.lines import MAX_LINE, PROMPT, LineFramer, is_error, is_final
 
 CASES = [
     # (name, reads, expected lines)

@@ -1,4 +1,4 @@
-"""No host name of a package registry in our code or docs (issue 12): builds and tests use the
+"""No host name of a package registry in our code or docs : builds and tests use the
 machine's configured pip index and apt sources, so a shop's mirror or an offline build host works.
 Where a default is unavoidable, it is asked for in the environment (MIRROR, PIP_INDEX_URL)."""
 import subprocess

@@ -1,4 +1,4 @@
-"""gateway.notify against a real AF_UNIX datagram socket, as systemd would listen."""
+"""gateway.box.notify against a real AF_UNIX datagram socket, as systemd would listen."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from gateway import notify
+from gateway.box import notify
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
 """gateway.numbers: E.164 normalisation, short codes, masks and display formats."""
 import pytest
 
-from gateway.numbers import display, is_short_code, mask, normalize
+from gateway.numbers import display, is_short_code, mask, normalize, same_number
 
 
 @pytest.mark.parametrize("raw, type_, region, expected", [
-    # The same person however the modem reports it (modem-behaviour.md trap 11).
+    # The same person however the modem reports it (docs/reference/modems.md, "Caller ID and call lists").
     ("+15125550142", 145, "US", "+15125550142"),
     ("15125550142", 145, "US", "+15125550142"),      # 145 without the "+"
     ("5125550142", 129, "US", "+15125550142"),
@@ -81,3 +81,18 @@ def test_mask(number, expected):
 ])
 def test_display(e164, region, expected):
     assert display(e164, region) == expected
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("+15125550142", "(512) 555-0142", True),     # CallGate and the phone's call log
+    ("+15125550142", "5125550142", True),
+    ("2345640362", "+12345640362", True),         # a modem's 129 and 145 forms (u-blox capture)
+    ("+15125550142", "+15125550143", False),
+    ("+447700900123", "07700 900123", True),      # national and international forms
+    ("+445125550142", "+15125550142", True),      # the last 10 digits decide
+    ("72345", "72345", True),                     # a short code
+    ("72", "72", True), ("72", "73", False),      # shorter than 3 digits: all of them
+    ("", "+15125550142", False), ("", "", False),
+])
+def test_same_number(a, b, same):
+    assert same_number(a, b) is same

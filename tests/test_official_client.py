@@ -9,7 +9,7 @@ import pytest
 asg = pytest.importorskip("android_sms_gateway")
 from android_sms_gateway import errors  # noqa: E402
 
-from gateway.fakegateway import FakeGateway  # noqa: E402
+from gateway.simulator.phone import FakeGateway  # noqa: E402
 
 N = "+15125550142"
 

@@ -1,4 +1,4 @@
-"""One daemon per database (issue 11: two could run on one database and work the same outbox), the
+"""One daemon per database (two could once run on one database and work the same outbox), the
 run's start line, and replay/demo using only what they are given. Real processes, real files."""
 import json
 import os
@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from gateway.app.lock import one_daemon
 from gateway.errors import AlreadyRunning
-from gateway.lock import one_daemon
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -103,7 +103,7 @@ def test_the_run_says_what_it_runs_on_and_which_zone_its_log_is_in(tmp_path):
 
 
 def test_replay_and_demo_ignore_the_owners_environment(tmp_path):
-    # Issue 11.2: with TEXTBACK_DB set (as the README tells owners), replay wrote into the real
+    # With TEXTBACK_DB set (as the README tells owners), replay wrote into the real
     # lead database; its help promised the config's database and used neither.
     assert CliRunner().invoke(cli, ["init", str(tmp_path / "bob")]).exit_code == 0
     bob = tmp_path / "bob" / "textback.toml"
@@ -133,7 +133,7 @@ def test_demo_help_says_what_it_uses():
 
 
 def test_the_demo_keeps_its_own_clock_and_counts_text_backs_apart(tmp_path):
-    # Issue 11.10: the demo's "last activity" was measured against the real clock (the demo is
+    # The demo's "last activity" was measured against the real clock (the demo is
     # pinned to another day: "2h ago"), and its summary counted the owner's alert as a text-back.
     import re
 

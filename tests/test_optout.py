@@ -1,8 +1,8 @@
-"""gateway.optout: the words that opt a lead out (47 CFR 64.1200(a)(10), CTIA), the plain-language
+"""gateway.app.keywords: the words that opt a lead out (47 CFR 64.1200(a)(10), CTIA), the plain-language
 ones, and the near misses that must not. docs/reference/consent.md says why each way."""
 import pytest
 
-from gateway.optout import FILLER, KEYWORDS, PHRASES, STOP, normalise, read
+from gateway.app.keywords import FILLER, KEYWORDS, PHRASES, STOP, normalise, read
 
 # The FCC's seven (a)(10) words and CTIA's STOPALL, as the issue lists them, each as the whole
 # message in every case and with the punctuation people add.
@@ -96,10 +96,11 @@ def test_the_confirmation_goes_within_five_minutes_or_not_at_all(tmp_path):
     from types import SimpleNamespace
 
     from gateway import config as config_mod
-    from gateway.conversation import Conversation
-    from gateway.daemon import Counters
+    from gateway.app.conversation import Conversation
+    from gateway.app.daemon import Counters
+    from gateway.app.store import Store
+    from gateway.clock import iso
     from gateway.starter import write_starter
-    from gateway.store import Store, iso
 
     write_starter(tmp_path)
     cfg = config_mod.load(tmp_path / "textback.toml")

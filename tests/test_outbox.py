@@ -1,11 +1,12 @@
-"""gateway.outbox: which +CMS ERRORs retry, the backoff ladder, dedupe keys."""
+"""gateway.app.outbox: which +CMS ERRORs retry, the backoff ladder, dedupe keys."""
 import pytest
 
-from gateway.outbox import MAX_ATTEMPTS, backoff, classify_cms, dedupe_key
+from gateway.app.outbox import MAX_ATTEMPTS, backoff, dedupe_key
+from gateway.at.cms import classify_cms
 
 
 @pytest.mark.parametrize("code, expected", [
-    # Seen in the field (modem-behaviour.md 9): network or modem trouble, worth waiting for.
+    # Seen in the field (docs/reference/modems.md, "Sending a text"): network or modem trouble, worth waiting for.
     (38, "retry"), (41, "retry"), (42, "retry"), (47, "retry"),
     (500, "retry"), (512, "retry"), (513, "retry"), (514, "retry"), (515, "retry"), (350, "retry"),
     (None, "retry"),                     # plain ERROR or a timeout: nothing says it is final

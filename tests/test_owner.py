@@ -1,11 +1,22 @@
-"""gateway.owner: commands from the owner's phone, and the texts sent to the owner."""
+"""gateway.app.owner_commands: commands from the owner's phone, and the texts sent to the owner."""
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.owner import (USAGE, Relay, SetStatus, Status, Unknown, alert, digest, parse,
-                           repeat_alert, status_expiry)
+from gateway.app.owner_commands import (
+    USAGE,
+    Relay,
+    SetStatus,
+    Status,
+    Unknown,
+    alert,
+    digest,
+    parse,
+    repeat_alert,
+    status_expiry,
+)
+from gateway.clock import epoch as _epoch
 from gateway.render import Segments, segments
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -64,10 +75,6 @@ def test_usage_is_one_plain_text():
     assert USAGE == ("textback commands: #12 your reply | #12 booked | #12 done | #12 lost | "
                      "status on a roof till 3 | status off")
     assert segments(USAGE) == Segments("GSM-7", 1, 112, ())
-
-
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
 
 
 def _local(epoch: float) -> str:

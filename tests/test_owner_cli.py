@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from cli.owner import find
+from gateway.app.store import Store
 from gateway.events import CallEnded
-from gateway.replay import run_replay
-from gateway.store import Store
+from gateway.simulator.replay import run_replay
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 NOW = "2026-11-24T12:00:00-06:00"
@@ -154,7 +155,7 @@ def test_usage_errors_exit_2_without_a_traceback(home, args, message):
      "  -> see the leads with: textback leads --search DIGITS\n"),
 ])
 def test_a_lead_that_does_not_exist_is_a_runtime_failure_exit_1(home, args, message):
-    # Issue 11: "no lead #99" exited 2 (usage error) though the command was well formed.
+    # "no lead #99" once exited 2 (usage error) though the command was well formed.
     result = run(home, *args)
     assert (result.exit_code, result.output) == (1, message)
 
@@ -164,7 +165,7 @@ def test_a_lead_that_does_not_exist_is_a_runtime_failure_exit_1(home, args, mess
 def test_a_lead_by_any_name(home, ref):
     store = Store(home[1])
     try:
-        assert store.find_lead(ref)["id"] == 1
+        assert find(store, None, ref)["id"] == 1
     finally:
         store.close()
 
@@ -381,7 +382,7 @@ def test_export_json(home):
 
 
 def test_status_says_what_the_sim_needs(home):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     config, db = home
     store = Store(db)

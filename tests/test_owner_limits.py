@@ -1,4 +1,4 @@
-"""The owner's commands under hostile input (issue 11): limits with clear messages, leads written
+"""The owner's commands under hostile input: limits with clear messages, leads written
 so a shell keeps them, empty results said truthfully, exports kept private."""
 import json
 import os
@@ -42,7 +42,7 @@ def test_status_as_the_table_prints_it(home, status):  # noqa: F811
 def test_no_leads_match_is_not_no_leads_yet(home, tmp_path):  # noqa: F811
     assert run(home, "leads", "--status", "booked").output == "No leads match.\n"
     assert run(home, "leads", "--search", "nothing like it").output == "No leads match.\n"
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     Store(tmp_path / "empty.db").close()
     assert run((home[0], tmp_path / "empty.db"), "leads").output == "No leads yet.\n"
@@ -112,7 +112,7 @@ def test_export_file_is_private_whatever_the_umask(home):  # noqa: F811
 
 
 def test_every_option_of_every_command_says_what_it_does():
-    # Issue 11: `stats --days` had no help text.
+    # `stats --days` once had no help text.
     import click
 
     from cli.main import cli

@@ -1,6 +1,6 @@
-"""gateway.pacing (issue 14): one text a second at most; never the same words to one number twice
+"""gateway.app.pacing: one text a second at most; never the same words to one number twice
 within 10 s; a retry of the same outbox row is not a second text; a restart remembers."""
-from gateway.pacing import MIN_GAP, SAME_GAP, Pacer
+from gateway.app.pacing import MIN_GAP, SAME_GAP, Pacer
 
 N, M = "+15125550142", "+15125550177"
 

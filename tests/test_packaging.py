@@ -1,4 +1,4 @@
-"""Building textback says nothing to worry a newcomer (issue 11: about 70 lines of setuptools
+"""Building textback says nothing to worry a newcomer (once about 70 lines of setuptools
 deprecation warnings in the first `make demo`: `project.license` as a table, and the demo
 scenario's folder missing from `packages`)."""
 import importlib.util
@@ -20,3 +20,24 @@ def test_the_wheel_builds_without_a_warning(tmp_path):
     output = built.stdout + built.stderr
     assert built.returncode == 0, output[-2000:]
     assert "Warning" not in output and "deprecated" not in output, output
+
+
+def test_the_version_is_written_once_and_every_record_agrees():
+    """pyproject.toml holds it; the installed package, `textback --version`, the Debian
+    changelog and CHANGELOG.md say the same."""
+    import re
+    import tomllib
+    from importlib.metadata import version
+
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    written = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    debian = (REPO / "deploy" / "debian" / "changelog").read_text().split("\n", 1)[0]
+    changelog = re.search(r"^## \[(\d[^\]]*)\]", (REPO / "CHANGELOG.md").read_text(), re.M)
+    assert version("textback") == written
+    assert CliRunner().invoke(cli, ["--version"]).output.split()[-1] == written
+    assert debian.startswith(f"textback ({written}) ")
+    assert changelog is not None and changelog.group(1) == written
+    assert "version" not in (REPO / "gateway" / "__init__.py").read_text().split('"""')[-1]

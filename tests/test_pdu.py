@@ -1,4 +1,4 @@
-"""gateway.pdu: the SMS-SUBMITs we send and the text we read out of PDUs (issue 11: one emoji
+"""gateway.at.pdu: the SMS-SUBMITs we send and the text we read out of PDUs (once one emoji
 stopped the daemon on every restart, because gsmmodem's encodeUcs2 cannot write a surrogate pair).
 """
 from dataclasses import replace
@@ -9,16 +9,16 @@ from gsmmodem.pdu import decodeSmsPdu, encodeSmsSubmitPdu
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gateway import pdu
-from gateway.inbox import Part, Reassembly, decode
-from gateway.render import LIMITS, segments
-from gateway.simfamilies import encode_deliver_pdus, read_submit_pdu
+from gateway.at import pdu
+from gateway.at.inbox import Part, Reassembly, decode
+from gateway.render import LIMITS, segments, whole_text
+from gateway.simulator.commands import encode_deliver_pdus, read_submit_pdu
 
 N = "+15125550142"
 
 
 def read(submits) -> list[str]:
-    """What a phone shows for each part (the simulator's reader: gateway.pdu, then mended)."""
+    """What a phone shows for each part (the simulator's reader: gateway.at.pdu, then mended)."""
     return [read_submit_pdu(str(s.tpdu_length), s.hex.encode())["text"] for s in submits]
 
 
@@ -139,7 +139,7 @@ def test_every_text_goes_out_whole_in_the_parts_counted_or_is_refused(text):
     parts = [pdu.read_user_data(bytes.fromhex(s.hex)) for s in submits]
     single, multi = LIMITS[segs.encoding]
     for part in parts:
-        assert pdu.whole_text(part.text) == part.text      # no pair cut in half
+        assert whole_text(part.text) == part.text      # no pair cut in half
         units = len(part.text.encode("utf-16-be")) // 2 if segs.encoding == "UCS-2" else None
         assert units is None or units <= (single if len(parts) == 1 else multi)
         assert part.concat == (None if len(parts) == 1 else (5, len(parts), parts.index(part) + 1))

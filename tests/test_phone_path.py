@@ -1,6 +1,6 @@
 """The whole phone path against the strict fake: the daemon, the link, the store, the owner's view.
 
-Issue 10's "done means", one by one: a missed call texted once, an answered one not, forged and
+What the strict fake phone must show, one by one: a missed call texted once, an answered one not, forged and
 stale webhooks refused and changing nothing, a reply recorded and forwarded, a failing /health
 leaving the link up with its warning shown, no request of the daemon refused by the fake; texts
 sent from a second database on the same phone not lost to a 409; pictures kept with the lead.
@@ -17,34 +17,22 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from gateway import config as config_mod
+from gateway.app import reports
+from gateway.app.daemon import build
+from gateway.app.store import Store
 from gateway.clock import WallClock
-from gateway.daemon import Daemon
-from gateway.fakegateway import FakeGateway
-from gateway.phonelink import PhoneLink, PhoneSettings
+from gateway.phone.link import PhoneLink
 from gateway.starter import write_starter
-from gateway.store import Store
 
 N, B, OWNER = "+15125550142", "+15125550177", "+15125550199"
 KEY = "s1gnKey8"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(256)) * 4
 
 
-@pytest.fixture
-def gw():
-    with FakeGateway(retry_scale=0.005, signing_key=KEY) as fake:
-        yield fake
-
-
-def settings(gw, **kw):
-    return PhoneSettings(**{**dict(url_sms=gw.url_sms, url_calls=gw.url_calls, password="Pa55word",
-                                   calls_password="CallPa55", signing_key=KEY, listen_port=0,
-                                   adb=False, send_wait=3.0), **kw})
-
-
 class Box:
     """A textback box on the fake phone: config, database, the daemon, its records."""
 
-    def __init__(self, folder, gw, **kw):
+    def __init__(self, folder, gw, settings):
         if not (folder / "textback.toml").exists():
             write_starter(folder)
         self.folder, self.gw = folder, gw
@@ -53,8 +41,8 @@ class Box:
         self.store = Store(self.db)
         self.clock = WallClock()
         self.records = []
-        self.link = PhoneLink(settings(gw, **kw), self.clock)
-        self.daemon = Daemon(self.cfg, self.store, self.clock, self.link, sink=self.records.append)
+        self.link = PhoneLink(settings, self.clock)
+        self.daemon = build(self.cfg, self.store, self.clock, self.link, sink=self.records.append, notices=False)
 
     def run(self, until, seconds=30.0, then=None):
         """Run the daemon until `until(records)` holds (checked each pass), at most `seconds`
@@ -74,6 +62,12 @@ class Box:
     def close(self):
         self.link.close()
         self.store.close()
+
+
+@pytest.fixture
+def make_box(gw, phone_settings):
+    """make_box(folder, **settings): a Box on the fake phone; a text waits 3 s for its Sent."""
+    return lambda folder, **kw: Box(folder, gw, phone_settings(**{"send_wait": 3.0, **kw}))
 
 
 def sent_to(records, number, kind=None):
@@ -100,8 +94,8 @@ def signed(body: bytes, key=KEY, skew=0.0) -> dict:
             "X-Signature": hmac.new(key.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()}
 
 
-def test_done_means(tmp_path, gw):
-    box = Box(tmp_path, gw)
+def test_done_means(tmp_path, gw, make_box):
+    box = make_box(tmp_path)
     try:
         # A missed call is texted once; an answered one is not.
         assert box.run(lambda r: sent_to(r, N),
@@ -134,7 +128,7 @@ def test_done_means(tmp_path, gw):
         assert box.run(lambda r: any(x["event"] == "link_warning" for x in r))
         gw.play("missed", "+15125550123")
         assert box.run(lambda r: sent_to(r, "+15125550123"))
-        calls = sorted((c["number"], c["outcome"], c["action"]) for c in box.store.calls())
+        calls = sorted((c["number"], c["outcome"], c["action"]) for c in reports.calls(box.store))
         lost = [r for r in box.records if r["event"] == "modem_lost"]
     finally:
         box.close()
@@ -158,9 +152,9 @@ def test_done_means(tmp_path, gw):
     assert "(an empty text)" in shown.output
 
 
-def test_a_phone_without_internet_is_a_warning_and_its_held_webhooks_come_later(tmp_path, gw):
+def test_a_phone_without_internet_is_a_warning_and_its_held_webhooks_come_later(tmp_path, gw, make_box):
     gw.internet = False        # USB only, Wi-Fi off: the apps hold their webhooks back
-    box = Box(tmp_path, gw)
+    box = make_box(tmp_path)
     try:
         assert box.run(lambda r: any(x["event"] == "link_warning" for x in r),
                        then=lambda: gw.play("missed", N))
@@ -174,12 +168,12 @@ def test_a_phone_without_internet_is_a_warning_and_its_held_webhooks_come_later(
     assert [r for r in box.records if r["event"] == "modem_lost"] == []
 
 
-def test_a_second_database_on_the_same_phone_still_texts(tmp_path, gw):
+def test_a_second_database_on_the_same_phone_still_texts(tmp_path, gw, make_box):
     # A re-imaged box: a new database whose outbox counts from 1 again, the same template, the
     # same caller. Its text must not meet the first box's id (409) and be taken as sent.
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
-        box = Box(tmp_path / name, gw)
+        box = make_box(tmp_path / name)
         try:
             assert box.run(lambda r: sent_to(r, N), then=lambda: gw.play("missed", N))
         finally:
@@ -188,12 +182,12 @@ def test_a_second_database_on_the_same_phone_still_texts(tmp_path, gw):
     assert len(texts) == 2 and len({m["id"] for m in texts}) == 2
 
 
-def test_a_photo_is_kept_with_the_lead_and_the_owner_told(tmp_path, gw, monkeypatch):
+def test_a_photo_is_kept_with_the_lead_and_the_owner_told(tmp_path, gw, monkeypatch, make_box):
     monkeypatch.chdir(tmp_path)
-    box = Box(tmp_path, gw, photo_max_bytes=2000)
+    box = make_box(tmp_path, photo_max_bytes=2000)
     box.store.close()
     box.store = Store("textback.db")          # a relative --db: the paths kept are whole
-    box.daemon.store = box.daemon.talk.store = box.store
+    box.daemon.store = box.daemon.conversation.store = box.store
     big = b"\xff\xd8\xff\xe0" + b"\x00" * 5000
 
     def phone():
@@ -206,7 +200,7 @@ def test_a_photo_is_kept_with_the_lead_and_the_owner_told(tmp_path, gw, monkeypa
                        downloaded=False)
     try:
         assert box.run(lambda r: len(sent_to(r, OWNER, "owner_alert")) >= 4, then=phone)
-        leads = {lead["number"]: lead["id"] for lead in box.store.leads()}
+        leads = {lead["number"]: lead["id"] for lead in reports.leads(box.store)}
     finally:
         box.close()
     folder = tmp_path / "textback.db-photos"
@@ -238,8 +232,8 @@ def test_a_photo_is_kept_with_the_lead_and_the_owner_told(tmp_path, gw, monkeypa
         ("photo", False, "too big to keep (5 kB, over the 2 kB limit)")]
 
 
-def test_hostile_webhooks_do_not_stop_the_loop(tmp_path, gw):
-    box = Box(tmp_path, gw)
+def test_hostile_webhooks_do_not_stop_the_loop(tmp_path, gw, make_box):
+    box = make_box(tmp_path)
     port = None
     answers = []
 
@@ -281,24 +275,24 @@ def test_hostile_webhooks_do_not_stop_the_loop(tmp_path, gw):
     assert texts == ["x" * 10_000]
 
 
-def test_a_picture_from_the_owners_own_phone_makes_no_lead(tmp_path, gw):
-    box = Box(tmp_path, gw)
+def test_a_picture_from_the_owners_own_phone_makes_no_lead(tmp_path, gw, make_box):
+    box = make_box(tmp_path)
     try:
         assert box.run(lambda r: sent_to(r, OWNER, "owner_reply"), then=lambda: gw.receive_mms(
             OWNER, [{"contentType": "text/plain", "text": "what?"},
                     {"contentType": "image/jpeg", "data": JPEG}]))
-        leads = box.store.leads()
+        leads = reports.leads(box.store)
     finally:
         box.close()
     assert leads == []     # its words went to the owner's command reader (here: the usage)
 
 
-def test_a_restored_backup_on_the_same_phone_still_texts(tmp_path, gw):
+def test_a_restored_backup_on_the_same_phone_still_texts(tmp_path, gw, make_box):
     # The box texted A (the backup is taken), then N; the backup is restored: its outbox counts
     # from the same row again, and the next caller N must still get a text of their own.
     import shutil
 
-    box = Box(tmp_path, gw)
+    box = make_box(tmp_path)
     try:
         assert box.run(lambda r: sent_to(r, "+15125550188"),
                        then=lambda: gw.play("missed", "+15125550188"))
@@ -311,7 +305,7 @@ def test_a_restored_backup_on_the_same_phone_still_texts(tmp_path, gw):
     shutil.copy(tmp_path / "backup.db", box.db)
     for extra in ("-wal", "-shm"):
         (tmp_path / f"textback.db{extra}").unlink(missing_ok=True)
-    restored = Box(tmp_path, gw)
+    restored = make_box(tmp_path)
     try:
         assert restored.run(lambda r: sent_to(r, N),
                             then=lambda: gw.play("missed", N))

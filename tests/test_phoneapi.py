@@ -1,11 +1,10 @@
-"""What the phone apps say, in our terms (gateway/phoneapi.py): dates, names, health, pictures."""
+"""What the phone apps say, in our terms (gateway/phone/api.py): dates, names, health, pictures."""
 import base64
 
 import pytest
 
-from gateway import fakeapps
-from gateway.phoneapi import (Problem, app_date, attachments, health_problems, human,
-                              mms_inbox_id, text_key)
+from gateway.phone.api import Problem, app_date, attachments, health_problems, human, mms_inbox_id, text_key
+from gateway.simulator import phoneapps as fakeapps
 
 
 @pytest.mark.parametrize("t, text", [

@@ -2,67 +2,45 @@
 
 import pytest
 
+from gateway.box.phonecheck import run_checks
 from gateway.clock import WallClock
-from gateway.fakegateway import FakeGateway
-from gateway.phonecheck import run_checks
-from gateway.phonelink import PhoneSettings
 
 RCS = ("RCS", None, "replies sent as RCS chat never reach the gateway apps")
-
-
-@pytest.fixture
-def gw():
-    with FakeGateway() as gateway:
-        yield gateway
-
-
-def settings(gw, **kw):
-    return PhoneSettings(**{**dict(url_sms=gw.url_sms, url_calls=gw.url_calls, password="Pa55word",
-                                   calls_password="CallPa55", signing_key="s1gnKey8",
-                                   listen_port=0, adb=False), **kw})
 
 
 def summary(checks):
     return [(c.name, c.ok, c.detail) for c in checks]
 
 
-def test_all_good_over_the_lan(gw):
-    assert summary(run_checks(settings(gw), WallClock())) == [
+def test_all_good_over_the_lan(gw, phone_settings):
+    assert summary(run_checks(phone_settings(), WallClock())) == [
         ("phone", True, "Pixel 7a: SMSGate and CallGate answer, passwords right, webhooks registered"),
         RCS]
 
 
-def test_wrong_password_is_said_plainly(gw):
-    (check,) = run_checks(settings(gw, password="nope"), WallClock())
+def test_wrong_password_is_said_plainly(gw, phone_settings):
+    (check,) = run_checks(phone_settings(password="nope"), WallClock())
     assert (check.name, check.ok) == ("phone", False)
     assert "password" in check.detail.lower()
 
 
-def fake_adb(tmp_path, script):
-    adb = tmp_path / "adb"
-    adb.write_text("#!/bin/sh\n" + script)
-    adb.chmod(0o755)
-    return str(adb)
-
-
-def test_adb_missing_and_phone_unauthorised(gw, tmp_path, monkeypatch):
+def test_adb_missing_and_phone_unauthorised(gw, tmp_path, monkeypatch, phone_settings, fake_adb):
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert summary(run_checks(settings(gw, adb=True), WallClock())) == [
+    assert summary(run_checks(phone_settings(adb=True), WallClock())) == [
         ("adb", False, "adb is not installed")]
-    fake_adb(tmp_path, 'echo "error: device unauthorized." >&2; exit 1\n')
-    checks = run_checks(settings(gw, adb=True), WallClock())
+    fake_adb(script='echo "error: device unauthorized." >&2; exit 1\n', path_only=True)
+    checks = run_checks(phone_settings(adb=True), WallClock())
     assert summary(checks) == [
         ("adb", True, "installed"),
         ("phone", False, "the phone has not authorised this computer for USB debugging")]
 
 
-def test_battery_optimisation_warning(gw, tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    fake_adb(tmp_path, 'case "$*" in\n'
-                       '  get-state) echo device ;;\n'
-                       '  *dumpsys*) echo "user,me.capcom.smsgateway,10234" ;;\n'
-                       '  *) exit 0 ;;\nesac\n')
-    checks = run_checks(settings(gw, adb=True), WallClock())
+def test_battery_optimisation_warning(gw, tmp_path, monkeypatch, phone_settings, fake_adb):
+    fake_adb(script='case "$*" in\n'
+                    '  get-state) echo device ;;\n'
+                    '  *dumpsys*) echo "user,me.capcom.smsgateway,10234" ;;\n'
+                    '  *) exit 0 ;;\nesac\n', path_only=True)
+    checks = run_checks(phone_settings(adb=True), WallClock())
     assert summary(checks)[2] == (
         "battery", False, "battery optimisation is on for app.callgate.android: Android may stop it")
 
@@ -72,10 +50,10 @@ def test_battery_optimisation_warning(gw, tmp_path, monkeypatch):
     ({"battery": 20}, [("phone health", "the phone's battery is low (20 %)", False)]),
     ({"internet": False}, [("phone health", "the phone has no internet", True)]),
 ])
-def test_the_phones_own_health_checks_are_warnings_not_failures(gw, change, expected):
+def test_the_phones_own_health_checks_are_warnings_not_failures(gw, change, expected, phone_settings):
     for name, value in change.items():
         setattr(gw, name, value)
-    checks = run_checks(settings(gw), WallClock())
+    checks = run_checks(phone_settings(), WallClock())
     assert [(c.name, c.detail, c.warn) for c in checks if c.name == "phone health"] == expected
     assert [c.ok for c in checks if c.name == "phone"] == [True]   # the link works
 

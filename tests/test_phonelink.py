@@ -9,16 +9,16 @@ import time
 
 import pytest
 
-from gateway import events as ev
-from gateway.clock import WallClock
-from gateway.daemon import Daemon
-from gateway.errors import ModemGone
-from gateway.fakegateway import FakeGateway
-from gateway.phonelink import (ENDED_ONLY, WAITING, WAITING_MISSED, CallBook, PhoneLink,
-                               PhoneSettings)
-from gateway.starter import write_starter
 from gateway import config as config_mod
-from gateway.store import Store
+from gateway import events as ev
+from gateway.app import reports
+from gateway.app.daemon import build
+from gateway.app.store import Store
+from gateway.clock import WallClock
+from gateway.errors import ModemGone
+from gateway.phone.callbook import ENDED_ONLY, WAITING, CallBook
+from gateway.phone.link import WAITING_MISSED, PhoneLink
+from gateway.starter import write_starter
 
 N, B = "+15125550142", "+15125550177"
 KEY = "s1gnKey8"
@@ -26,22 +26,14 @@ MISS = "call:ended without call:started"
 
 
 @pytest.fixture
-def gw():
-    # The phone's own back-off (SMSGate 5 s, CallGate 10 s), compressed 200 times.
-    with FakeGateway(retry_scale=0.005, signing_key=KEY) as fake:
-        yield fake
-
-
-def settings(gw, **kw):
-    base = dict(url_sms=gw.url_sms, url_calls=gw.url_calls, password="Pa55word",
-                calls_password="CallPa55", signing_key=KEY, listen_port=0, adb=False, settle=0.2,
-                send_wait=1.0)
-    return PhoneSettings(**{**base, **kw})
+def settings(phone_settings):
+    """The shared phone settings (tests/conftest.py) with this module's timing."""
+    return lambda **kw: phone_settings(**{"settle": 0.2, "send_wait": 1.0, **kw})
 
 
 @pytest.fixture
-def link(gw):
-    phone = PhoneLink(settings(gw), WallClock())
+def link(gw, settings):
+    phone = PhoneLink(settings(), WallClock())
     phone.connect()
     yield phone
     phone.close()
@@ -124,10 +116,10 @@ def test_late_copies_start_no_phantom_call_and_a_caller_who_rings_again_is_a_new
         ("unknown", None, True, "no call:ended within 90 s (lost event?)")]
 
 
-def test_deliveries_refused_while_the_receiver_is_down_arrive_later_once(gw):
+def test_deliveries_refused_while_the_receiver_is_down_arrive_later_once(gw, settings):
     port = free_port()
     gw.call_retries = 8   # the settings screen opened once: 15 on a phone
-    phone = PhoneLink(settings(gw, listen_port=port), WallClock())
+    phone = PhoneLink(settings(listen_port=port), WallClock())
     phone.connect()
     phone.close()                                # the daemon is restarting
     gw.play("missed", N)
@@ -263,11 +255,11 @@ def test_a_409_for_a_text_this_database_never_sent_is_not_taken_as_sent(gw, link
     ({"passwords": {"sms": ("sms", "Pa55word"), "calls": ("call", "other")}},
      "CallGate refused the password in phone.calls_password"),
 ])
-def test_connect_says_what_is_wrong(gw, change, message):
+def test_connect_says_what_is_wrong(gw, change, message, settings):
     for name, value in change.items():
         setattr(gw, name, value)
     with pytest.raises(ModemGone) as raised:
-        PhoneLink(settings(gw), WallClock()).connect()
+        PhoneLink(settings(), WallClock()).connect()
     assert raised.value.message.startswith(message) and raised.value.hint
 
 
@@ -290,7 +282,7 @@ def test_texts_in_by_webhook_and_inbox_count_once(gw, link):
     out += link.events(link.clock.now())
     # The webhook names the first by the hex of its inbox hash, the inbox poll the second by
     # "text:<hash>": one text each, whichever way it came.
-    from gateway.phoneapi import text_key
+    from gateway.phone.api import text_key
 
     assert sorted((e.number, e.text, text_key(e.handle[0])) for e in out
                   if isinstance(e, ev.SmsReceived)) == [
@@ -298,23 +290,10 @@ def test_texts_in_by_webhook_and_inbox_count_once(gw, link):
 
 
 # -- USB: adb forward / reverse -------------------------------------------------------------------
-def fake_adb(folder, *, says="device", fails="", shell_exit=0):
-    """adb on PATH: logs its arguments; `adb shell` prints folder/calllog.txt when there is one."""
-    script = folder / "adb"
-    script.write_text(f'#!/bin/sh\necho "$@" >> "{folder}/adb.log"\n'
-                      + (f'echo "{fails}" >&2\nexit 1\n' if fails else
-                         f'[ "$1" = get-state ] && echo {says}\n'
-                         f'[ "$1" = shell ] && cat "{folder}/calllog.txt" 2>/dev/null '
-                         f'&& exit {shell_exit}\nexit 0\n'))
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    return folder / "adb.log"
-
-
-def test_replug_redoes_adb_forward_and_reverse(gw, tmp_path, monkeypatch):
-    record = fake_adb(tmp_path)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+def test_replug_redoes_adb_forward_and_reverse(gw, tmp_path, monkeypatch, settings, fake_adb):
+    record = fake_adb()
     port = free_port()
-    phone = PhoneLink(settings(gw, adb=True, listen_port=port), WallClock())
+    phone = PhoneLink(settings(adb=True, listen_port=port), WallClock())
     phone.connect()
     gw.offline = True                 # unplugged: the forwarded ports stop answering
     with pytest.raises(ModemGone):
@@ -334,29 +313,28 @@ def test_replug_redoes_adb_forward_and_reverse(gw, tmp_path, monkeypatch):
     ("error: device unauthorized.", "the phone has not authorised this computer for USB debugging"),
     ("error: no devices/emulators found", "no phone is connected over USB"),
 ])
-def test_adb_problems_in_plain_words(gw, tmp_path, monkeypatch, fails, message):
-    fake_adb(tmp_path, fails=fails)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+def test_adb_problems_in_plain_words(gw, tmp_path, monkeypatch, fails, message, settings, fake_adb):
+    fake_adb(fails=fails)
     with pytest.raises(ModemGone) as raised:
-        PhoneLink(settings(gw, adb=True), WallClock()).connect()
+        PhoneLink(settings(adb=True), WallClock()).connect()
     assert raised.value.message == message
 
 
-def test_no_adb_installed(gw, tmp_path, monkeypatch):
+def test_no_adb_installed(gw, tmp_path, monkeypatch, settings):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ModemGone) as raised:
-        PhoneLink(settings(gw, adb=True), WallClock()).connect()
+        PhoneLink(settings(adb=True), WallClock()).connect()
     assert (raised.value.message, raised.value.hint) == ("adb is not installed", "sudo apt install adb")
 
 
 # -- the real daemon on the phone link ------------------------------------------------------------
-def daemon_on(tmp_path, gw):
+def daemon_on(tmp_path, settings):
     write_starter(tmp_path)
     cfg = config_mod.load(tmp_path / "textback.toml")
     store = Store(tmp_path / "t.db")
     clock = WallClock()
     records = []
-    daemon = Daemon(cfg, store, clock, PhoneLink(settings(gw), clock), sink=records.append)
+    daemon = build(cfg, store, clock, PhoneLink(settings(), clock), sink=records.append, notices=False)
     return daemon, store, records
 
 
@@ -370,12 +348,12 @@ def run_until_texted(daemon, records, to=N, seconds=8.0):
     daemon.run(until=daemon.clock.now() + seconds)
 
 
-def test_daemon_texts_a_missed_caller_not_an_answered_one(tmp_path, gw):
-    daemon, store, records = daemon_on(tmp_path, gw)
+def test_daemon_texts_a_missed_caller_not_an_answered_one(tmp_path, gw, settings):
+    daemon, store, records = daemon_on(tmp_path, settings)
     daemon.on_ready = lambda info: (gw.play("answered", B), gw.play("missed", N))
     try:
         run_until_texted(daemon, records)
-        calls = sorted((c["number"], c["outcome"]) for c in store.calls())
+        calls = sorted((c["number"], c["outcome"]) for c in reports.calls(store))
     finally:
         daemon.link.close()
         store.close()
@@ -385,8 +363,8 @@ def test_daemon_texts_a_missed_caller_not_an_answered_one(tmp_path, gw):
             if m["recipients"][0]["phoneNumber"] != "+15125550199"] == [N]
 
 
-def test_daemon_phone_offline_then_back_the_text_goes_once(tmp_path, gw):
-    daemon, store, records = daemon_on(tmp_path, gw)
+def test_daemon_phone_offline_then_back_the_text_goes_once(tmp_path, gw, settings):
+    daemon, store, records = daemon_on(tmp_path, settings)
 
     def sink(record):
         records.append(record)
@@ -415,17 +393,17 @@ def call_log(*rows) -> str:
                    for i, (n, t, at) in enumerate(rows)) or "No result found.\n"
 
 
-def start_once(tmp_path, gw) -> list:
+def start_once(tmp_path, settings) -> list:
     """One start of the daemon over USB: connect, act on what the phone shows, stop. Its records."""
     cfg = config_mod.load(tmp_path / "textback.toml")
     store = Store(tmp_path / "t.db")
     clock = WallClock()
     records = []
-    daemon = Daemon(cfg, store, clock, PhoneLink(settings(gw, adb=True), clock),
-                    sink=records.append)
+    daemon = build(cfg, store, clock, PhoneLink(settings(adb=True), clock),
+                    sink=records.append, notices=False)
 
     def after_first_pass():
-        # Connected, and the queue empty: texts go one a second at most (gateway.pacing).
+        # Connected, and the queue empty: texts go one a second at most (gateway.app.pacing).
         if daemon.connected and store.next_due_at() is None:
             daemon.stop("done")
             clock.interrupt()
@@ -444,14 +422,13 @@ def texted(gw) -> list:
             if m["recipients"][0]["phoneNumber"] != "+15125550199"]
 
 
-def test_restarts_text_back_what_the_call_log_shows_missed_while_down(tmp_path, gw, monkeypatch):
-    fake_adb(tmp_path)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+def test_restarts_text_back_what_the_call_log_shows_missed_while_down(tmp_path, gw, monkeypatch, fake_adb, settings):
+    fake_adb()
     write_starter(tmp_path)
     now = time.time()
     old = [(E, 3, now - 7200), (C, 3, now - 60)]
     (tmp_path / "calllog.txt").write_text(call_log(*old))
-    first = start_once(tmp_path, gw)          # (a) a new box: the log is the starting point
+    first = start_once(tmp_path, settings)          # (a) a new box: the log is the starting point
     store = Store(tmp_path / "t.db")
     seen = float(store.get_state("call_log_seen"))
     down = max(seen, float(store.get_state("heartbeat")))  # the last moment we were live
@@ -461,10 +438,10 @@ def test_restarts_text_back_what_the_call_log_shows_missed_while_down(tmp_path, 
     # Down: two callers missed, one answered on the phone; the old entries are still there.
     new = [(N, 3, down + 0.01), (D, 1, down + 0.02), (A, 3, down + 0.03)]
     (tmp_path / "calllog.txt").write_text(call_log(*old, *new))
-    second = start_once(tmp_path, gw)         # (b) the restart texts those two, once
-    third = start_once(tmp_path, gw)          # (c) and the next one nothing more
+    second = start_once(tmp_path, settings)         # (b) the restart texts those two, once
+    third = start_once(tmp_path, settings)          # (c) and the next one nothing more
     store = Store(tmp_path / "t.db")
-    calls = [(c["number"], c["outcome"], c["action"], c["recovered"]) for c in store.calls()]
+    calls = [(c["number"], c["outcome"], c["action"], c["recovered"]) for c in reports.calls(store)]
     store.close()
     assert sorted(texted(gw)) == sorted([N, A])
     assert [(r["number"], r["outcome"], r.get("recovered")) for r in second
@@ -477,16 +454,16 @@ def test_restarts_text_back_what_the_call_log_shows_missed_while_down(tmp_path, 
     (0, ""),                                  # adbd before shell protocol v2 always exits 0
     (1, "adb shell failed: "),
 ])
-def test_a_call_log_the_phone_refuses_is_one_warning(tmp_path, gw, monkeypatch, caplog,
-                                                     shell_exit, said):
-    fake_adb(tmp_path, shell_exit=shell_exit)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+def test_a_call_log_the_phone_refuses_is_one_warning(
+    tmp_path, gw, monkeypatch, caplog, shell_exit, said, settings, fake_adb
+):
+    fake_adb(shell_exit=shell_exit)
     (tmp_path / "calllog.txt").write_text(
         "Error while accessing provider:call_log\njava.lang.SecurityException: Permission "
         "Denial: opening provider com.android.providers.contacts.CallLogProvider from (null) "
         "(pid=8112, uid=2000) requires android.permission.READ_CALL_LOG or "
         "android.permission.WRITE_CALL_LOG\n")
-    phone = PhoneLink(settings(gw, adb=True), WallClock())
+    phone = PhoneLink(settings(adb=True), WallClock())
     try:
         for _ in range(2):                    # connect, and reconnect after a replug
             info = phone.connect()
@@ -501,14 +478,14 @@ def test_a_call_log_the_phone_refuses_is_one_warning(tmp_path, gw, monkeypatch, 
 
 
 # -- a crash while a call waits to be decided: the call journal ------------------------------------
-def test_a_crash_before_a_call_is_decided_loses_nothing_the_journal_plays_it_back(tmp_path, gw):
+def test_a_crash_before_a_call_is_decided_loses_nothing_the_journal_plays_it_back(tmp_path, gw, settings):
     # The receiver answered 2xx to call:ringing and call:ended (CallGate will never send them
     # again), then the process died within the settle wait, before the call was decided. The next
     # start plays the journal back: the caller is texted once; a third start adds nothing.
     write_starter(tmp_path)
     cfg = config_mod.load(tmp_path / "textback.toml")
     journal, port, clock = tmp_path / "t.db-calls", free_port(), WallClock()
-    first = PhoneLink(settings(gw, listen_port=port, settle=60.0), clock, journal=journal)
+    first = PhoneLink(settings(listen_port=port, settle=60.0), clock, journal=journal)
     first.connect()
     gw.play("missed", N)
     limit = time.monotonic() + 5
@@ -524,11 +501,11 @@ def test_a_crash_before_a_call_is_decided_loses_nothing_the_journal_plays_it_bac
     try:
         for _ in range(2):
             records = []
-            daemon = Daemon(cfg, store, clock, PhoneLink(settings(gw, listen_port=port), clock,
-                                                         journal=journal), sink=records.append)
+            daemon = build(cfg, store, clock, PhoneLink(settings(listen_port=port), clock,
+                                                         journal=journal), sink=records.append, notices=False)
             run_until_texted(daemon, records, seconds=2.0)
             daemon.link.close()
-        calls = [(c["number"], c["outcome"], c["action"]) for c in store.calls()]
+        calls = [(c["number"], c["outcome"], c["action"]) for c in reports.calls(store)]
     finally:
         store.close()
     assert calls == [(N, "missed", "sent")]
@@ -536,7 +513,7 @@ def test_a_crash_before_a_call_is_decided_loses_nothing_the_journal_plays_it_bac
 
 
 def test_the_call_journal_skips_a_torn_line_and_forgets_what_is_old(tmp_path):
-    from gateway.phonelink import JOURNAL_KEEP, CallJournal
+    from gateway.phone.journal import JOURNAL_KEEP, CallJournal
 
     path, now = tmp_path / "calls", 1_800_000_000.0
     journal = CallJournal(path)
@@ -584,12 +561,12 @@ def test_a_call_ended_without_its_ringing(fed, expected):
     # Not in the log as missed (picked up, or an hour ago): it stays as CallGate says.
     (lambda now: [(B, 3, now - 3600), (N, 3, now)], ("answered", B, False, WAITING)),
 ])
-def test_over_usb_the_call_log_tells_a_missed_waiting_call(gw, tmp_path, monkeypatch, log_rows,
-                                                          expected_b):
-    fake_adb(tmp_path)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+def test_over_usb_the_call_log_tells_a_missed_waiting_call(
+    gw, tmp_path, monkeypatch, log_rows, expected_b, settings, fake_adb
+):
+    fake_adb()
     (tmp_path / "calllog.txt").write_text(call_log(*log_rows(time.time())))
-    phone = PhoneLink(settings(gw, adb=True), WallClock())
+    phone = PhoneLink(settings(adb=True), WallClock())
     phone.connect()
     try:
         gw.play("waiting", N, B)
@@ -627,7 +604,7 @@ def test_the_copy_without_a_number_does_not_say_withheld():
 
 @pytest.mark.parametrize("rang_for, rings", [(0.5, 1), (5.9, 1), (6.0, 2), (14.0, 3)])
 def test_a_phone_call_counts_one_ring_per_six_seconds_of_ringing(rang_for, rings):
-    # Android tells no ring count; policy.min_rings counts the North American cadence (issue 14).
+    # Android tells no ring count; policy.min_rings counts the North American cadence.
     book = CallBook(settle=0.6)
     for event, number, at in [("call:ringing", N, 0.0), ("call:ringing", None, 0.01),
                               ("call:ended", N, rang_for), ("call:ended", None, rang_for + 0.01)]:

@@ -1,4 +1,4 @@
-"""A poison input never stops the loop (issue 11): emoji and every other character go out and come in
+"""A poison input never stops the loop: emoji and every other character go out and come in
 whole; a text that cannot be sent fails alone with its reason; an event that cannot be handled is
 skipped with its reason; the daemon runs on. The real daemon, the pty simulator, a real SQLite file.
 """
@@ -14,15 +14,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway import config as config_mod
-from gateway.atlink import AtLink
+from gateway.app.daemon import build
+from gateway.app.store import Store
+from gateway.at.link import AtLink
 from gateway.clock import VirtualClock
-from gateway.daemon import Daemon
-from gateway.pdu import whole_text
-from gateway.render import unsendable
-from gateway.scenario import InboundSms, Step
-from gateway.sim import SimModem
+from gateway.render import unsendable, whole_text
+from gateway.simulator.modem import SimulatedModem
+from gateway.simulator.scenario import InboundSms, Step
 from gateway.starter import write_starter
-from gateway.store import Store
 
 TZ = ZoneInfo("America/Chicago")
 START = datetime(2026, 11, 24, 11, 0, tzinfo=TZ).timestamp()   # a Tuesday, open
@@ -41,11 +40,11 @@ def setup(folder: Path, missed_call: str | None = None):
     return config_mod.load(path)
 
 
-def run(cfg, db: Path, sim: SimModem, until: float, events=None):
+def run(cfg, db: Path, sim: SimulatedModem, until: float, events=None):
     clock = VirtualClock(START, sim, warmup=1.0)
     store = Store(db)
     link = AtLink(lambda: serial.Serial(sim.port_name, 115200, timeout=0), clock)
-    daemon = Daemon(cfg, store, clock, link, sink=events.append if events is not None else None)
+    daemon = build(cfg, store, clock, link, sink=events.append if events is not None else None, notices=False)
     try:
         return daemon.run(until=START + until)
     finally:
@@ -86,12 +85,12 @@ def queue(db: Path, number: str, body: str, kind: str = "manual", *, to_lead: bo
 
 
 def test_an_emoji_reply_goes_out_once_and_the_daemon_runs_on(tmp_path):
-    # Issue 11.1: `textback reply 1 "ok 👍"`, then `textback run` exited 1 on every start.
+    # Once: `textback reply 1 "ok 👍"`, then `textback run` exited 1 on every start.
     cfg, db = setup(tmp_path), tmp_path / "t.db"
     queue(db, N, "ok 👍")
-    first = SimModem("sim800", steps=CALL)
+    first = SimulatedModem("sim800", steps=CALL)
     run(cfg, db, first, until=30)
-    second = SimModem("sim800")
+    second = SimulatedModem("sim800")
     run(cfg, db, second, until=30)          # a restart: nothing sent again
     first.close(), second.close()
     assert messages(first) == [(N, "ok 👍"), (N, "Sorry we missed your call - this is Mike at Acme "
@@ -105,7 +104,7 @@ def test_a_template_with_an_emoji_texts_back_in_the_parts_config_check_counts(tm
     from gateway.render import segments
 
     body = "Sorry we missed you 🙏 " + "🔧" * 40     # 103 UTF-16 units: 2 parts
-    cfg, sim = setup(tmp_path, missed_call=body), SimModem("sim800", steps=CALL)
+    cfg, sim = setup(tmp_path, missed_call=body), SimulatedModem("sim800", steps=CALL)
     run(cfg, tmp_path / "t.db", sim, until=30)
     sim.close()
     assert messages(sim) == [(N, body)]
@@ -115,9 +114,9 @@ def test_a_template_with_an_emoji_texts_back_in_the_parts_config_check_counts(tm
 
 
 def test_an_incoming_emoji_is_recorded_and_reaches_the_owner(tmp_path):
-    # Issue 11.1: a text with 🚿 crashed the simulator (and would have crashed the daemon).
+    # Once: a text with 🚿 crashed the simulator (and would have crashed the daemon).
     cfg = setup(tmp_path)
-    sim = SimModem("sim800", steps=CALL + [Step(20.0, "", InboundSms(N, "The 🚿 is leaking 💧💧"))])
+    sim = SimulatedModem("sim800", steps=CALL + [Step(20.0, "", InboundSms(N, "The 🚿 is leaking 💧💧"))])
     events = []
     run(cfg, tmp_path / "t.db", sim, until=60, events=events)
     sim.close()
@@ -132,9 +131,9 @@ def test_texts_no_pdu_can_carry_fail_alone_with_their_reason_and_are_not_tried_a
     queue(db, N, "😀" * 9000)                             # 273 parts: over the 255 a message has
     queue(db, N, "Still need a hand?")
     events = []
-    first = SimModem("sim800")
+    first = SimulatedModem("sim800")
     counters = run(cfg, db, first, until=30, events=events)
-    second = SimModem("sim800")
+    second = SimulatedModem("sim800")
     run(cfg, db, second, until=30)
     first.close(), second.close()
     assert messages(first) == [(N, "Still need a hand?")] and messages(second) == []
@@ -152,7 +151,7 @@ def test_an_event_that_cannot_be_handled_is_skipped_with_its_reason(tmp_path, mo
     # A bug meeting odd input (injected: the conversation raises on one text): that text is skipped,
     # its reason kept for `textback status`, it leaves the SIM (else it would fail at every start),
     # and the call after it is still texted back.
-    from gateway import conversation
+    from gateway.app import conversation
 
     real = conversation.Conversation.text_received
 
@@ -164,7 +163,7 @@ def test_an_event_that_cannot_be_handled_is_skipped_with_its_reason(tmp_path, mo
     monkeypatch.setattr(conversation.Conversation, "text_received", fussy)
     cfg, db = setup(tmp_path), tmp_path / "t.db"
     later = "+15125550177"
-    sim = SimModem("sim800", steps=[Step(1.0, "", InboundSms(N, "boom"))] + [
+    sim = SimulatedModem("sim800", steps=[Step(1.0, "", InboundSms(N, "boom"))] + [
         Step(10.0, "RING"), Step(10.05, f'+CLIP: "{later}",145,"",0,"",0'),
         Step(15.0, "NO CARRIER")])
     counters = run(cfg, db, sim, until=40)
@@ -213,7 +212,7 @@ def test_any_text_goes_out_whole_or_is_refused_with_a_reason(tmp_path_factory, t
     storable = "".join(ch for ch in text if not 0xD800 <= ord(ch) <= 0xDFFF)  # a file is UTF-8
     template = "Sorry we missed you. " + storable.replace("$", "$$")
     cfg, db = setup(folder, missed_call=template), folder / "t.db"
-    sim = SimModem("sim800", steps=CALL + [Step(20.0, "", InboundSms(N, text)),
+    sim = SimulatedModem("sim800", steps=CALL + [Step(20.0, "", InboundSms(N, text)),
                                            Step(40.0, "", InboundSms(OWNER, "#1 " + text))])
     counters = run(cfg, db, sim, until=100)
     sim.close()
@@ -239,7 +238,7 @@ def test_any_text_goes_out_whole_or_is_refused_with_a_reason(tmp_path_factory, t
 
 @pytest.mark.parametrize("name", ["missed_call", "after_hours", "follow_up"])
 def test_an_empty_template_is_refused_by_config_check(tmp_path, name):
-    # Issue 11.7: an empty missed_call.txt passed config check and sent empty texts.
+    # Once: an empty missed_call.txt passed config check and sent empty texts.
     from click.testing import CliRunner
 
     from cli.main import cli
@@ -256,7 +255,7 @@ def test_a_template_that_renders_empty_fails_the_call_with_the_reason(tmp_path):
     # "$status" alone passes config check (it is not empty), but with no status set it renders
     # to nothing: that call gets no blank text, and says why.
     cfg, db = setup(tmp_path, missed_call="$status"), tmp_path / "t.db"
-    sim = SimModem("sim800", steps=CALL)
+    sim = SimulatedModem("sim800", steps=CALL)
     events = []
     run(cfg, db, sim, until=30, events=events)
     sim.close()

@@ -1,12 +1,12 @@
-"""gateway.policy: whole decisions for real calls, business hours across DST, local midnight."""
+"""gateway.app.policy: whole decisions for real calls, business hours across DST, local midnight."""
 from dataclasses import replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.app.policy import Decision, Facts, Rules, day_start, decide
 from gateway.events import ANSWERED, MISSED, REJECTED, UNKNOWN, CallEnded
-from gateway.policy import Decision, Facts, Rules, day_start, decide
 
 CHICAGO = ZoneInfo("America/Chicago")
 WEEKDAY = (time(7, 0), time(17, 0))
@@ -116,7 +116,7 @@ CASES = [
      Facts(False, MON_NOON - 86400, 0), send("missed_call", MON_NOON)),
     ("cooldown before cap", call(), CALLER, False, MON_NOON, replace(RULES, cooldown=7200.0),
      Facts(False, MON_NOON - 3600, 400), skip("cooldown (texted 1 h ago)")),
-    # The default cap is 200 (issue 14: carriers' heuristics flag a long code over 200 a day).
+    # The default cap is 200 (carriers' heuristics flag a long code over 200 a day).
     ("cap reached", call(), CALLER, False, MON_NOON, RULES, Facts(False, None, 200),
      skip("daily cap (200) reached")),
     ("one under the cap", call(), CALLER, False, MON_NOON, RULES, Facts(False, None, 199),

@@ -1,4 +1,4 @@
-"""Commands that only read open the database read-only (issue 11): they never create, migrate, chmod
+"""Commands that only read open the database read-only: they never create, migrate, chmod
 or write; a file that is not textback's is refused and left as it was; a read-only copy (a backup,
 `chmod 444`, a read-only folder or card) can be read, WAL and all. Real SQLite files throughout.
 
@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from gateway.app.store import Store
 from gateway.events import CallEnded
-from gateway.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-11-24T12:00:00-06:00"
@@ -95,7 +95,7 @@ def test_lead_json_says_who_the_lead_is(tmp_path):
                                   ("lead", "1", "--json"), ("book", "1"), ("name", "1", "Jo"),
                                   ("reply", "1", "hi")])
 def test_a_sqlite_file_that_is_not_textbacks_is_refused_and_left_untouched(tmp_path, args, journal):
-    # Issue 11.3: `textback leads --db other.db` added textback's tables to it and exited 0.
+    # Once: `textback leads --db other.db` added textback's tables to it and exited 0.
     other = tmp_path / "other.db"
     conn = sqlite3.connect(other)
     conn.execute(f"PRAGMA journal_mode = {journal}")
@@ -116,7 +116,7 @@ def test_a_sqlite_file_that_is_not_textbacks_is_refused_and_left_untouched(tmp_p
 
 @pytest.mark.parametrize("args", [("leads",), ("book", "1")])
 def test_a_text_file_is_refused_before_anything_chmods_it(tmp_path, args):
-    # Issue 11.3: on a text file, textback first chmodded it 644 -> 600, then failed.
+    # Once: on a text file, textback first chmodded it 644 -> 600, then failed.
     notes = tmp_path / "notes.txt"
     notes.write_text("milk, eggs\n")
     notes.chmod(0o644)

@@ -2,8 +2,16 @@
 import pytest
 
 from gateway.errors import TemplateError
-from gateway.render import (FIELDS, GSM7_BASIC, Segments, default_templates_dir, load_templates,
-                            render, segments, validate)
+from gateway.render import (
+    FIELDS,
+    GSM7_BASIC,
+    Segments,
+    default_templates_dir,
+    load_templates,
+    render,
+    segments,
+    validate,
+)
 
 DEMO_FIELDS = {"company": "Acme Plumbing", "owner": "Mike", "business_phone": "(512) 555-0100",
                "first_name": "", "caller": "(512) 555-0142", "status": "",

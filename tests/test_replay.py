@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from gateway.owner import USAGE
-from gateway.replay import run_replay
+from gateway.app import reports
+from gateway.app.owner_commands import USAGE
+from gateway.simulator.replay import run_replay
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 MISSED = ("Sorry we missed your call - this is Mike at Acme Plumbing. What do you need done? "
@@ -45,9 +46,18 @@ def skipped(t, reason, to=N):
     return ("sms", t, to, "skipped", reason)
 
 
-# issue 14, consent: what optout_words.json sends, one sender each (+1512555{1000 + i}), 20 s apart.
-OPT_OUT = ['STOP', 'stop', 'Stop.', 'STOP!!!', 'QUIT', 'quit!', 'END', 'End', 'REVOKE', 'revoke', 'OPT OUT', 'Opt-Out', 'optout', 'CANCEL', 'cancel please', 'UNSUBSCRIBE', 'unsubscribe me', 'STOPALL', 'stop all', 'Stop texting me', 'remove me', 'Remove me from your list', "don't text me", 'Don’t text me!', 'wrong number', 'Sorry, wrong number', 'no more texts', 'ＳＴＯＰ', 'STOP 🛑']
-NEAR_MISSES = ["don't stop", 'can you stop by at 3', 'cancel my appointment', "please don't stop texting me", 'the end of the day works', 'I quit my old plumber', 'remove the old heater too', "this isn't a wrong number, I need a plumber", 'stopped leaking now', 'help me']
+# Consent: what optout_words.json sends, one sender each (+1512555{1000 + i}), 20 s apart.
+OPT_OUT = [
+    'STOP', 'stop', 'Stop.', 'STOP!!!', 'QUIT', 'quit!', 'END', 'End', 'REVOKE', 'revoke', 'OPT OUT',
+    'Opt-Out', 'optout', 'CANCEL', 'cancel please', 'UNSUBSCRIBE', 'unsubscribe me', 'STOPALL', 'stop all',
+    'Stop texting me', 'remove me', 'Remove me from your list', "don't text me", 'Don’t text me!',
+    'wrong number', 'Sorry, wrong number', 'no more texts', 'ＳＴＯＰ', 'STOP 🛑',
+]
+NEAR_MISSES = [
+    "don't stop", 'can you stop by at 3', 'cancel my appointment', "please don't stop texting me",
+    'the end of the day works', 'I quit my old plumber', 'remove the old heater too',
+    "this isn't a wrong number, I need a plumber", 'stopped leaking now', 'help me',
+]
 
 
 def optout_words() -> list:
@@ -112,16 +122,16 @@ EXPECTED = {
     "stop_start_help": [
         call(5.0, "NO CARRIER"), sent(5.0),
         ("inbound", 30.0, N, "STOP"), sent(30.0, STOPPED),
-        # the owner hears of it (one text a second at most: gateway.pacing)
+        # the owner hears of it (one text a second at most: gateway.app.pacing)
         sent(31.0, "#1 (512) 555-0142 opted out, no more texts go to them: STOP", to=OWNER),
         sent(40.0, "#1 opted out (STOP): not sent.", to=OWNER),  # the owner's relay is refused
         ("inbound", 50.0, N, "help"), sent(50.0, HELP),
         ("inbound", 60.0, N, "Start"), sent(60.0, STARTED),
         sent(70.0, "sorry, can I call you?")],
-    # issue 14: picture messages on the modem path (an MMS notification: a WAP push). Never passed
+    # picture messages on the modem path (an MMS notification: a WAP push). Never passed
     # on as text; on the lead as "sent a picture message"; the owner told.
     "optout_words": optout_words(),
-    # issue 14, the finished job, with the starter config (no [reviews] url): marked done, nobody
+    # The finished job, with the starter config (no [reviews] url): marked done, nobody
     # asked, the owner told why. With a link: tests/test_reviews.py.
     "done_review": [
         call(5.0, "NO CARRIER"), sent(5.0, AFTER), ("inbound", 30.0, N, "Great, see you at 3"),
@@ -207,14 +217,14 @@ def test_framing_changes_nothing(name, variant, tmp_path):
 
 
 def test_the_db_keeps_what_the_replay_decided(tmp_path):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     db = tmp_path / "leads.db"
     replay(SCENARIOS / "repeat_caller.json", db_path=db)
     store = Store(db)
     try:
-        (lead,) = store.leads()
-        calls = store.calls()
+        (lead,) = reports.leads(store)
+        calls = reports.calls(store)
     finally:
         store.close()
     assert (lead["number"], lead["status"], lead["missed_calls"]) == (N, "texted", 2)
@@ -253,7 +263,7 @@ def test_no_number_or_message_text_in_the_log_at_info(caplog):
 
 
 def test_pushes_that_go_on_no_lead_are_counted_for_textback_status(tmp_path):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     replay(SCENARIOS / "mms_unreadable.json", db_path=tmp_path / "t.db")
     store = Store(tmp_path / "t.db")
@@ -265,7 +275,7 @@ def test_pushes_that_go_on_no_lead_are_counted_for_textback_status(tmp_path):
 
 
 def test_each_opt_out_is_recorded_in_lead_changes_with_its_words(tmp_path):
-    from gateway.store import Store
+    from gateway.app.store import Store
 
     replay(SCENARIOS / "optout_words.json", db_path=tmp_path / "t.db")
     store = Store(tmp_path / "t.db")

@@ -1,4 +1,4 @@
-"""issue 14: the finished job and its review request; policy.min_rings. Replays of the scenarios
+"""the finished job and its review request; policy.min_rings. Replays of the scenarios
 under a config with a review link or min_rings = 2, `textback done`, and the quiet-hours rules."""
 from datetime import datetime
 from pathlib import Path
@@ -10,13 +10,12 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from gateway import config as config_mod
-from gateway import reviews
-from gateway.conversation import Conversation
-from gateway.daemon import Counters
+from gateway.app import reviews
+from gateway.app.conversation import Conversation
+from gateway.app.daemon import Counters
+from gateway.app.store import Store
 from gateway.starter import write_starter
-from gateway.store import Store
-from test_replay import AFTER, MISSED, OWNER, SCENARIOS, STOPPED, B, N, call, decisions, \
-    replay, sent
+from test_replay import AFTER, MISSED, OWNER, SCENARIOS, STOPPED, B, N, call, decisions, replay, sent
 
 TZ = ZoneInfo("America/Chicago")
 LINK = "https://g.page/r/AcmeExample/review"

@@ -1,4 +1,4 @@
-"""The replay scenario format (DESIGN.md, contract: replay): whole records out, exact errors."""
+"""The replay scenario format (docs/design.md, "Contract: replay"): whole records out, exact errors."""
 from __future__ import annotations
 
 import json
@@ -6,8 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from gateway.at.families import FAMILIES
 from gateway.errors import ConfigError
-from gateway.scenario import InboundSms, Reply, Scenario, Step, load, parse
+from gateway.simulator.scenario import InboundSms, Reply, Scenario, Step, load, parse
 
 DESIGN_EXAMPLE = {
     "start": "2026-11-28T10:00:00-06:00",
@@ -80,7 +81,7 @@ def broken(**changes):
     (broken(steps__3__at="9.5"), "s.json: steps[3].at: must be a number >= 0"),
     (broken(steps__0__at=True), "s.json: steps[0].at: must be a number >= 0"),
     (broken(steps__0__at=float("nan")), "s.json: steps[0].at: must be a number >= 0"),
-    # issue 11: "at": 1e12 made a replay run for ever
+    # "at": 1e12 once made a replay run for ever
     (broken(steps__3__at=1e12), "s.json: steps[3].at: 1e+12 s is more than 7 days after start "
                                 "(at most 604800 s); a replay plays at most a week"),
     (broken(steps__3__at=604800.5), "s.json: steps[3].at: 604800.5 s is more than 7 days after "
@@ -100,8 +101,8 @@ def broken(**changes):
     (broken(start="next tuesday"), "s.json: start: not an ISO 8601 time: 'next tuesday'"),
     (broken(start=KeyError),
      "s.json: start: must be an ISO 8601 time with a UTC offset, e.g. \"2026-11-28T10:00:00-06:00\""),
-    (broken(family="sim900"), "s.json: family: must be one of generic, sim800, sim7600, ec25, huawei, "
-                              "ublox, zte, wavecom (or left out), not 'sim900'"),
+    (broken(family="sim900"), f"s.json: family: must be one of {', '.join(FAMILIES)} (or left out), "
+                              "not 'sim900'"),
     (broken(speed=2), ("s.json: speed: unknown key "
                        "(known: chunk, description, family, line_end, replies, start, steps)")),
     (broken(line_end="\n"), 's.json: line_end: must be one of "\\r\\n", "\\r\\r\\n", "\\r" '

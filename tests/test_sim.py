@@ -8,10 +8,11 @@ import pytest
 import serial
 from gsmmodem.pdu import encodeSmsSubmitPdu
 
-from gateway import scenario
-from gateway.lines import LineFramer
-from gateway.scenario import InboundSms, Reply, Step
-from gateway.sim import FAMILIES, MissedCall, SentSms, SimModem, SmsPart, encode_deliver_pdus
+from gateway.at.families import FAMILIES
+from gateway.at.lines import LineFramer
+from gateway.simulator import scenario
+from gateway.simulator.modem import MissedCall, SentSms, SimulatedModem, SmsPart, encode_deliver_pdus
+from gateway.simulator.scenario import InboundSms, Reply, Step
 
 NUMBER = "+15125550142"
 
@@ -21,7 +22,7 @@ def open_sim():
     opened = []
 
     def make(*args, **kwargs):
-        sim = SimModem(*args, **kwargs)
+        sim = SimulatedModem(*args, **kwargs)
         port = serial.Serial(sim.port_name, 115200, timeout=0)
         opened.append((sim, port))
         return sim, port
@@ -32,7 +33,7 @@ def open_sim():
         sim.close()
 
 
-def drain(sim: SimModem, port: serial.Serial, t: float | None = None) -> bytes:
+def drain(sim: SimulatedModem, port: serial.Serial, t: float | None = None) -> bytes:
     """Pump (and deliver up to t) until the sim has nothing more to say: no sleeps, the pty is immediate."""
     got = bytearray()
     for _ in range(10_000):
@@ -56,7 +57,7 @@ def talk(sim, port, *commands: bytes) -> bytes:
 
 @pytest.mark.parametrize("echo, commands, expected", [
     (True, [b"AT\r"], b"AT\r\r\nOK\r\n"),
-    # the echo of ATE0 itself is sent, as real modems do (reference, Traps 4)
+    # the echo of ATE0 itself is sent, as real modems do (docs/reference/modems.md, "Framing")
     (True, [b"ATE0\r", b"AT\r"], b"ATE0\r\r\nOK\r\n\r\nOK\r\n"),
     (False, [b"ATE1\r", b"AT\r"], b"\r\nOK\r\nAT\r\r\nOK\r\n"),
     (False, [b"at\r\n"], b"\r\nOK\r\n"),
@@ -68,24 +69,17 @@ def test_echo_and_framing(open_sim, echo, commands, expected):
     assert talk(sim, port, *commands) == expected
 
 
-IDENTITIES = {
-    "generic": ("Generic", "GSM MODEM"), "sim800": ("SIMCOM_Ltd", "SIMCOM_SIM800L"),
-    "sim7600": ("SIMCOM INCORPORATED", "SIMCOM_SIM7600G-H"), "ec25": ("Quectel", "EC25"),
-    "huawei": ("huawei", "MU709s-2"), "ublox": ("u-blox", "LARA-R211"),
-    "zte": ("ZTE CORPORATION", "MF626"), "wavecom": ("WAVECOM MODEM", "MULTIBAND  900E  1800"),
-}
-
-
-@pytest.mark.parametrize("family", sorted(IDENTITIES))
+@pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_identity_per_family(open_sim, family):
+    """The simulated modem answers as the family's real modem does (gateway.at.families)."""
     sim, port = open_sim(family, echo=False)
-    manufacturer, model = IDENTITIES[family]
+    manufacturer, model = FAMILIES[family].identity.manufacturer, FAMILIES[family].identity.model
     assert talk(sim, port, b"AT+CGMI\r", b"AT+CGMM\r") == (
         f"\r\n{manufacturer}\r\n\r\nOK\r\n\r\n{model}\r\n\r\nOK\r\n".encode())
 
 
 def test_family_names_agree_with_scenario():
-    assert tuple(FAMILIES) == scenario.FAMILIES == tuple(IDENTITIES)
+    assert tuple(FAMILIES) == scenario.FAMILIES
 
 
 @pytest.mark.parametrize("family, command, expected", [
@@ -143,6 +137,29 @@ def send_pdu(sim, port, pdu) -> bytes:
     prompt = talk(sim, port, f"AT+CMGS={pdu.tpduLength}\r".encode())
     assert prompt == f"AT+CMGS={pdu.tpduLength}\r\r\n> ".encode()
     return talk(sim, port, str(pdu).encode() + b"\x1a")
+
+
+def test_a_pdu_sent_before_the_prompt_is_dropped(open_sim):
+    """27.005 3.5.1: the body of AT+CMGS may be given after the modem's "> ", not before: a host
+    that writes command and PDU in one go loses the PDU (docs/reference/modems.md, "Sending a
+    text"). The modem still waits for a body; the one given after the prompt goes out."""
+    sim, port = open_sim("sim800", echo=False)
+    (pdu,) = encodeSmsSubmitPdu(NUMBER, "too early", reference=1, requestStatusReport=False)
+    early = f"AT+CMGS={pdu.tpduLength}\r".encode() + str(pdu).encode() + b"\x1a"
+    assert talk(sim, port, early) == b"\r\n> "          # the prompt, and nothing taken
+    assert sim.sent == []
+    assert talk(sim, port, str(pdu).encode() + b"\x1a") == b"\r\n+CMGS: 1\r\n\r\nOK\r\n"
+    assert [s.text for s in sim.sent] == ["too early"]
+
+
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_our_session_waits_for_the_prompt(session_factory, chunk):
+    """The session writes the PDU only once the whole "> " has come, however it trickles in."""
+    with session_factory("sim800", chunk=chunk) as (sim, session, clock):
+        (pdu,) = encodeSmsSubmitPdu(NUMBER, "after the prompt", reference=1,
+                                    requestStatusReport=False)
+        assert session.send_pdu(pdu.tpduLength, str(pdu)) == 1
+        assert [s.text for s in sim.sent] == ["after the prompt"]
 
 
 @pytest.mark.parametrize("text, expected_parts", [
@@ -304,7 +321,7 @@ def test_received_text_is_stored_announced_read_and_deleted(open_sim):
 
     from gsmmodem.pdu import decodeSmsPdu
 
-    from gateway.scenario import InboundSms
+    from gateway.simulator.scenario import InboundSms
 
     start = datetime(2026, 11, 28, 10, 0, tzinfo=timezone(timedelta(hours=-6)))
     steps = [Step(30.0, "", InboundSms(NUMBER, "STOP ☃"))]
@@ -327,7 +344,7 @@ def test_deliver_pdus_decode_back(text, parts):
 
     from gsmmodem.pdu import decodeSmsPdu
 
-    from gateway.sim import encode_deliver_pdus
+    from gateway.simulator.modem import encode_deliver_pdus
 
     sent_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
     decoded = [decodeSmsPdu(h) for h in encode_deliver_pdus(NUMBER, text, sent_at)]
@@ -349,7 +366,7 @@ def test_line_end_frames_every_line_but_not_the_prompt(open_sim, line_end, expec
 def test_bad_options_are_refused():
     for kwargs in ({"line_end": "\n"}, {"chunk": 0}, {"family": "sim900"}):
         with pytest.raises(ValueError):
-            SimModem(**kwargs)
+            SimulatedModem(**kwargs)
 
 
 # ---- the missed-calls phonebook ("MC", 27.007 8.11 / 8.12) -------------------------------------

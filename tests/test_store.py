@@ -1,4 +1,4 @@
-"""gateway.store on a real SQLite file; a restart is a new Store on the same file."""
+"""gateway.app.store on a real SQLite file; a restart is a new Store on the same file."""
 import logging
 import os
 import sqlite3
@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.app import reports
+from gateway.app.policy import Facts, day_start
+from gateway.app.store import Outgoing, Store
 from gateway.errors import StoreError
 from gateway.events import ANSWERED, MISSED, CallEnded
-from gateway.policy import Facts, day_start
-from gateway.store import Outgoing, Store
 
 CHICAGO = ZoneInfo("America/Chicago")
 T0 = datetime.fromisoformat("2026-11-28T10:00:00-06:00").timestamp()   # Saturday 10:00 CST
@@ -63,7 +64,7 @@ def test_new_file_is_private_wal_and_full_sync(path):
 def test_loose_existing_file_is_tightened_with_a_warning(path, caplog):
     path.touch(mode=0o644)
     os.chmod(path, 0o644)
-    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+    with caplog.at_level(logging.WARNING, logger="gateway.app.store"):
         Store(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [r.getMessage() for r in caplog.records] == \
@@ -95,7 +96,7 @@ def test_a_private_database_from_an_older_version_is_shared_when_its_folder_is(s
     """textback 0.1.0 made /var/lib/textback/textback.db 0600, so the owner could not read it."""
     Store(shared).close()
     shared.chmod(0o600)
-    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+    with caplog.at_level(logging.WARNING, logger="gateway.app.store"):
         Store(shared).close()
     assert modes(shared) == {"textback.db": "0o660"} and caplog.records == []
 
@@ -103,7 +104,7 @@ def test_a_private_database_from_an_older_version_is_shared_when_its_folder_is(s
 def test_others_never_read_a_shared_database(shared, caplog):
     Store(shared).close()
     shared.chmod(0o666)
-    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+    with caplog.at_level(logging.WARNING, logger="gateway.app.store"):
         Store(shared).close()
     assert modes(shared) == {"textback.db": "0o660"}
     assert [r.getMessage() for r in caplog.records] == \
@@ -116,7 +117,7 @@ def test_a_file_of_another_user_is_left_as_it_is(shared, caplog):
     Store(shared).close()
     shared.chmod(0o640)
     os.chown(shared, 65534, -1)
-    with caplog.at_level(logging.WARNING, logger="gateway.store"):
+    with caplog.at_level(logging.WARNING, logger="gateway.app.store"):
         Store(shared).close()
     assert modes(shared) == {"textback.db": "0o640"} and caplog.records == []
 
@@ -188,7 +189,7 @@ def test_record_call_is_idempotent_across_a_restart(path):
     assert store.record_call(ended(), ANN, key="k1", now=T0 + 20) == (1, False)
     assert store.record_call(ended(started=T0 + 600), ANN, key="k2", now=T0 + 610) == (2, True)
     assert [(r["number"], r["missed_calls"], r["status"], r["last_activity_at"])
-            for r in store.leads()] == [(ANN, 2, "new", "2026-11-28T16:10:10.000Z")]
+            for r in reports.leads(store)] == [(ANN, 2, "new", "2026-11-28T16:10:10.000Z")]
     store.close()
 
 
@@ -202,21 +203,21 @@ def test_which_calls_make_leads(store, path, call, number, lead_rows, lead_id):
     call_id, _ = store.record_call(call, number, key="k", now=T0 + 10)
     assert raw(path, "SELECT number, missed_calls FROM leads") == lead_rows
     assert [(c["id"], c["number"], c["raw_number"], c["withheld"], c["outcome"], c["lead_id"],
-             c["action"]) for c in store.calls()] == \
+             c["action"]) for c in reports.calls(store)] == \
         [(call_id, number, call.number, call.withheld, call.outcome, lead_id, "recorded")]
 
 
 def test_answered_call_joins_an_existing_lead(store):
     store.record_call(ended(), ANN, key="k1", now=T0 + 10)
     store.record_call(ended(outcome=ANSWERED, started=T0 + 60), ANN, key="k2", now=T0 + 70)
-    assert [(c["key"], c["lead_id"]) for c in store.calls()] == [("k2", 1), ("k1", 1)]
-    assert store.leads()[0]["missed_calls"] == 1
+    assert [(c["key"], c["lead_id"]) for c in reports.calls(store)] == [("k2", 1), ("k1", 1)]
+    assert reports.leads(store)[0]["missed_calls"] == 1
 
 
 def test_set_call_action(store):
     call_id, _ = store.record_call(ended(), ANN, key="k1", now=T0 + 10)
     store.set_call_action(call_id, "skipped", "cooldown (texted 12 min ago)")
-    assert (store.calls()[0]["action"], store.calls()[0]["reason"]) == \
+    assert (reports.calls(store)[0]["action"], reports.calls(store)[0]["reason"]) == \
         ("skipped", "cooldown (texted 12 min ago)")
     with pytest.raises(ValueError, match="unknown call action 'ignored'"):
         store.set_call_action(call_id, "ignored")
@@ -231,7 +232,7 @@ def test_queue_text_dedupes(store, path):
         [("out", ANN, "Sorry we missed you", "missed_call", call_id)]
     assert raw(path, "SELECT id, dedupe_key, status, attempts FROM outbox") == \
         [(first, "k1", "queued", 0)]
-    assert (store.calls()[0]["action"], store.leads()[0]["status"]) == ("queued", "texted")
+    assert (reports.calls(store)[0]["action"], reports.leads(store)[0]["status"]) == ("queued", "texted")
 
 
 def test_due_waits_for_send_at(store):
@@ -260,7 +261,7 @@ def test_a_text_through_retry_to_sent(store, path):
     assert store.due(T0 + 1000) == [] and store.next_due_at() is None
     assert raw(path, "SELECT status, attempts, last_error, modem_ref, sent_at FROM outbox") == \
         [("sent", 2, "+CMS ERROR: 500", 42, "2026-11-28T16:00:16.000Z")]
-    assert store.calls()[0]["action"] == "sent"
+    assert reports.calls(store)[0]["action"] == "sent"
 
 
 def test_failed_text(store):
@@ -268,7 +269,7 @@ def test_failed_text(store):
     oid = queue(store, call_id=call_id)
     store.mark_sending(oid, T0 + 10)
     store.mark_failed(oid, "+CMS ERROR: 1", T0 + 11)
-    assert (store.calls()[0]["action"], store.calls()[0]["reason"]) == ("failed", "+CMS ERROR: 1")
+    assert (reports.calls(store)[0]["action"], reports.calls(store)[0]["reason"]) == ("failed", "+CMS ERROR: 1")
     assert store.due(T0 + 1000) == []
     with pytest.raises(StoreError, match="no outbox row 99"):
         store.mark_sent(99, None, T0)
@@ -325,7 +326,7 @@ def test_opt_out(store):
     store.record_opt_out(ANN, now=T0)
     assert store.facts(ANN, now=T0 + 1, day_start=T0 - 3600) == Facts(True, None, 0)
     assert store.facts(BOB, now=T0 + 1, day_start=T0 - 3600) == Facts(False, None, 0)
-    assert store.leads()[0]["status"] == "opted_out"
+    assert reports.leads(store)[0]["status"] == "opted_out"
 
 
 # -- for people ----------------------------------------------------------------------------------
@@ -337,19 +338,19 @@ def test_leads_newest_activity_first_with_preview(store):
                       now=T0 + 210)
     queue(store, number=BOB, key="b1", now=T0 + 300, body="Sorry we missed you, Bob")
     queue(store, number=BOB, key="b2", now=T0 + 400, body="Still need a quote?", kind="follow_up")
-    assert [(r["number"], r["status"], r["missed_calls"], r["preview"]) for r in store.leads()] == [
+    assert [(r["number"], r["status"], r["missed_calls"], r["preview"]) for r in reports.leads(store)] == [
         (BOB, "texted", 1, "Still need a quote?"),
         ("+15125550177", "new", 1, None),
         (ANN, "texted", 1, "Sorry we missed you, Ann"),
     ]
-    assert [r["number"] for r in store.leads(limit=1)] == [BOB]
+    assert [r["number"] for r in reports.leads(store, limit=1)] == [BOB]
 
 
 def test_calls_newest_first(store):
     for i, key in enumerate(["c1", "c2", "c3"]):
         store.record_call(ended(started=T0 + 100 * i), ANN, key=key, now=T0 + 100 * i + 10)
-    assert [c["key"] for c in store.calls()] == ["c3", "c2", "c1"]
-    assert [c["key"] for c in store.calls(limit=2)] == ["c3", "c2"]
+    assert [c["key"] for c in reports.calls(store)] == ["c3", "c2", "c1"]
+    assert [c["key"] for c in reports.calls(store, limit=2)] == ["c3", "c2"]
 
 
 def test_state(path):
@@ -364,14 +365,14 @@ def test_state(path):
 
 
 def test_migration_005_lets_an_old_database_hold_done_and_called_back(tmp_path):
-    """A database from before issue 14 (migrations up to 004), with leads, calls, messages and
+    """A database from 0.2.0 (migrations up to 004), with leads, calls, messages and
     lead_changes pointing at them: 005 rebuilds leads with the wider status check, keeps every row
     and every reference, and foreign keys still hold."""
     import sqlite3
 
     from sqlite_utils import Database
 
-    from gateway.store import _migrations
+    from gateway.app.store import _migrations
 
     path = tmp_path / "old.db"
     old = Database(sqlite3.connect(path))

@@ -1,4 +1,4 @@
-"""gateway.wap: MMS notifications (WAP push over SMS), from real captures and from the specs.
+"""gateway.at.wap: MMS notifications (WAP push over SMS), from real captures and from the specs.
 
 Real captured PDUs, copied as hex test data only (no code): python-messaging
 messaging/test/test_wap.py at 8c62c14 (two UK notifications in two parts each, and a German
@@ -6,10 +6,11 @@ Service Indication push); SMSGate (capcom6/android-sms-gateway) app/src/test/...
 at 0cdc5d8 (US m-notification-ind bodies, From as an Encoded-string-value with a charset).
 """
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway import wap
-from gateway.inbox import Reassembly, decode
+from gateway.at import wap
+from gateway.at.inbox import Reassembly, decode
 from wapbuild import deliver, notification, push
 
 UK_1 = [
@@ -127,7 +128,8 @@ def test_every_cut_is_said_never_raised():
 
 @pytest.mark.parametrize("data, problem", [
     (bytes([0x01, 0x44]), "not a WAP push (WSP PDU type 0x44)"),
-    (bytes([0x01, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]), "it is malformed: a length (uintvar) longer than 5 octets"),
+    (bytes([0x01, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
+     "it is malformed: a length (uintvar) longer than 5 octets"),
     (push(bytes([0x98]) + b"abc\x00"), "it is malformed: its first header is not X-Mms-Message-Type"),
     (push(bytes([0x8C, 0x86, 0x98]) + b"x\x00"), "an MMS message of type 0x86, not a notification of a new one"),
 ])

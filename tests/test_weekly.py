@@ -1,11 +1,11 @@
-"""issue 14: `textback stats` per week, on a real SQLite file: missed, texted, replied (rate),
+"""`textback stats` per week, on a real SQLite file: missed, texted, replied (rate),
 booked (rate, done counting as booked), median hang-up to text, review requests."""
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gateway import reports
+from gateway.app import reports
+from gateway.app.store import Store
 from gateway.events import CallEnded
-from gateway.store import Store
 
 TZ = ZoneInfo("America/Chicago")
 

@@ -3,7 +3,7 @@ texts back a burst of missed calls played by the simulator on the host, the inde
 
 Called by `deploy/image-test/powercut`, which builds $WORK/{root.ext4, boot.vfat, vmlinuz,
 initrd.img}. Each boot: qemu with the guest's ttyS1 on a unix socket, relayed both ways to the
-pty of one `SimModem` that lives across boots (its missed-calls list "MC" too). The sim's clock
+pty of one `SimulatedModem` that lives across boots (its missed-calls list "MC" too). The sim's clock
 runs only while the guest is up (from the daemon's last set-up command until a little after a cut,
 paused between calls), so the burst is spent on live daemons, not on 60 s boots.
 
@@ -32,20 +32,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-import crash  # noqa: E402  (bench/crash.py: the same counting and simulator, another disk)
-from crash import judge  # noqa: E402
-from gateway.scenario import InboundSms, Step  # noqa: E402
+from bench import crash  # noqa: E402  (bench/crash.py: the same counting and simulator, another disk)
+from bench.crash import judge  # noqa: E402
 
 DB = "/var/lib/textback/textback.db"
 READY = "AT+CNMI"          # the daemon's last set-up command before "modem ready" (modem.py)
-CALL_LENGTH = 0.5          # RING -> NO CARRIER, as bench/crash.py
+CALL_LENGTH = crash.CALL_LENGTH  # RING -> NO CARRIER
 POST_CUT = 1.5             # sim seconds the world goes on after a cut (calls ring while down)
 BOOT_TIMEOUT = 300.0       # qemu start -> daemon set up the modem (TCG boots take ~50-60 s)
 MODES = (("uniform", 4), ("after_end", 3), ("after_cmgs", 3))   # name, weight
-# Under TCG the daemon takes tens of ms, not one, from NO CARRIER to its commits: a wider aim
-# than crash.py's.
+# Under TCG the daemon takes tens of ms, not one, from NO CARRIER to its commits: a wider aim than crash.py's.
 AIM = {"after_end": 0.4, "after_cmgs": 0.05}
 
 
@@ -144,20 +141,6 @@ class Relay:
     def close(self) -> None:
         self._stop.set()
         self.detach()
-
-
-def burst(calls: int, gap: float, first: int = 3000):
-    """Missed calls from distinct numbers `gap` s apart, and a reply text from every 10th caller."""
-    steps, plan = [], []
-    for i in range(calls):
-        t, number = 1.0 + i * gap, f"+1512555{first + i:04d}"
-        steps += [Step(t, "RING"), Step(t + 0.05, f'+CLIP: "{number}",145,"",0,"",0'),
-                  Step(t + CALL_LENGTH, "NO CARRIER")]
-        plan.append((number, t))
-        if i % 10 == 5:
-            reply = InboundSms(number, "Thanks, call me back after 3")
-            steps.append(Step(t + gap / 2, "", sms=reply))
-    return sorted(steps, key=lambda s: s.at), plan
 
 
 def judge_inbound(report: Report, steps, sim: WatchedSim, db: Path) -> None:
@@ -330,7 +313,7 @@ def run(args, say) -> Report:
     work = Path(args.work)
     rng = random.Random(args.seed)
     report = Report(seed=args.seed, calls=args.calls, control=args.control)
-    steps, plan = burst(args.calls, args.gap)
+    steps, plan = crash.burst(args.calls, args.gap, first=3000, start=1.0, reply_every=10)
     last_end = plan[-1][1] + CALL_LENGTH
     clock = Clock()
     sim = WatchedSim("sim800", steps=steps)

@@ -17,12 +17,12 @@ set -e
 apt-get install -y --no-install-recommends "/tmp/${deb}"
 rm -f "/tmp/${deb}"
 # pi-gen stage2 removes the modemmanager package since 2026-03-02; masking also covers older bases
-# and a later "apt install modemmanager" (pi-image.md section 3).
+# and a later "apt install modemmanager" (docs/reference/pi-image.md, "Building the image").
 systemctl mask ModemManager.service
 systemctl enable textback-firstboot.service textback.service
 CHROOT
 
-# The installer fills this in on any laptop (pi-image.md 1.3); firstboot applies textback.toml only.
+# The installer fills this in on any laptop (docs/reference/pi-image.md, "The boot partition"); firstboot applies textback.toml only.
 example="${ROOTFS_DIR}/usr/share/textback/textback.toml.example"
 if [ -f "${example}" ]; then
 	install -m 644 "${example}" "${ROOTFS_DIR}/boot/firmware/textback.toml.example"

@@ -1,0 +1,2 @@
+"""The appliance: first boot from the card, the SD image, the doctor, the phone check, systemd
+notify. Imported by the CLI only."""
