@@ -106,3 +106,21 @@ def test_the_call_log_names_the_owners_calls_out_apart_from_missed_ones():
                                        ("+15125550143", ev.MISSED, 1700000100.0))
     # ... and a call out is never taken for the missed call a waiting call looks for
     assert calllog.find(entries, "5125550142", 1699999990.0, 1700000010.0) is None
+
+
+def test_over_usb_the_owners_call_out_is_reported_too(gw, settings, fake_adb):  # noqa: F811
+    """With adb on, decided calls are checked for call waiting (their `how`): a call placed has
+    none, and must come through as CallPlaced, not stop the link."""
+    from gateway.clock import WallClock
+    from gateway.phone.link import PhoneLink
+
+    fake_adb()
+    phone = PhoneLink(settings(adb=True), WallClock())
+    phone.connect()
+    try:
+        gw.call_event("call:started", NATIONAL)
+        gw.call_event("call:ended", NATIONAL)
+        placed = [e for e in pump(phone, gw, then=100) if isinstance(e, ev.CallPlaced)]
+    finally:
+        phone.close()
+    assert [p.number for p in placed] == [NATIONAL]
