@@ -113,7 +113,7 @@ def write_config(folder: Path, port: str, *, owner: bool = False,
     if not owner:
         changes.append(('owner_phone = "+15125550199"', 'owner_phone = ""'))
     if daily_cap is not None:
-        changes.append(("daily_cap = 400", f"daily_cap = {daily_cap}"))
+        changes.append(("daily_cap = 200", f"daily_cap = {daily_cap}"))
     for old, new in changes:
         assert old in text, old
         text = text.replace(old, new)

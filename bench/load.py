@@ -51,7 +51,7 @@ def config_in(folder: Path, daily_cap: int = 400):
     path = folder / "textback.toml"
     text = path.read_text().replace("digest = true", "digest = false") \
         .replace("follow_up = true", "follow_up = false") \
-        .replace("daily_cap = 400", f"daily_cap = {daily_cap}")
+        .replace("daily_cap = 200", f"daily_cap = {daily_cap}")
     path.write_text(text)
     return config_mod.load(path)
 

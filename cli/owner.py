@@ -68,7 +68,8 @@ lead_argument = click.argument("lead", metavar="LEAD", cls=LeadArgument)
 
 
 def register(cli: click.Group) -> None:
-    for command in (leads, lead, reply, book, lost, name, calls, stats, templates, status, export):
+    for command in (leads, lead, reply, book, done, lost, name, calls, stats, templates, status,
+                    export):
         cli.add_command(command)
 
 
@@ -205,7 +206,8 @@ def _since(text: str | None, config_path: str | None) -> float | None:
 @config_option
 @db_option
 @click.option("--status", metavar="STATUS",
-              help="Only this status: new, texted, replied, booked, lost, opted-out.")
+              help="Only this status: new, texted, replied, called-back, booked, done, lost, "
+                   "opted-out.")
 @since_option
 @click.option("--search", metavar="TEXT", type=FreeText("search term", MAX_TEXT),
               help=f"Name, number or message text containing TEXT (at most {MAX_TEXT} characters).")
@@ -370,6 +372,40 @@ def book(lead, note, config_path, db_path) -> None:
 
 @click.command()
 @lead_argument
+@click.option("--note", type=FreeText("note", MAX_TEXT),
+              help=f"What was done: shown in the lead's timeline (at most {MAX_TEXT} characters).")
+@config_option
+@db_option
+def done(lead, note, config_path, db_path) -> None:
+    """Mark a lead's job done. With [reviews] url set, they get one review request (now; at
+    08:00 when it is night), every finished job alike. LEAD: 12, @12, '#12' or the phone number."""
+    from types import SimpleNamespace
+
+    from cli import show
+    from gateway.app import reports
+    from gateway.app.conversation import Conversation
+    from gateway.app.daemon import Counters
+
+    cfg = load_config(config_path)
+    store = open_store(config_path, db_path)
+    try:
+        found = find(store, config_path, lead)
+        t = now()
+        talk = Conversation(cfg, store, SimpleNamespace(now=lambda: t),
+                            lambda *args, **fields: None, Counters())
+        said = talk.job_done(found["id"], note or None)
+        queued = "review request goes" in said
+        daemon = reports.health(store, now=t)[0]
+    finally:
+        store.close()
+    click.echo(show.neutralise(said))
+    if queued and not daemon["ok"]:
+        click.echo(f"warning: the daemon is {daemon['value']}: the text goes out when it runs\n"
+                   f"  -> {daemon['fix']}", err=True)
+
+
+@click.command()
+@lead_argument
 @click.option(
     "--note",
     type=FreeText("note", MAX_TEXT),
@@ -453,9 +489,10 @@ def templates(config_path, as_json) -> None:
                      biz.region) if sample else ""
     fields = {"company": biz.name, "owner": biz.owner,
               "business_phone": display(biz.phone, biz.region) if biz.phone else "",
-              "first_name": "", "caller": caller, "status": ""}
+              "first_name": "", "caller": caller, "status": "",
+              "review_link": cfg.review_url, "booking_link": cfg.booking_url}
     rows = []
-    for tname, text in render.load_templates(cfg.templates_dir).items():
+    for tname, text in render.with_review(render.load_templates(cfg.templates_dir)).items():
         body = render.render(text, fields)
         segs = render.segments(body)
         rows.append({"name": tname, "file": str(cfg.templates_dir / f"{tname}.txt"), "text": body,

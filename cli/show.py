@@ -177,6 +177,7 @@ def write_lines(console, lines: list[list[tuple[str, str]]]) -> None:
 
 
 STATUS_STYLES = {"new": "bold", "texted": "", "replied": "bold yellow", "booked": "green",
+                 "done": "bold green", "called_back": "cyan",
                  "lost": "dim", "opted_out": "red"}
 UNREAD_MARK = "●"
 LEADS_HEADER = ["#", "name", "phone", "status", "missed", "last message", "last activity", ""]
@@ -251,6 +252,8 @@ def _event_line(event) -> tuple[str, object]:
     if kind == "text_in":
         if event["kind"] == "mms_notice":
             return ("picture note", literal(event["body"], "dim"))
+        if event["kind"] == "mms_unopened":   # the modem path: a notification only
+            return ("picture message", literal(event["body"]))
         detail = (Text.assemble(literal(event["body"], "bold")) if event["body"] else
                   Text("(an empty text)" if not event.get("attachments") else "", style="dim"))
         for part in event.get("attachments", []):
@@ -308,6 +311,7 @@ def describe(segs) -> str:
 
 
 BAR_WIDTH = 40  # characters for the longest bar in `textback stats`
+WEEK_HEADER = ["week of", "missed", "texted", "replied", "booked", "median to text", "reviews"]
 
 
 def _duration(seconds: float | None) -> str:
@@ -341,9 +345,17 @@ def stats(figures: dict, *, as_json: bool = False, console=None) -> None:
         f"  replied           {f['replied']} of {f['texted_leads']} leads texted "
         f"({_percent(f['reply_rate'])})",
         f"  booked            {f['booked']} of {f['leads']} leads ({_percent(f['booked_rate'])})",
+        f"  review requests   {f['reviews']}",
         f"  opted out         {f['opt_outs']}",
     ]
     console.print(Text("\n".join(lines)))
+    week_rows = [[datetime.fromisoformat(w["week"]).strftime("%b %d"), str(w["missed"]),
+                  str(w["texted"]), f"{w['replied']} ({_percent(w['reply_rate'])})",
+                  f"{w['booked']} ({_percent(w['booked_rate'])})", _duration(w["median_seconds"]),
+                  str(w["reviews"])] for w in f["per_week"]]
+    console.print(Text("\nper week (Monday to Sunday)"))
+    write_lines(console, columns(WEEK_HEADER, week_rows, width=console.width,
+                                 right=(1, 2, 3, 4, 5, 6)))
     peak = max([d["missed"] for d in f["per_day"]] + [1])
     chart = Text("\nmissed calls a day (█ texted, ░ not texted)\n")
     for day in f["per_day"]:

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
@@ -51,14 +52,14 @@ KINDS = {
 SCHEMA: dict[str, dict[str, Key]] = {
     "business": {"name": Key("text"), "owner": Key("text"), "phone": Key("text", ""),
                  "owner_phone": Key("text", ""), "timezone": Key("text"),
-                 "region": Key("text", "US")},
+                 "region": Key("text", "US"), "booking_url": Key("text", "")},
     "hours": {day: Key("text", "closed") for day in DAYS},
     "modem": {"port": Key("text"), "baudrate": Key("int", 115200), "family": Key("text", "auto"),
               "pin": Key("text", "", secret=True), "scenario": Key("text", "")},
     "policy": {"cooldown_hours": Key("number", 24), "delay_seconds": Key("number", 0),
-               "daily_cap": Key("int", 400), "blocklist": Key("list", []),
+               "daily_cap": Key("int", 200), "blocklist": Key("list", []),
                "contacts": Key("list", []), "text_rejected": Key("bool", True),
-               "text_unknown": Key("bool", True)},
+               "text_unknown": Key("bool", True), "min_rings": Key("int", 1)},
     "owner": {"alerts": Key("bool", True), "alerts_batch_minutes": Key("number", 0),
               "follow_up": Key("bool", True),
               "follow_up_after_hours": Key("number", 0), "digest": Key("bool", False),
@@ -73,6 +74,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
               "webhook_url": Key("text", ""),
               "adb": Key("bool", True), "adb_serial": Key("text", ""),
               "call_timeout_seconds": Key("number", 90), "photo_max_mb": Key("number", 5)},
+    "reviews": {"url": Key("text", "")},   # the link review.txt sends ($review_link)
     "templates": {"dir": Key("text", "templates")},
     "store": {"database": Key("text", "textback.db")},
     "log": {"level": Key("text", "INFO")},
@@ -124,6 +126,7 @@ class PolicySettings:
     contacts: frozenset[str]   # E.164
     text_rejected: bool
     text_unknown: bool
+    min_rings: int = 1       # a call that rang fewer times is recorded, not texted
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,8 @@ class Config:
     # A digest of the file as loaded: the daemon tells the owner "textback is live" once per
     # new config (a newly provisioned box), without reading the file again.
     stamp: str = field(default="", compare=False)
+    review_url: str = ""     # [reviews] url: $review_link; "" = no review requests
+    booking_url: str = ""    # [business] booking_url: $booking_link
     # -- [backup], [health], [metrics], [selftest]: each None when its section is left out --
     backup: BackupSettings | None = None
     health: HealthSettings | None = None
@@ -391,7 +396,8 @@ def load(path: Path) -> Config:
         daily_cap=_non_negative(p["daily_cap"], where, "policy.daily_cap"),
         blocklist=_numbers("policy", "blocklist", p["blocklist"], region, where),
         contacts=_numbers("policy", "contacts", p["contacts"], region, where),
-        text_rejected=p["text_rejected"], text_unknown=p["text_unknown"])
+        text_rejected=p["text_rejected"], text_unknown=p["text_unknown"],
+        min_rings=_min_rings(p["min_rings"], where))
     level = v["log"]["level"].upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"unknown log level {v['log']['level']!r}", path=where, key="log.level",
@@ -402,6 +408,8 @@ def load(path: Path) -> Config:
         database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
         log_level=level, owner=_owner(v["owner"], business, where),
         phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
+        review_url=_link(v["reviews"]["url"], where, "reviews.url"),
+        booking_url=_link(b["booking_url"], where, "business.booking_url"),
         stamp=hashlib.sha256(data).hexdigest()[:16],
         secrets_set=tuple(dotted for dotted in SECRET_KEYS if _value(v, dotted)),
         **_alive(v, folder, where))
@@ -490,6 +498,69 @@ def _selftest(raw: dict, where: str) -> SelftestSettings | None:
         raise ConfigError(f"not a time of day: {text!r}", path=where, key="selftest.at",
                           hint='write it like "07:30" (business time), or leave [selftest] out')
     return SelftestSettings(at=time(int(match[1]), int(match[2])))
+
+
+def _min_rings(value: int, where: str) -> int:
+    if value < 1:
+        raise ConfigError(f"must be 1 or more, got {value}", path=where, key="policy.min_rings",
+                          hint="1 texts every missed call; 2 ignores calls that rang only once")
+    return value
+
+
+# A review or booking link goes into a text: Google's own are under 100 characters.
+MAX_LINK = 200
+
+
+# A web link as a text carries it: http(s), a host, maybe a port, then a path, query or fragment.
+# A pattern, not urllib.parse: config is a shared leaf, and the layers keep urllib (its request
+# half is network I/O) out of the pure modules (pyproject.toml, import-linter).
+_WEB_LINK = re.compile(r"(?P<scheme>https?)://(?P<host>[^/?#:@\s]+)(?P<port>:\d{1,5})?"
+                       r"(?P<rest>[/?#]\S*)?", re.IGNORECASE)
+
+
+def _link(raw: str, where: str, key: str) -> str:
+    """A web link texts carry as it is ($review_link, $booking_link); "" for none. Plain ASCII
+    only: one other character (an emoji) makes every text that carries it UCS-2 (70 characters a
+    part), and phones cut a link at characters they do not expect."""
+    text = raw.strip()
+    if not text:
+        return ""
+    if len(text) > MAX_LINK:
+        raise ConfigError(f"the link is {len(text):,} characters long; at most {MAX_LINK}",
+                          path=where, key=key, hint="every text carrying it would cost several "
+                          "texts: use the short link Google or your booking site gives you")
+    parts = _WEB_LINK.fullmatch(text)
+    if parts is None or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text):
+        raise ConfigError(f"not a web link: {_shown(raw)}", path=where, key=key,
+                          hint='write the whole link, starting https://, like '
+                               '"https://g.page/r/AbCdEf/review"')
+    if not text.isascii():
+        odd = next(ch for ch in text if not ch.isascii())
+        encoded = _ascii_link(parts)
+        raise ConfigError(
+            f"the link holds {odd!r}, which is not plain ASCII: every text carrying it would cost "
+            f"2 to 3 times as much (UCS-2), and phones may cut the link there", path=where,
+            key=key, hint=(f'use the link as Google or your booking site gives it, or its ASCII '
+                           f'form: "{encoded}"' if encoded else
+                           "use the link as Google or your booking site gives it"))
+    return text
+
+
+def _shown(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def _ascii_link(parts: re.Match) -> str | None:
+    """The same link in ASCII (the host in IDNA, every other non-ASCII character as its UTF-8
+    octets percent-encoded, RFC 3986 2.1 and 3.2.2), or None if the host has no IDNA form."""
+    try:
+        host = parts["host"].lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    rest = "".join(ch if ch.isascii() else "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
+                   for ch in parts["rest"] or "")
+    return f"{parts['scheme'].lower()}://{host}{parts['port'] or ''}{rest}"
 
 
 def _phone_link(p: dict, where: str):
@@ -587,8 +658,13 @@ def check(config: Config, *, box: bool | None = None) -> list[str]:
     templates = render.load_templates(config.templates_dir)
     b = config.business
     sample = {"company": b.name, "owner": b.owner, "first_name": "", "status": "",
-              "business_phone": display(b.phone, b.region), "caller": _sample_caller(b.region)}
+              "business_phone": display(b.phone, b.region), "caller": _sample_caller(b.region),
+              "review_link": config.review_url, "booking_link": config.booking_url}
+    templates = render.with_review(templates)
+    warnings += link_warnings(config, templates)
     for name, text in sorted(templates.items()):
+        if name == "review" and not config.review_url:
+            continue  # never sent without a link (gateway.app.reviews)
         segs = render.segments(render.render(text, sample))
         for ch in segs.ucs2_chars:
             label = unicodedata.name(ch, f"U+{ord(ch):04X}")
@@ -608,6 +684,30 @@ def check(config: Config, *, box: bool | None = None) -> list[str]:
         warnings.append(f"{config.path} holds secrets ({', '.join(config.secrets())}) and others "
                         f"can read it: {private_fix(config.path)}")
     return warnings
+
+
+# the link fields and the setting each comes from.
+LINK_FIELDS = {"review_link": ("reviews.url", "review_url"),
+               "booking_link": ("business.booking_url", "booking_url")}
+
+
+def link_warnings(config: Config, templates: dict[str, str]) -> list[str]:
+    """A template that uses a link field whose setting is empty would send a text with a hole in
+    it ("Book online: "). review.txt without a review link is never sent, so it is not named."""
+    from gateway.render import fields_used
+
+    out = []
+    for name, text in sorted(templates.items()):
+        if name == "review" and not config.review_url:
+            continue
+        for link in sorted(fields_used(text) & set(LINK_FIELDS)):
+            setting, attribute = LINK_FIELDS[link]
+            if not getattr(config, attribute):
+                section, key = setting.split(".")
+                out.append(f"{name}.txt uses ${link} but {setting} is not set, so the text "
+                           f"would go with nothing there: set it under [{section}] ({key} = "
+                           f'"https://..."), or take ${link} out of {name}.txt')
+    return out
 
 
 def _sample_caller(region: str) -> str:

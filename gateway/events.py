@@ -11,6 +11,8 @@ MISSED = "missed"
 ANSWERED = "answered"
 REJECTED = "rejected"
 UNKNOWN = "unknown"
+# Not an outcome of an incoming call: in a MissedLog, a call the owner placed from the phone.
+PLACED = "placed"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,15 @@ class CallEnded:
 
 
 @dataclass(frozen=True)
+class CallPlaced:
+    """The owner called a number from the phone (the phone path: an outgoing call). a
+    lead called back needs no follow-up text."""
+
+    number: str            # as the phone gave it
+    at: float
+
+
+@dataclass(frozen=True)
 class MissedList:
     """The modem's own missed-calls list (27.007 8.11 "MC"), newest first, read at connect."""
 
@@ -64,9 +75,35 @@ class MissedList:
 class MissedLog:
     """The phone's call log (missed and rejected calls, with times), read at connect over USB."""
 
-    # (number, "" = withheld; outcome, MISSED or REJECTED; epoch s), oldest first
+    # (number, "" = withheld; outcome, MISSED or REJECTED, or PLACED for the owner's own call
+    # out; epoch s), oldest first
     entries: tuple[tuple[str, str, float], ...]
     at: float
+
+
+# The content type of an MMS PDU (OMA MMS encapsulation, 7.3.11): a picture message.
+MMS = "application/vnd.wap.mms-message"
+
+
+@dataclass(frozen=True)
+class WapPush:
+    """What one WAP push said (gateway.at.wap reads it from an SMS to port 2948). `problem` is
+    None when it is a whole m-notification-ind."""
+
+    content_type: str | None = None
+    message_type: int | None = None
+    sender: str | None = None        # From as written ("+15125550142/TYPE=PLMN" -> "+15125550142")
+    hidden: bool = False             # From said "insert address": the sender hid the number
+    location: str | None = None      # X-Mms-Content-Location: where the MMS waits
+    size: int | None = None          # X-Mms-Message-Size, bytes
+    subject: str | None = None
+    transaction: str | None = None   # X-Mms-Transaction-ID
+    problem: str | None = None
+
+    @property
+    def is_mms(self) -> bool:
+        return self.content_type == MMS
+
 
 
 @dataclass(frozen=True)
@@ -82,6 +119,7 @@ class SmsReceived:
     incomplete: bool = False  # parts never came; `text` holds what did
     attachments: tuple = ()   # Attachment records of a picture message (MMS)
     notice: bool = False      # only the announcement of a picture message (recorded, no alert)
+    push: WapPush | None = None  # a WAP push the modem got (an MMS notification): gateway.at.wap
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,12 @@ FIELDS = frozenset({
     "first_name",      # the lead's first name, "" when unknown
     "caller",          # the caller's number, display format
     "status",          # the owner's status line, "" when none
+    "review_link",     # [reviews] url, "" when not set
+    "booking_link",    # [business] booking_url, "" when not set
 })
+# Sent only when set up ([reviews] url): a templates folder made before it may lack the file, and
+# then the shipped one is used (`with_review`).
+OPTIONAL_TEMPLATES = ("review",)
 
 # The templates the daemon sends; each must exist in the templates folder.
 TEMPLATE_NAMES = ("missed_call", "after_hours", "follow_up")
@@ -173,6 +178,21 @@ def load_templates(folder: Path) -> dict[str, str]:
     return templates
 
 
+def with_review(templates: dict[str, str]) -> dict[str, str]:
+    """The templates, with the shipped review.txt when the owner's folder has none (a folder made
+    by an older `textback init`)."""
+    if all(name in templates for name in OPTIONAL_TEMPLATES):
+        return templates
+    shipped = load_templates(default_templates_dir())
+    return {**{name: shipped[name] for name in OPTIONAL_TEMPLATES}, **templates}
+
+
+def fields_used(text: str) -> set[str]:
+    """The fields a (valid) template uses."""
+    return {m.group("named") or m.group("braced") for m in string.Template.pattern.finditer(text)
+            if m.group("named") or m.group("braced")}
+
+
 def render(text: str, fields: dict[str, str]) -> str:
     """Fill the template; a field the template uses but `fields` lacks is a TemplateError."""
     try:
@@ -216,3 +236,9 @@ def span(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def human(size: int) -> str:
+    """A size in bytes as people read it: "48 kB", "1.2 MB"."""
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB" if size >= 1e3 \
+        else f"{size} bytes"

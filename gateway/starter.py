@@ -24,6 +24,7 @@ phone = "+15125550100"          # the business number (the SIM's); "" if you wou
 owner_phone = "+15125550199"    # your own cell, for alerts; "" for none
 timezone = "America/Chicago"    # IANA time zone name, for opening hours and the daily cap
 region = "US"                   # country for numbers written without +country code (ISO 3166)
+booking_url = ""                # your online booking page, for templates that say $booking_link
 
 [hours]                         # "HH:MM-HH:MM" or "closed"; a missing day is closed
 mon = "07:00-17:00"
@@ -45,11 +46,12 @@ scenario = ""                   # port = "sim" only: a replay scenario to play; 
 [policy]
 cooldown_hours = 24             # a caller is texted at most once per this many hours
 delay_seconds = 0               # wait this long after a missed call before texting
-daily_cap = 400                 # at most this many texts a day (consumer plans cap near 500)
+daily_cap = 200                 # at most this many automatic texts a day (carriers flag more)
 blocklist = []                  # numbers never texted, like ["+15125550123"]
 contacts = []                   # friends and suppliers: never texted
 text_rejected = true            # text callers whose call you declined
 text_unknown = true             # text callers whose call ended unclearly
+min_rings = 1                   # calls that rang fewer times are not texted (2 ignores misdials)
 
 # [phone]                       # port = "android": your own phone is the modem (README)
 # password = ""                 # SMSGate's local server password (the app shows it)
@@ -65,6 +67,9 @@ follow_up = true                # one follow-up to a lead who never answered (fo
 follow_up_after_hours = 0       # 0 = the next business morning; else this many hours later
 digest = true                   # a morning text: yesterday's missed calls and who waits for you
 digest_at = "07:30"             # when the digest goes out (business time zone)
+
+[reviews]                       # "textback done 12" (or "#12 done") asks for a review
+url = ""                        # your Google review link ($review_link); "" = no review requests
 
 [templates]
 dir = "templates"               # folder of message templates, next to this file

@@ -83,10 +83,10 @@ MISSED_CALLS = {
                    (5.005, '+CLIP: "+27821231234",145,,,,0'), (8, "^CEND:1,0,104,16")], None,
         [R(0), R(0.005, "+27821231234", 145),
          E(MISSED, 0, 8, 2, "^CEND", number="+27821231234")]),
-    "ublox (no RING at all)": (
+    "ublox (no RING at all: its caller-ID lines count the cadences)": (
         "ublox", [(0, "+UCALLSTAT: 1,4"), (0.1, '+CLIP: "2345640362",129'), (20, "+UCALLSTAT: 1,6")],
         listed_until(20, ['+CLCC: 1,1,4,0,0,"2345640362",129']),
-        [R(0), R(0.1, "2345640362", 129), E(MISSED, 0, 20, 0, "+UCALLSTAT stat 6", "2345640362", 129)]),
+        [R(0), R(0.1, "2345640362", 129), E(MISSED, 0, 20, 1, "+UCALLSTAT stat 6", "2345640362", 129)]),
     "zte": (
         "zte", [(0, "RING"), (0.1, CLIP6), (6, "RING"), (9, "HANGUP: 1")], listed_until(9),
         [R(0), R(0.1, NUM, 145), E(MISSED, 0, 9, 2, "HANGUP")]),
@@ -122,12 +122,12 @@ def test_withheld(clip, type_):
 
 def test_withheld_is_not_filled_in_by_a_later_number():
     events = run("sim7600", [(0, '+CLIP: "",128,,,,1'), (4, f"MISSED_CALL: 11:53AM {NUM}")])
-    assert events == [R(0, None, 128, True), E(MISSED, 0, 4, 0, "MISSED_CALL", None, 128, True)]
+    assert events == [R(0, None, 128, True), E(MISSED, 0, 4, 1, "MISSED_CALL", None, 128, True)]
 
 
 def test_type_128_with_a_real_number_is_not_withheld():
     events = run("sim800", [(0, '+CLIP: "+481239823991",145,"",128,"",0'), (3, "NO CARRIER")])
-    assert events == [R(0, "+481239823991", 145), E(MISSED, 0, 3, 0, "NO CARRIER", "+481239823991")]
+    assert events == [R(0, "+481239823991", 145), E(MISSED, 0, 3, 1, "NO CARRIER", "+481239823991")]
 
 
 # ---- answered calls: never MISSED ---------------------------------------------------------------------
@@ -149,7 +149,7 @@ ANSWERED_CALLS = {
     "ublox +UCALLSTAT 0": (
         "ublox", [(0, "+UCALLSTAT: 1,4"), (0.1, CLIP6), (4, "+UCALLSTAT: 1,0"), (30, "+UCALLSTAT: 1,6")],
         lambda t: [] if t >= 30 else [f'+CLCC: 1,1,{4 if t < 4 else 0},0,0,"{NUM}",145'],
-        [R(0), R(0.1, NUM, 145), E(ANSWERED, 0, 30, 0, "+UCALLSTAT stat 6")]),
+        [R(0), R(0.1, NUM, 145), E(ANSWERED, 0, 30, 1, "+UCALLSTAT stat 6")]),
     "generic: poll sees it active, then gone": (
         "generic", [(0, "RING"), (0.05, CLIP6)],
         lambda t: [] if t >= 20 else [f'+CLCC: 1,1,{4 if t < 3 else 0},0,0,"{NUM}",145'],
@@ -174,12 +174,13 @@ ORDERS = {
     "two RINGs before the CLIP": (
         "sim800", [(0, "RING"), (5, "RING"), (5.01, CLIP), (9, "NO CARRIER")],
         [R(0), R(5.01, NUM, 145), E(MISSED, 0, 9, 2, "NO CARRIER")]),
+    # No RING: each caller-ID line half a cadence or more apart is a ring (policy.min_rings).
     "CLIP without RING": (
         "sim800", [(0, CLIP), (5, CLIP), (9, "NO CARRIER")],
-        [R(0, NUM, 145), E(MISSED, 0, 9, 0, "NO CARRIER")]),
+        [R(0, NUM, 145), E(MISSED, 0, 9, 2, "NO CARRIER")]),
     "same caller national then international (one number, two forms)": (
         "sim800", [(0, '+CLIP: "2345640362",129'), (5, '+CLIP: "+12345640362",145'), (9, "NO CARRIER")],
-        [R(0, "2345640362", 129), E(MISSED, 0, 9, 0, "NO CARRIER", "2345640362", 129)]),
+        [R(0, "2345640362", 129), E(MISSED, 0, 9, 2, "NO CARRIER", "2345640362", 129)]),
     "number filled in by +CLCC when CLIP gave none": (
         "sim800", [(0, "RING"), (1, f'+CLCC: 1,1,4,0,0,"{NUM}",145,""'), (6, "NO CARRIER")],
         [R(0), R(1, NUM, 145), E(MISSED, 0, 6, 1, "NO CARRIER")]),
@@ -198,12 +199,12 @@ ORDERS = {
         "sim800", [(0, "RING"), (0.05, CLIP), (6, "RING"), (6.05, f'+CLIP: "{NUM2}",145,"",0,"",0'),
                    (9, "NO CARRIER")],
         [R(0), R(0.05, NUM, 145), E(MISSED, 0, 6.05, 2, "another caller"),
-         R(6.05, NUM2, 145, call=2), E(MISSED, 6.05, 9, 0, "NO CARRIER", NUM2, call=2)]),
+         R(6.05, NUM2, 145, call=2), E(MISSED, 6.05, 9, 1, "NO CARRIER", NUM2, call=2)]),
     "a leftover RING just after the end is ignored, but a new caller ID starts a call": (
         "sim800", [(0, "RING"), (0.05, CLIP), (5, "NO CARRIER"), (5.2, "RING"), (5.3, CLIP),
                    (5.5, f'+CLIP: "{NUM2}",145,"",0,"",0'), (9, "NO CARRIER")],
         [R(0), R(0.05, NUM, 145), E(MISSED, 0, 5, 1, "NO CARRIER"),
-         R(5.5, NUM2, 145, call=2), E(MISSED, 5.5, 9, 0, "NO CARRIER", NUM2, call=2)]),
+         R(5.5, NUM2, 145, call=2), E(MISSED, 5.5, 9, 1, "NO CARRIER", NUM2, call=2)]),
     "other families' lines are not ours": (
         "generic", [(0, "RING"), (0.05, CLIP6), (3, "^CEND:1,0,104,16"), (3.1, "VOICE CALL: END"),
                     (4, "NO CARRIER")],
@@ -269,7 +270,7 @@ def test_failed_polls_stop_after_three_and_silence_decides():
 
 def test_poll_listing_the_call_keeps_it_alive_without_rings():
     events = run("ublox", [(0, "+UCALLSTAT: 1,4")], listed_until(40))
-    assert events == [R(0), R(1, NUM, 145), E(MISSED, 0, 42, 0, "+CLCC empty")]
+    assert events == [R(0), R(1, NUM, 145), E(MISSED, 0, 42, 1, "+CLCC empty")]
 
 
 def test_data_entries_count_as_no_call():
@@ -364,3 +365,14 @@ def test_any_lines_in_any_order_never_raise(family, actions):
     assert len(ids) == len(set(ids)), "one CallEnded per call"
     for call_id in ids:
         assert sum(isinstance(e, CallRinging) and e.call_id == call_id for e in calls) in (1, 2)
+
+
+def test_polls_are_not_rings():
+    """A call started by its caller ID and then only seen in 1 Hz AT+CLCC polls rang once as far
+    as anyone can tell: the polls must not count as rings (policy.min_rings)."""
+    listing = listed_until(30, [f'+CLCC: 1,1,4,0,0,"{NUM}",145'])
+    events = run("generic", [(0, CLIP6)], listing)
+    assert events[-1].rings == 1
+    # With RING lines, they are the count; caller-ID lines beside them add nothing.
+    events = run("sim800", [(0, "RING"), (0.05, CLIP), (5, "RING"), (5.05, CLIP), (9, "NO CARRIER")])
+    assert events[-1].rings == 2

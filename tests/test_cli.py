@@ -40,6 +40,7 @@ def test_init_then_check(tmp_path):
         f"wrote {tmp_path / 'templates' / 'after_hours.txt'}\n"
         f"wrote {tmp_path / 'templates' / 'follow_up.txt'}\n"
         f"wrote {tmp_path / 'templates' / 'missed_call.txt'}\n"
+        f"wrote {tmp_path / 'templates' / 'review.txt'}\n"
         f"Next: edit {tmp_path / 'textback.toml'}, then run: textback config check "
         f"--config {tmp_path / 'textback.toml'}\n")   # the hint once named no config
     assert (tmp_path / "textback.toml").stat().st_mode & 0o777 == 0o600

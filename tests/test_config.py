@@ -103,7 +103,7 @@ def test_minimal_config_takes_the_defaults(tmp_path):
             cfg.templates_dir, cfg.database, cfg.log_level) == (
         None, "US", {day: None for day in range(7)},
         ModemSettings("/dev/ttyUSB2", 115200, "auto", "", None),
-        PolicySettings(86400.0, 0.0, 400, frozenset(), frozenset(), True, True),
+        PolicySettings(86400.0, 0.0, 200, frozenset(), frozenset(), True, True, 1),
         tmp_path / "templates", tmp_path / "textback.db", "INFO")
 
 
@@ -229,7 +229,7 @@ def test_starter_loads_and_checks_clean(tmp_path):
     written = write_starter(tmp_path / "tb")
     folder = tmp_path / "tb"
     assert written == [folder / "textback.toml"] + [
-        folder / "templates" / f"{n}.txt" for n in ("after_hours", "follow_up", "missed_call")]
+        folder / "templates" / f"{n}.txt" for n in ("after_hours", "follow_up", "missed_call", "review")]
     assert os.stat(folder / "textback.toml").st_mode & 0o777 == 0o600
     for src in default_templates_dir().glob("*.txt"):
         assert (folder / "templates" / src.name).read_text() == src.read_text()

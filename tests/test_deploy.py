@@ -324,6 +324,7 @@ EXPECTED_FILES = [
     "usr/share/textback/templates/after_hours.txt",
     "usr/share/textback/templates/follow_up.txt",
     "usr/share/textback/templates/missed_call.txt",
+    "usr/share/textback/templates/review.txt",
     "usr/share/textback/textback.toml.example",
 ]
 
@@ -506,7 +507,8 @@ def test_an_installed_wheel_finds_its_templates_and_demo(tmp_path):
             "print(len(write_starter(Path(sys.argv[2]))))")
     out = subprocess.run([sys.executable, "-c", code, str(site), str(tmp_path / "etc")],
                          capture_output=True, text=True, cwd=tmp_path, check=True).stdout.split("\n")
-    assert out[:4] == ["True", "['after_hours.txt', 'follow_up.txt', 'missed_call.txt']", "True", "4"]
+    assert out[:4] == ["True", "['after_hours.txt', 'follow_up.txt', 'missed_call.txt', 'review.txt']",
+                       "True", "5"]
 
 
 def control_field(name: str) -> list[str]:

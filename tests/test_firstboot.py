@@ -57,7 +57,7 @@ def test_good_file_is_installed_scrubbed_and_reported(tree):
     assert installed.read_text() == GOOD
     assert stat.S_IMODE(installed.stat().st_mode) == 0o600        # no textback group in root/etc
     assert sorted(p.name for p in (tree.etc / "templates").iterdir()) == [
-        "after_hours.txt", "follow_up.txt", "missed_call.txt"]
+        "after_hours.txt", "follow_up.txt", "missed_call.txt", "review.txt"]
     assert not (tree.boot / "textback.toml").exists()
     applied = (tree.boot / "textback.toml.applied").read_bytes().decode()
     assert '"1234"' not in applied and firstboot.secrets_left(applied) == []
@@ -92,6 +92,7 @@ def test_what_the_daemon_reads_is_readable_under_the_units_umask(tree):
                      "etc/textback/templates/after_hours.txt": "0o644",
                      "etc/textback/templates/follow_up.txt": "0o644",
                      "etc/textback/templates/missed_call.txt": "0o644",
+                     "etc/textback/templates/review.txt": "0o644",
                      "etc/textback/textback.toml": "0o600"}   # 0640 with a textback group
 
 
@@ -208,7 +209,7 @@ def test_foreign_files_in_the_card_templates_folder_are_left_alone(tree):
     (tree.boot / "textback-templates" / "desktop.ini").write_bytes(b"[.ShellClassInfo]\r\n")
     assert firstboot.apply(tree, NOW).result == "applied"
     assert sorted(p.name for p in (tree.etc / "templates").iterdir()) == [
-        "after_hours.txt", "follow_up.txt", "missed_call.txt"]
+        "after_hours.txt", "follow_up.txt", "missed_call.txt", "review.txt"]
 
 
 def test_a_notepad_template_on_the_card_is_read_by_the_one_rule(tree):
@@ -505,6 +506,8 @@ def test_two_settings_files_are_refused_and_neither_is_applied_later(tree, other
     ("after hours.rtf", "not a template name, so this file would never be used",
      "did you mean after_hours.txt? "),
     ("thanks.txt", "not a template name, so this file would never be used", ""),
+    ("Review.TXT", "not a template name, so this file would never be used",
+     "did you mean review.txt? "),
 ])
 def test_a_template_under_a_name_never_read_is_refused(tree, path, problem, fix):
     card(tree, templates={"follow_up.txt": "Still need help? $company"})
@@ -512,9 +515,16 @@ def test_a_template_under_a_name_never_read_is_refused(tree, path, problem, fix)
     assert firstboot.apply(tree, NOW).result == "refused"
     assert status(tree)[2:5] == [
         f"File:      textback-templates/{path}", f"Problem:   {problem}",
-        f"Fix:       {fix}The templates are missed_call.txt, after_hours.txt, follow_up.txt "
-        "(lower case, plain text); rename or delete it"]
+        f"Fix:       {fix}The templates are missed_call.txt, after_hours.txt, follow_up.txt, "
+        "review.txt (lower case, plain text); rename or delete it"]
     assert not tree.etc.exists()
+
+
+def test_the_review_template_on_the_card_is_applied(tree):
+    """review.txt is read when [reviews] url is set: a card carrying it is not refused."""
+    card(tree, templates={"review.txt": "Thanks for choosing $company! $review_link"})
+    assert firstboot.apply(tree, NOW).result == "applied"
+    assert (tree.etc / "templates" / "review.txt").read_text().startswith("Thanks for choosing")
 
 
 def test_templates_in_a_subfolder_are_refused(tree):
@@ -526,7 +536,7 @@ def test_templates_in_a_subfolder_are_refused(tree):
         "File:      textback-templates/sub",
         "Problem:   templates in a subfolder are not read (sub/after_hours.txt)",
         "Fix:       move them up into textback-templates/ itself, named missed_call.txt, "
-        "after_hours.txt, follow_up.txt"]
+        "after_hours.txt, follow_up.txt, review.txt"]
 
 
 # -- STRANGER2 #11: the starter's port = "sim" passed everything on a box ------------------------

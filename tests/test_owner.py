@@ -33,6 +33,8 @@ CHICAGO = ZoneInfo("America/Chicago")
     ("#12 Booked!", SetStatus(12, "booked")),
     ("#12 book", SetStatus(12, "booked")),
     ("#12booked", SetStatus(12, "booked")),
+    ("#12 done", SetStatus(12, "done")), ("#12 Done.", SetStatus(12, "done")),
+    ("#12 finished", SetStatus(12, "done")), ("#12 done by 5?", Relay(12, "done by 5?")),
     ("#3 lost", SetStatus(3, "lost")),
     ("#3 LOST.", SetStatus(3, "lost")),
     ("status on a roof till 3", Status("on a roof till 3", time(15, 0), bare=True)),
@@ -70,9 +72,9 @@ def test_parse(text, expected):
 
 
 def test_usage_is_one_plain_text():
-    assert USAGE == ("textback commands: #12 your reply | #12 booked | #12 lost | "
+    assert USAGE == ("textback commands: #12 your reply | #12 booked | #12 done | #12 lost | "
                      "status on a roof till 3 | status off")
-    assert segments(USAGE) == Segments("GSM-7", 1, 100, ())
+    assert segments(USAGE) == Segments("GSM-7", 1, 112, ())
 
 
 def _local(epoch: float) -> str:

@@ -126,7 +126,7 @@ def test_leads_filters(home, args, ids):
 @pytest.mark.parametrize("args, message", [
     (("leads", "--status", "maybe"),
      "error: --status: no status 'maybe'\n"
-     "  -> one of new, texted, replied, booked, lost, opted_out\n"),
+     "  -> one of new, texted, replied, booked, lost, opted_out, called_back, done\n"),
     (("leads", "--since", "yesterday"),
      "error: --since: cannot read 'yesterday'\n"
      "  -> write 30m, 12h, 2d, 1w or a date like 2026-11-01\n"),
@@ -266,7 +266,12 @@ Last 2 day(s), 2026-11-23 to 2026-11-24
   time to text      median 1.2 s, worst 2.5 s
   replied           2 of 2 leads texted (100%)
   booked            0 of 3 leads (0%)
+  review requests   0
   opted out         1
+
+per week (Monday to Sunday)
+week of  missed  texted   replied  booked  median to text  reviews
+Nov 23        3       2  2 (100%)  0 (0%)           1.2 s        0
 
 missed calls a day (█ texted, ░ not texted)
 Mon Nov 23
@@ -281,9 +286,12 @@ def test_stats(home):
     assert figures == {
         "days": 2, "from": "2026-11-23", "to": "2026-11-24", "missed": 3, "texted": 2,
         "median_seconds": 1.25, "worst_seconds": 2.5, "leads": 3, "texted_leads": 2, "replied": 2,
-        "reply_rate": 1.0, "booked": 0, "booked_rate": 0.0, "opt_outs": 1,
+        "reply_rate": 1.0, "booked": 0, "booked_rate": 0.0, "opt_outs": 1, "reviews": 0,
         "per_day": [{"day": "2026-11-23", "missed": 0, "texted": 0},
-                    {"day": "2026-11-24", "missed": 3, "texted": 2}]}
+                    {"day": "2026-11-24", "missed": 3, "texted": 2}],
+        "per_week": [{"week": "2026-11-23", "to": "2026-11-29", "missed": 3, "texted": 2,
+                      "replied": 2, "reply_rate": 1.0, "booked": 0, "booked_rate": 0.0,
+                      "median_seconds": 1.25, "reviews": 0}]}
 
 
 def test_templates_rendered_with_the_business(home):
@@ -292,7 +300,9 @@ def test_templates_rendered_with_the_business(home):
     assert [(r["name"], r["file"], r["encoding"], r["parts"], r["units"]) for r in rows] == [
         ("after_hours", str(folder / "after_hours.txt"), "GSM-7", 1, 141),
         ("follow_up", str(folder / "follow_up.txt"), "GSM-7", 1, 106),
-        ("missed_call", str(folder / "missed_call.txt"), "GSM-7", 1, 125)]
+        ("missed_call", str(folder / "missed_call.txt"), "GSM-7", 1, 125),
+        # review.txt, with no [reviews] url yet: shown, so the owner sees what it would say
+        ("review", str(folder / "review.txt"), "GSM-7", 1, 96)]
     assert rows[2]["text"] == MISSED
     (folder / "missed_call.txt").write_text("Sorry — $company\n")
     result = run(home, "templates", db=False)

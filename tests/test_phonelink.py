@@ -305,7 +305,7 @@ def test_replug_redoes_adb_forward_and_reverse(gw, tmp_path, monkeypatch, settin
     sms, calls = gw.url_sms.rsplit(":", 1)[1], gw.url_calls.rsplit(":", 1)[1]
     once = ["get-state", f"forward tcp:{sms} tcp:{sms}", f"forward tcp:{calls} tcp:{calls}",
             f"reverse tcp:{port} tcp:{port}", "shell content query --uri content://call_log/calls "
-            "--projection number:type:date:duration --where 'type IN (3,5)'"]
+            "--projection number:type:date:duration --where 'type IN (2,3,5)'"]
     assert record.read_text().splitlines() == once + once
 
 
@@ -403,7 +403,8 @@ def start_once(tmp_path, settings) -> list:
                     sink=records.append, notices=False)
 
     def after_first_pass():
-        if daemon.connected:
+        # Connected, and the queue empty: texts go one a second at most (gateway.app.pacing).
+        if daemon.connected and store.next_due_at() is None:
             daemon.stop("done")
             clock.interrupt()
     daemon.on_pass = after_first_pass
@@ -599,3 +600,13 @@ def test_the_copy_without_a_number_does_not_say_withheld():
     other = CallBook()                                  # a withheld caller: its numbered copy is ""
     withheld = other.feed("call:ringing", None, 100.0) + other.feed("call:ringing", "", 100.01)
     assert [(e.number, e.withheld) for e in rang + withheld] == [(N, False), (None, True)]
+
+
+@pytest.mark.parametrize("rang_for, rings", [(0.5, 1), (5.9, 1), (6.0, 2), (14.0, 3)])
+def test_a_phone_call_counts_one_ring_per_six_seconds_of_ringing(rang_for, rings):
+    # Android tells no ring count; policy.min_rings counts the North American cadence.
+    book = CallBook(settle=0.6)
+    for event, number, at in [("call:ringing", N, 0.0), ("call:ringing", None, 0.01),
+                              ("call:ended", N, rang_for), ("call:ended", None, rang_for + 0.01)]:
+        book.feed(event, number, 100 + at)
+    assert [call.rings for call in book.tick(200.0)] == [rings]

@@ -14,7 +14,8 @@ from gateway.render import (
 )
 
 DEMO_FIELDS = {"company": "Acme Plumbing", "owner": "Mike", "business_phone": "(512) 555-0100",
-               "first_name": "", "caller": "(512) 555-0142", "status": ""}
+               "first_name": "", "caller": "(512) 555-0142", "status": "",
+               "review_link": "https://g.page/r/AcmeExample/review", "booking_link": ""}
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -71,15 +72,16 @@ def test_render_names_a_missing_field():
 @pytest.mark.parametrize("text, expected", [
     ("this is $owner at $compnay.",
      "missed_call.txt: missed_call: unknown field $compnay at line 1, column 19\n"
-     "  -> did you mean $company? Fields: $business_phone, $caller, $company, $first_name, "
-     "$owner, $status"),
+     "  -> did you mean $company? Fields: $booking_link, $business_phone, $caller, $company, "
+     "$first_name, $owner, $review_link, $status"),
     ("Hello\nthis is ${ownr}",
      "missed_call.txt: missed_call: unknown field $ownr at line 2, column 9\n"
-     "  -> did you mean $owner? Fields: $business_phone, $caller, $company, $first_name, "
-     "$owner, $status"),
+     "  -> did you mean $owner? Fields: $booking_link, $business_phone, $caller, $company, "
+     "$first_name, $owner, $review_link, $status"),
     ("$xyzzy",
      "missed_call.txt: missed_call: unknown field $xyzzy at line 1, column 1\n"
-     "  -> Fields: $business_phone, $caller, $company, $first_name, $owner, $status"),
+     "  -> Fields: $booking_link, $business_phone, $caller, $company, $first_name, $owner, "
+     "$review_link, $status"),
     ("from $50 a visit",
      "missed_call.txt: missed_call: a lone '$' at line 1, column 6\n"
      "  -> write $$ for a dollar sign, or a field name such as $company"),
@@ -164,4 +166,5 @@ def test_default_templates_are_plain_single_texts():
         "Reply here and we'll get right back to you.")
     counted = {name: segments(text) for name, text in rendered.items()}
     assert {name: (s.encoding, s.parts) for name, s in counted.items()} == {
-        "missed_call": ("GSM-7", 1), "after_hours": ("GSM-7", 1), "follow_up": ("GSM-7", 1)}
+        "missed_call": ("GSM-7", 1), "after_hours": ("GSM-7", 1), "follow_up": ("GSM-7", 1),
+        "review": ("GSM-7", 1)}

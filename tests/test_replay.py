@@ -28,6 +28,10 @@ STOPPED = ("Acme Plumbing: you are unsubscribed and will get no more texts from 
 HELP = "Acme Plumbing: we text back callers we missed. Call us on (512) 555-0100. Reply STOP to opt out."
 STARTED = "Acme Plumbing: you are subscribed again. Reply STOP to opt out."
 OWNER = "+15125550199"  # business.owner_phone in the starter config
+UK = "+447785342749"
+B = "+15125550177"
+NO_LINK = "no review link is set ([reviews] url)"
+PICTURE = "sent a picture textback can't open: ask them to text it to your cell"
 
 
 def call(t, how, outcome="missed", number=N, rings=None):
@@ -40,6 +44,36 @@ def sent(t, text=MISSED, to=N):
 
 def skipped(t, reason, to=N):
     return ("sms", t, to, "skipped", reason)
+
+
+# Consent: what optout_words.json sends, one sender each (+1512555{1000 + i}), 20 s apart.
+OPT_OUT = [
+    'STOP', 'stop', 'Stop.', 'STOP!!!', 'QUIT', 'quit!', 'END', 'End', 'REVOKE', 'revoke', 'OPT OUT',
+    'Opt-Out', 'optout', 'CANCEL', 'cancel please', 'UNSUBSCRIBE', 'unsubscribe me', 'STOPALL', 'stop all',
+    'Stop texting me', 'remove me', 'Remove me from your list', "don't text me", 'Don’t text me!',
+    'wrong number', 'Sorry, wrong number', 'no more texts', 'ＳＴＯＰ', 'STOP 🛑',
+]
+NEAR_MISSES = [
+    "don't stop", 'can you stop by at 3', 'cancel my appointment', "please don't stop texting me",
+    'the end of the day works', 'I quit my old plumber', 'remove the old heater too',
+    "this isn't a wrong number, I need a plumber", 'stopped leaking now', 'help me',
+]
+
+
+def optout_words() -> list:
+    out = []
+    for i, text in enumerate(OPT_OUT + NEAR_MISSES):
+        t, who = 10.0 + 20 * i, f"+1512555{1000 + i}"
+        out.append(("inbound", t, who, text))
+        shown = f"({who[2:5]}) {who[5:8]}-{who[8:]}"
+        if text in OPT_OUT:   # one confirmation, then the owner hears of it (a second later)
+            out += [sent(t, STOPPED, to=who),
+                    sent(t + 1, f"#{i + 1} {shown} opted out, no more texts go to them: {text}",
+                         to=OWNER)]
+        else:                 # a near miss is an ordinary reply
+            out.append(sent(t, f"#{i + 1} {shown}: {text}", to=OWNER))
+    t = 10.0 + 20 * len(OPT_OUT + NEAR_MISSES)
+    return out + [("inbound", t, "+15125551000", "STOP")]   # STOP again: no second confirmation
 
 
 EXPECTED = {
@@ -88,10 +122,54 @@ EXPECTED = {
     "stop_start_help": [
         call(5.0, "NO CARRIER"), sent(5.0),
         ("inbound", 30.0, N, "STOP"), sent(30.0, STOPPED),
+        # the owner hears of it (one text a second at most: gateway.app.pacing)
+        sent(31.0, "#1 (512) 555-0142 opted out, no more texts go to them: STOP", to=OWNER),
         sent(40.0, "#1 opted out (STOP): not sent.", to=OWNER),  # the owner's relay is refused
         ("inbound", 50.0, N, "help"), sent(50.0, HELP),
         ("inbound", 60.0, N, "Start"), sent(60.0, STARTED),
         sent(70.0, "sorry, can I call you?")],
+    # picture messages on the modem path (an MMS notification: a WAP push). Never passed
+    # on as text; on the lead as "sent a picture message"; the owner told.
+    "optout_words": optout_words(),
+    # The finished job, with the starter config (no [reviews] url): marked done, nobody
+    # asked, the owner told why. With a link: tests/test_reviews.py.
+    "done_review": [
+        call(5.0, "NO CARRIER"), sent(5.0, AFTER), ("inbound", 30.0, N, "Great, see you at 3"),
+        sent(30.0, "#1 (512) 555-0142: Great, see you at 3", to=OWNER),
+        call(45.0, "NO CARRIER", number=B), sent(45.0, AFTER, to=B),
+        ("inbound", 50.0, B, "stop texting me"), sent(50.0, STOPPED, to=B),
+        sent(51.0, "#2 (512) 555-0177 opted out, no more texts go to them: stop texting me", to=OWNER),
+        ("lead_status", 60.0, 1, "done"),
+        sent(60.0, f"#1 (512) 555-0142 is done; no review request: {NO_LINK}.", to=OWNER),
+        sent(90.0, f"#1 (512) 555-0142 was done already; no review request: {NO_LINK}.", to=OWNER),
+        ("lead_status", 100.0, 2, "done"),
+        sent(100.0, f"#2 (512) 555-0177 is done; no review request: {NO_LINK}.", to=OWNER)],
+    "done_at_night": [
+        call(5.0, "NO CARRIER"), sent(5.0, AFTER), ("inbound", 30.0, N, "Great, see you at 3"),
+        sent(30.0, "#1 (512) 555-0142: Great, see you at 3", to=OWNER),
+        ("lead_status", 120.0, 1, "done"),
+        sent(120.0, f"#1 (512) 555-0142 is done; no review request: {NO_LINK}.", to=OWNER)],
+    # policy.min_rings = 1 (the default): a call that rang once is texted too.
+    "min_rings": [call(2.0, "NO CARRIER"), sent(2.0),
+                  call(43.0, "NO CARRIER", number=B, rings=3), sent(43.0, to=B)],
+    "mms_notification": [
+        call(5.0, "NO CARRIER", number=UK), sent(5.0, to=UK),
+        ("inbound", 30.5, UK, "sent a picture message (30 kB); textback can't open it"),
+        sent(30.5, f"#1 +44 7785 342749 {PICTURE}", to=OWNER)],
+    "mms_spec_built": [
+        call(5.0, "NO CARRIER"), sent(5.0),
+        ("inbound", 30.0, N, 'sent a picture message (48 kB): "Leak under the sink"; textback '
+                             "can't open it"),
+        sent(30.0, f"#1 (512) 555-0142 {PICTURE}", to=OWNER)],
+    "mms_unreadable": [
+        call(5.0, "NO CARRIER"), sent(5.0),
+        ("push", 30.0, "+15125550177", "the sender hid their number"),
+        sent(30.0, "A picture message came that textback can't open (the sender hid their number);"
+                   " if you expect one, ask them to text it to your cell.", to=OWNER),
+        ("push", 40.0, "+15125550177", "it is cut short (40 bytes)"),
+        sent(40.0, "A picture message came that textback can't open (it is cut short (40 bytes)); "
+                   "if you expect one, ask them to text it to your cell.", to=OWNER),
+        ("push", 50.0, "+4917222911", "a WAP push of application/vnd.wap.sic, not a picture message")],
 }
 
 
@@ -103,6 +181,8 @@ def decisions(lines):
             out.append(item + (record["rings"],) if record["rings"] == 3 else item)
         elif record["event"] == "lead_status":
             out.append(("lead_status", record["t"], record["lead"], record["status"]))
+        elif record["event"] == "push":
+            out.append(("push", record["t"], record["from"], record["problem"]))
         elif record["event"] == "inbound":
             out.append(("inbound", record["t"], record["from"], record["text"]))
         elif record["event"] == "sms":
@@ -180,3 +260,30 @@ def test_no_number_or_message_text_in_the_log_at_info(caplog):
     assert "call ended" in text and "text sent" in text  # the log did say what happened
     for secret in ("512", "555", "0142", "0199", "water heater", "I can be there", "STOP", "Start"):
         assert secret not in text
+
+
+def test_pushes_that_go_on_no_lead_are_counted_for_textback_status(tmp_path):
+    from gateway.app.store import Store
+
+    replay(SCENARIOS / "mms_unreadable.json", db_path=tmp_path / "t.db")
+    store = Store(tmp_path / "t.db")
+    count, last = store.get_state("dropped_events"), json.loads(store.get_state("dropped_last"))
+    messages = store.db.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()
+    store.close()
+    assert (count, last["event"], last["reason"], messages[0]) == (
+        "3", "WAP push", "a WAP push of application/vnd.wap.sic, not a picture message", 0)
+
+
+def test_each_opt_out_is_recorded_in_lead_changes_with_its_words(tmp_path):
+    from gateway.app.store import Store
+
+    replay(SCENARIOS / "optout_words.json", db_path=tmp_path / "t.db")
+    store = Store(tmp_path / "t.db")
+    notes = store.db.execute("SELECT l.number, c.old, c.new, c.note FROM lead_changes c JOIN "
+                             "leads l ON l.id = c.lead_id ORDER BY c.id").fetchall()
+    opted = {r[0] for r in store.db.execute("SELECT number FROM opt_outs")}
+    store.close()
+    assert len(notes) == len(OPT_OUT)   # one each, the second STOP adds nothing
+    assert notes[0][1:3] == ("replied", "opted_out") and notes[0][3].startswith("STOP by text")
+    assert notes[19][3].startswith('"stop texting me" by text (message ')
+    assert opted == {f"+1512555{1000 + i}" for i in range(len(OPT_OUT))}

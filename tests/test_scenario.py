@@ -141,3 +141,23 @@ def test_load_errors_name_the_file(tmp_path, content, message):
     with pytest.raises(ConfigError) as caught:
         load(path)
     assert str(caught.value) == message.format(path=path)
+
+
+@pytest.mark.parametrize("sms, message", [
+    ({"pdu": "0791zz"}, "steps[0].sms.pdu: must be an SMS-DELIVER PDU in hex"),
+    ({"pdu": "079"}, "steps[0].sms.pdu: must be an SMS-DELIVER PDU in hex"),
+    ({"pdu": "07914477"}, "steps[0].sms.pdu: ends inside its SMSC field"),
+    ({"pdu": "00" * 300}, "steps[0].sms.pdu: must be an SMS-DELIVER PDU in hex"),
+    ({"pdu": "0004", "from": "+15125550142"}, "steps[0].sms: \"pdu\" stands alone"),
+    ({"pdu": 7}, "steps[0].sms.pdu: must be an SMS-DELIVER PDU in hex"),
+])
+def test_a_raw_pdu_step_is_checked(sms, message):
+    with pytest.raises(ConfigError) as info:
+        parse({"start": "2026-11-24T10:00:00-06:00", "steps": [{"at": 0, "sms": sms}]})
+    assert message in str(info.value)
+
+
+def test_a_raw_pdu_step_loads():
+    scen = parse({"start": "2026-11-24T10:00:00-06:00",
+                  "steps": [{"at": 1, "sms": {"pdu": "0004abcd"}}]})
+    assert scen.steps[0].sms == InboundSms(number="", text="", pdu="0004ABCD")

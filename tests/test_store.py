@@ -362,3 +362,45 @@ def test_state(path):
     store = Store(path)
     assert store.get_state("heartbeat") == "1800000030.000"
     store.close()
+
+
+def test_migration_005_lets_an_old_database_hold_done_and_called_back(tmp_path):
+    """A database from 0.2.0 (migrations up to 004), with leads, calls, messages and
+    lead_changes pointing at them: 005 rebuilds leads with the wider status check, keeps every row
+    and every reference, and foreign keys still hold."""
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from gateway.app.store import _migrations
+
+    path = tmp_path / "old.db"
+    old = Database(sqlite3.connect(path))
+    old.execute("PRAGMA foreign_keys = ON")
+    _migrations().apply(old, stop_before="005_done_and_called_back")
+    with pytest.raises(sqlite3.IntegrityError):
+        old.execute("INSERT INTO leads (number, status, created_at, last_activity_at) "
+                    "VALUES ('+1', 'done', 'x', 'x')")
+    old.execute("INSERT INTO leads (id, number, status, created_at, last_activity_at) "
+                "VALUES (7, '+15125550142', 'booked', '2026-11-24T16:00:00.000Z', "
+                "'2026-11-24T16:00:00.000Z')")
+    old.execute("INSERT INTO messages (lead_id, direction, number, body, kind, created_at) "
+                "VALUES (7, 'in', '+15125550142', 'hi', 'reply', '2026-11-24T16:00:00.000Z')")
+    old.execute("INSERT INTO lead_changes (lead_id, field, old, new, changed_at) "
+                "VALUES (7, 'status', 'replied', 'booked', '2026-11-24T16:00:00.000Z')")
+    old.conn.commit()
+    old.close()
+    store = Store(path)
+    store.set_lead_status(7, "done", "new heater", 0.0)
+    lead = store.lead(7)
+    counts = [store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("leads", "messages", "lead_changes")]
+    indexes = {r[0] for r in store.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'")}
+    with pytest.raises(sqlite3.IntegrityError):   # references still checked
+        store.db.execute("INSERT INTO messages (lead_id, direction, number, body, kind, "
+                         "created_at) VALUES (99, 'in', '+1', 'x', 'reply', 'x')")
+    store.close()
+    assert (lead["status"], counts) == ("done", [1, 1, 2])
+    assert {"leads_by_activity", "leads_by_status"} <= indexes
+    assert Store(path).lead(7)["status"] == "done"   # opened again: nothing to do, nothing lost

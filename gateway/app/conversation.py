@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 # Texts that may go to a number that opted out: the confirmation of that opt-out, and the answer
 # to HELP (the person asked for it; CTIA's handbook wants HELP answered whatever the opt-in state).
 CONSENT_KINDS = ("opt_out_confirm", "help_reply")
+# 47 CFR 64.1200(a)(12): the one confirmation of an opt-out goes within five minutes, or not at all.
+CONFIRM_WITHIN = 300.0
 # What the consent keywords get back (CTIA: confirm an opt-out once; HELP names the sender).
 REPLIES = {
     "opt_out_confirm": "$company: you are unsubscribed and will get no more texts from us. "
@@ -34,6 +36,8 @@ OUTAGE = 30 * 60.0  # a heartbeat older than this at start-up is an outage worth
 UNDECIDED_WINDOW = 6 * 3600.0
 
 
+# The statuses a call from the owner's phone moves to "called back".
+CALL_BACK_FROM = ("new", "texted", "replied")
 # Phone and Pi clocks are taken to agree within 5 min (SMSGate's signing window assumes as much).
 CLOCK_SKEW = 300.0
 
@@ -55,8 +59,8 @@ class Conversation:
             # The owner calling their own business line is not a lead.
             contacts=config.policy.contacts | {config.business.owner_phone} - {None},
             text_rejected=config.policy.text_rejected,
-            text_unknown=config.policy.text_unknown)
-        self.templates = render.load_templates(config.templates_dir)
+            text_unknown=config.policy.text_unknown, min_rings=config.policy.min_rings)
+        self.templates = render.with_review(render.load_templates(config.templates_dir))
 
     # -- helpers ---------------------------------------------------------------------------------
     def e164(self, raw: str | None, type_: int | None = None) -> str | None:
@@ -75,6 +79,7 @@ class Conversation:
             "first_name": name.split()[0] if name else "",
             "caller": display(number, business.region) if number else "",
             "status": self.owner_status(),
+            "review_link": self.config.review_url, "booking_link": self.config.booking_url,
         }
 
     def owner_status(self) -> str:
@@ -245,6 +250,11 @@ class Conversation:
             beat = self.store.get_state("heartbeat")
             since = max(float(before), float(beat or 0), self.clock.now() - UNDECIDED_WINDOW)
             for number, outcome, at in sorted(found.entries, key=lambda e: e[2]):
+                if outcome == ev.PLACED:   # the owner's own call out
+                    if at > since and number:
+                        self.called_back(number, at,
+                                         "you called them from the phone (its call log)")
+                    continue
                 if at <= since:
                     continue
                 e164 = self.e164(number)
@@ -255,6 +265,20 @@ class Conversation:
         # Written last: if the store fails half way the event is retried, and the keys of the
         # calls already recorded keep them from being texted twice.
         self.store.set_state("call_log_seen", f"{found.at:.3f}")
+
+    def called_back(self, number: str, at: float, note: str) -> None:
+        """The owner called a lead from the phone: the lead is "called back" and gets no
+        follow-up text (follow-ups go to leads still "texted"; one already queued is refused
+        when due). Only a lead not yet further on: a booked job stays booked."""
+        from gateway.numbers import mask
+
+        e164 = self.e164(number) or number
+        lead = self.store.lead_by_number(e164)
+        if lead is None or lead["status"] not in CALL_BACK_FROM:
+            return
+        self.store.set_lead_status(lead["id"], "called_back", note, max(at, 0.0))
+        log.info("lead #%d called back by the owner (%s)", lead["id"], mask(e164))
+        self.emit("lead_status", lead=lead["id"], status="called_back")
 
     def repeat_caller(self, number: str, key: str) -> None:
         """Calling again soon after a text-back means it is urgent: tell the owner, not the
@@ -279,13 +303,17 @@ class Conversation:
     # -- texts received --------------------------------------------------------------------------
     def text_received(self, sms: ev.SmsReceived) -> bool:
         """Record it, then act on it. True when it is safely recorded (the link may delete it)."""
-        from gateway.app.keywords import keyword
+        from gateway.app.keywords import read as read_consent
         from gateway.render import whole_text
 
         # Valid Unicode from here on, whatever the link gave (a phone app's JSON may carry a lone
         # surrogate): it is stored, hashed and relayed.
         sms = replace(sms, text=whole_text(sms.text))
         self.counters.received += 1
+        if sms.push is not None:   # a WAP push (a picture message), never a text
+            from gateway.app.mmsnotice import received
+
+            return received(self, sms)
         number = self.e164(sms.number) or sms.number
         digest = hashlib.sha256(sms.text.encode()).hexdigest()[:16]
         key = f"in|{number}|{sms.sent_at or sms.at:.0f}|{digest}"
@@ -314,14 +342,13 @@ class Conversation:
             return True
         # Acted on again when read again (a restart, or a store failure half way): every step
         # below is idempotent (dedupe keys, opt-out recorded once), so nothing is lost or doubled.
-        word = keyword(sms.text)
+        consent = read_consent(sms.text)
+        word = consent.kind if consent else None
         lead = self.store.lead(lead_id)
-        if word == "stop":
-            self.store.record_opt_out(number, now=now, message_id=message_id)
-            self.queue(
-                number, self.render_reply("opt_out_confirm"), "opt_out_confirm", f"stop|{key}"
-            )
-            self.emit("opt_out", number=number)
+        if consent is not None and word == "stop":
+            # any of the FCC's words or a plain-language opt-out; honoured at once, one
+            # confirmation (a second STOP gets none), the owner told in their words.
+            self.opt_out(number, lead_id, lead, message_id, consent.matched, sms.text, key)
         elif word == "start":
             self.store.record_opt_in(number, now=now, message_id=message_id)
             self.queue(
@@ -361,6 +388,23 @@ class Conversation:
             labels.append(what if kept else f"{what} (not kept)")
         return labels
 
+    def opt_out(self, number: str, lead_id: int, lead: dict | None, message_id: int,
+                matched: str, text: str, key: str) -> None:
+        """STOP, or words that mean it (app/keywords): recorded at once (lead_changes says which
+        words), one confirmation, and the owner told, since plain words may carry more ("don't
+        text me, call me after 5")."""
+        from gateway.app.owner_commands import opt_out_alert
+        from gateway.numbers import display
+
+        fresh = self.store.record_opt_out(number, now=self.clock.now(), message_id=message_id,
+                                          word=matched)
+        if fresh:
+            self.queue(number, self.render_reply("opt_out_confirm"), "opt_out_confirm",
+                       f"stop|{key}")
+            who = (lead or {}).get("name") or display(number, self.config.business.region)
+            self.tell_owner(opt_out_alert(lead_id, who, text), f"optout|{key}")
+        self.emit("opt_out", number=number, words=matched, **({} if fresh else {"again": True}))
+
     def render_reply(self, kind: str) -> str:
         return Template(REPLIES[kind]).safe_substitute(self.fields(None))
 
@@ -386,6 +430,9 @@ class Conversation:
         elif isinstance(command, owner.SetStatus):
             if self.store.lead(command.lead_id) is None:
                 self.queue(me, f"No lead #{command.lead_id}.", "owner_reply", f"re|{key}")
+            elif command.status == "done":   # the finished job, and its review request
+                said = self.job_done(command.lead_id, "by text from the owner")
+                self.queue(me, said, "owner_reply", f"re|{key}")
             else:
                 self.store.set_lead_status(
                     command.lead_id, command.status, "by text from the owner", now
@@ -404,18 +451,66 @@ class Conversation:
         else:
             self.queue(me, owner.USAGE, "owner_reply", f"re|{key}")
 
+    def job_done(self, lead_id: int, note: str | None) -> str:
+        """The job is done (`textback done 12`, `#12 done`): the lead marked done, and, with a
+        review link set, one review request queued for now, or for 08:00 in quiet hours
+        (gateway.app.reviews). Every finished job is asked the same way. Returns what happened, in a
+        sentence for the owner."""
+        from gateway.app import reviews
+        from gateway.numbers import display
+
+        now = self.clock.now()
+        lead = self.store.lead(lead_id)
+        number = lead["number"]
+        who = f"#{lead_id} {lead.get('name') or display(number, self.config.business.region)}"
+        first = lead["status"] != "done"
+        if first:
+            self.store.set_lead_status(lead_id, "done", note, now)
+            self.emit("lead_status", lead=lead_id, status="done")
+        why = reviews.why_not(url=self.config.review_url, opted_out=self.store.is_opted_out(number),
+                              asked=self.store.has_outbox_key(reviews.key(lead_id)))
+        head = f"{who} is done" if first else f"{who} was done already"
+        if why:
+            return f"{head}; no review request: {why}."
+        send_at = reviews.not_before(now, self.config.business.timezone)
+        self.queue(number, self.render(reviews.KIND, number, lead), reviews.KIND,
+                   reviews.key(lead_id), send_at=send_at)
+        self.emit("review_request", lead=lead_id, send_at=send_at)
+        if send_at <= now:
+            return f"{head}; the review request goes out now."
+        at = datetime.fromtimestamp(send_at, self.config.business.timezone)
+        return f"{head}; the review request goes out at {at:%H:%M} (not at night)."
+
     # -- sending checks and chores ---------------------------------------------------------------
     def refusal(self, item) -> str | None:
         """Why a due text must not go after all (checked at send time, after every change)."""
+        from gateway.clock import epoch
         from gateway.render import unsendable
 
         problem = unsendable(item.body)
         if problem:
             return f"cannot be sent: {problem}"
+        if item.kind == "opt_out_confirm" and item.queued_at and \
+                self.clock.now() - epoch(item.queued_at) > CONFIRM_WITHIN:
+            return "too late to confirm the opt-out (47 CFR 64.1200(a)(12): within 5 minutes)"
         if item.kind in CONSENT_KINDS or item.number == self.config.business.owner_phone:
             return None
         if self.store.is_opted_out(item.number):
             return "opted out"
+        if item.kind == "follow_up":   # the owner called them back, or they answered, meanwhile
+            lead = self.store.lead_by_number(item.number)
+            if lead is not None and lead["status"] != "texted":
+                return f"no follow-up: the lead is {lead['status'].replace('_', ' ')} now"
+        return None
+
+    def hold(self, item, now: float) -> float | None:
+        """When a due text must wait (None: it may go now). A review request never goes in quiet
+        hours: it waits for the morning (gateway.app.reviews)."""
+        if item.kind == "review":
+            from gateway.app.reviews import not_before
+
+            later = not_before(now, self.config.business.timezone)
+            return later if later > now else None
         return None
 
     def connected(self, info) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from gateway import events as ev
+from gateway.app.pacing import SAME_GAP, Pacer
 from gateway.errors import (
     CommandTimeout,
     ModemError,
@@ -92,6 +93,8 @@ class Daemon:
         self._pending: deque = deque()
         self._lost_since: float | None = None
         self._install: str | None = None
+        # one text a second at most, never the same words twice in 10 s (app/pacing)
+        self.pacer = Pacer(store.sent_since(clock.now() - SAME_GAP))
         from .alive import Watch  # pings, metrics, self-test, backup lag, modem reset
 
         self.watch = Watch(self)
@@ -295,21 +298,15 @@ class Daemon:
         """An event that cannot be handled (a bug meeting odd input): one clear line, the reason
         kept in the store for `textback status`, and the loop goes on with the next one. A text
         that came in is released all the same: kept on the SIM it would fail at every start."""
-        import json
-
-        from gateway.clock import iso
-
         reason = f"{type(exc).__name__}: {exc}"
         kind = type(event).__name__
         log.error("could not handle a %s (%s); skipped it", kind, reason)
         log.debug("the %s that could not be handled", kind, exc_info=True)
         self.counters.dropped += 1
-        record = {"at": iso(self.clock.now()), "event": kind, "reason": reason[:500]}
+        record = {"event": kind, "reason": reason[:500]}
         if isinstance(event, ev.SmsReceived):
             record["text"] = event.text[:1000]  # the store is private; the log is not
-        count = int(self.store.get_state("dropped_events") or 0) + 1
-        self.store.set_state("dropped_last", json.dumps(record))  # ASCII: any text is storable
-        self.store.set_state("dropped_events", str(count))
+        self.store.count_skipped(record, self.clock.now())
         self.emit("dropped", what=kind, reason=reason)
         if isinstance(event, ev.SmsReceived):
             self.link.release(event)
@@ -342,6 +339,8 @@ class Daemon:
             self.store.set_state("link_warning_fix", event.fix)
             self.store.set_state("link_warning_at", f"{event.at:.0f}")
             self.emit("link_warning", at=event.at, text=event.text, fix=event.fix)
+        elif isinstance(event, ev.CallPlaced):
+            self.conversation.called_back(event.number, event.at, "you called them from the phone")
         elif isinstance(event, ev.MissedList):
             self.conversation.missed_while_away(event)
         elif isinstance(event, ev.MissedLog):
@@ -382,8 +381,14 @@ class Daemon:
                 self.emit("sms", to=item.number, text=item.body, status="failed", reason=refusal,
                           kind=item.kind)
                 continue
+            hold = (self.conversation.hold(item, now)
+                    or self.pacer.hold_until(item.number, item.body, now, item.id))
+            if hold is not None:
+                self.store.hold(item.id, hold)  # not an attempt: it waits its turn
+                continue
             key = self.text_key(item)
             self.store.mark_sending(item.id, now)  # committed before the link sees a byte
+            self.pacer.sent(item.number, item.body, now, item.id)
             try:
                 ref = self.link.send_text(item.number, item.body, item.id, key=key,
                                           retry=item.attempts > 0)

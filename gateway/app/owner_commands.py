@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 from gateway.render import segments
 
 # Lead statuses the owner can set by text, and the words that set them.
-SET_WORDS = {"booked": "booked", "book": "booked", "lost": "lost"}
+SET_WORDS = {"booked": "booked", "book": "booked", "lost": "lost",
+             "done": "done", "finished": "done", "complete": "done", "completed": "done"}
 
 # The answer to a text from the owner's phone that is not a command: one GSM-7 segment.
-USAGE = ("textback commands: #12 your reply | #12 booked | #12 lost | "
+USAGE = ("textback commands: #12 your reply | #12 booked | #12 done | #12 lost | "
          "status on a roof till 3 | status off")
 
 # Alerts stay within 2 segments and the digest within 3: long enough to read, cheap enough to
@@ -193,6 +194,13 @@ def _fit(head: str, body: str, max_parts: int) -> str:
     if space > 0 and low < len(body) and not body[low].isspace() and low - space <= WORD_BACKOFF:
         low = space
     return shortened(low)
+
+
+def opt_out_alert(lead_id: int, name: str, text: str) -> str:
+    """"#12 Jane opted out: "stop texting me". No more texts go to them.": their words, since
+    plain words may carry more ("don't text me, call me after 5")."""
+    return _fit(f"#{lead_id} {name} opted out, no more texts go to them: ", text.strip(),
+                ALERT_MAX_PARTS)
 
 
 def repeat_alert(lead_id: int, name_or_number: str, calls: int, minutes: float) -> str:

@@ -24,11 +24,12 @@ class Rules:
     hours: Mapping[int, tuple[time, time] | None]  # 0 = Monday; None or missing = closed all day
     cooldown: float = 86400.0      # seconds: one automatic text-back per caller per cooldown
     delay: float = 0.0             # seconds to wait before sending
-    daily_cap: int = 400           # automatic texts per local day (consumer plans cap ~500/day)
+    daily_cap: int = 200           # automatic texts per local day (README: carriers flag more)
     blocklist: frozenset[str] = frozenset()   # E.164
     contacts: frozenset[str] = frozenset()    # E.164 known contacts: never texted
     text_rejected: bool = True
     text_unknown: bool = True
+    min_rings: int = 1             # fewer rings than this: a misdial, not texted
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ RULES: tuple[Callable[[_Case], str | None], ...] = (
     lambda c: "blocklist" if c.number in c.rules.blocklist else None,
     lambda c: "contact" if c.number in c.rules.contacts else None,
     lambda c: "opted out" if c.facts.opted_out else None,
+    # a call that rang fewer times than policy.min_rings (a misdial). A call learnt
+    # afterwards (the modem's missed-calls list, the phone's call log) has no ring count: kept.
+    lambda c: (f"too few rings ({c.call.rings} ring{'s' if c.call.rings != 1 else ''}, "
+               f"min_rings = {c.rules.min_rings})"
+               if c.call.rings < c.rules.min_rings and not c.call.recovered else None),
     _cooldown,
     lambda c: (f"daily cap ({c.rules.daily_cap}) reached"
                if c.facts.sent_today >= c.rules.daily_cap else None),

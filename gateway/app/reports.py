@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.render import span
 
@@ -183,11 +183,7 @@ def stats(store: Store, *, now: float, days: int, tz: ZoneInfo) -> dict:
     # Each day's start as stored text (UTC, sortable): a call's day is found by comparing text,
     # with no date parsing per row (a year is 18,000 rows; the owner waits on this on a Pi).
     starts = [iso(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()) for d in day_list]
-    rows = store.db.execute(
-        "SELECT c.ended_at, c.lead_id, (SELECT (julianday(min(o.sent_at)) - julianday(c.ended_at)) "
-        "* 86400.0 FROM messages m JOIN outbox o ON o.message_id = m.id "
-        "WHERE m.call_id = c.id AND o.status = 'sent') "
-        "FROM calls c WHERE c.outcome != 'answered' AND c.ended_at >= ?", (starts[0],)).fetchall()
+    rows = _missed_calls(store, starts[0])
     per_day = [[0, 0] for _ in day_list]
     delays, leads, texted_leads = [], set(), set()
     for ended, lead_id, delay in rows:
@@ -203,12 +199,14 @@ def stats(store: Store, *, now: float, days: int, tz: ZoneInfo) -> dict:
     replied = {r[0] for r in store.db.execute(
         "SELECT DISTINCT lead_id FROM messages WHERE direction = 'in' AND created_at >= ?",
         (start,))} & texted_leads
-    booked = {
-        r[0] for r in store.db.execute("SELECT id FROM leads WHERE status = 'booked'")
-    } & leads
+    # A finished job was booked first: "done" counts as booked.
+    booked_ids = {r[0] for r in store.db.execute(
+        "SELECT id FROM leads WHERE status IN ('booked', 'done')")}
+    booked = booked_ids & leads
     opt_outs = store.db.execute("SELECT count(*) FROM opt_outs WHERE opted_out_at >= ?",
                                 (start,)).fetchone()[0]
     rate = lambda part, whole: round(len(part) / len(whole), 3) if whole else None  # noqa: E731
+    reviews = _reviews_sent(store, start)
     return {
         "days": days,
         "from": first.isoformat(),
@@ -224,10 +222,76 @@ def stats(store: Store, *, now: float, days: int, tz: ZoneInfo) -> dict:
         "booked": len(booked),
         "booked_rate": rate(booked, leads),
         "opt_outs": opt_outs,
+        "reviews": sum(1 for _ in reviews),
         "per_day": [
             {"day": d.isoformat(), "missed": m, "texted": t} for d, (m, t) in zip(day_list, per_day)
         ],
+        "per_week": weeks(store, first=first, today=today, tz=tz, booked_ids=booked_ids),
     }
+
+
+def _missed_calls(store: Store, since: str) -> list[tuple]:
+    """(ended_at, lead id, seconds from hang-up to the text-back sent or None) of each call not
+    answered since `since` (stored ISO text)."""
+    return store.db.execute(
+        "SELECT c.ended_at, c.lead_id, (SELECT (julianday(min(o.sent_at)) - julianday(c.ended_at)) "
+        "* 86400.0 FROM messages m JOIN outbox o ON o.message_id = m.id "
+        "WHERE m.call_id = c.id AND o.status = 'sent') "
+        "FROM calls c WHERE c.outcome != 'answered' AND c.ended_at >= ?", (since,)).fetchall()
+
+
+def _reviews_sent(store: Store, since: str) -> list[str]:
+    """When each review request went out (stored ISO text), since `since`."""
+    return [r[0] for r in store.db.execute(
+        "SELECT o.sent_at FROM outbox o JOIN messages m ON m.id = o.message_id "
+        "WHERE m.kind = 'review' AND o.status = 'sent' AND o.sent_at >= ?", (since,))]
+
+
+def weeks(store: Store, *, first: date, today: date, tz: ZoneInfo, booked_ids: set) -> list[dict]:
+    """the figures an owner cares about, a row per calendar week (Monday to Sunday,
+    business time) from the week holding `first` to this one, each week whole. Each week is the
+    calls missed in it and what became of them: texted back, the leads texted who replied
+    (whenever), the leads who called that are booked or done now, the median time from hang-up
+    to text, and the review requests sent that week."""
+    import statistics
+    from bisect import bisect_right
+
+    from gateway.clock import iso
+
+    monday = first - timedelta(days=first.weekday())
+    starts_d = [monday + timedelta(weeks=i) for i in range((today - monday).days // 7 + 1)]
+    starts = [iso(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()) for d in starts_d]
+    rows = _missed_calls(store, starts[0])
+    replied_ids = {r[0] for r in store.db.execute(
+        "SELECT DISTINCT lead_id FROM messages WHERE direction = 'in' AND created_at >= ?",
+        (starts[0],))}
+    slots: list[dict[str, Any]] = [
+        {"missed": 0, "delays": [], "leads": set(), "texted": set(), "reviews": 0}
+        for _ in starts]
+    for ended, lead_id, delay in rows:
+        slot = slots[bisect_right(starts, ended) - 1]
+        slot["missed"] += 1
+        if lead_id is not None:
+            slot["leads"].add(lead_id)
+        if delay is not None:
+            slot["delays"].append(delay)
+            slot["texted"].add(lead_id)
+    for sent in _reviews_sent(store, starts[0]):
+        slots[bisect_right(starts, sent) - 1]["reviews"] += 1
+    out = []
+    for day, slot in zip(starts_d, slots):
+        replied, booked = slot["texted"] & replied_ids, slot["leads"] & booked_ids
+        delays = slot["delays"]
+        out.append({
+            "week": day.isoformat(), "to": (day + timedelta(days=6)).isoformat(),
+            "missed": slot["missed"], "texted": len(delays),
+            "replied": len(replied),
+            "reply_rate": round(len(replied) / len(slot["texted"]), 3) if slot["texted"] else None,
+            "booked": len(booked),
+            "booked_rate": round(len(booked) / len(slot["leads"]), 3) if slot["leads"] else None,
+            "median_seconds": round(statistics.median(delays), 3) if delays else None,
+            "reviews": slot["reviews"]})
+    return out
 
 
 def health(store: Store, *, now: float) -> list[dict]:

@@ -31,13 +31,17 @@ from gateway.events import ANSWERED, CallEnded
 
 log = logging.getLogger(__name__)
 
-LEAD_STATUSES = ("new", "texted", "replied", "booked", "lost", "opted_out")
+# The statuses migration 001 allowed (never change: a shipped migration is never edited)...
+STATUSES_001 = ("new", "texted", "replied", "booked", "lost", "opted_out")
+# ... and today's: called back (the owner called from the phone: no follow-up) and the finished
+# job came after 0.2.0; migration 005 lets the table hold them.
+LEAD_STATUSES = STATUSES_001 + ("called_back", "done")
 CALL_ACTIONS = ("queued", "skipped", "sent", "failed", "recorded")
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
 # Outgoing kinds that count as an automatic text-back (cooldown); the daemon uses the template name.
 TEXT_BACK_KINDS = ("text_back", "missed_call", "after_hours")
 # Outgoing kinds that count against the daily cap: everything the daemon sends on its own.
-AUTOMATIC_KINDS = TEXT_BACK_KINDS + ("follow_up",)
+AUTOMATIC_KINDS = TEXT_BACK_KINDS + ("follow_up", "review")
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another connection (the CLI reading) to let go
 LITESTREAM_AUTOCHECKPOINT = 10_000  # pages; SQLite's default is 1,000 (pragma.html)
 
@@ -76,7 +80,7 @@ def _migrations():
             id INTEGER PRIMARY KEY,
             number TEXT NOT NULL UNIQUE,
             name TEXT,
-            status TEXT NOT NULL DEFAULT 'new' {enum('status', LEAD_STATUSES)},
+            status TEXT NOT NULL DEFAULT 'new' {enum('status', STATUSES_001)},
             created_at TEXT NOT NULL,
             last_activity_at TEXT NOT NULL,
             missed_calls INTEGER NOT NULL DEFAULT 0,
@@ -174,7 +178,44 @@ def _migrations():
             created_at TEXT NOT NULL,
             UNIQUE (message_id, part))""")
 
+    @migrations(name="005_done_and_called_back", transactional=False)
+    def more_statuses(db) -> None:
+        _widen_statuses(db, LEAD_STATUSES)
+
     return migrations
+
+
+def _widen_statuses(db, statuses: tuple[str, ...]) -> None:
+    """Let leads.status hold `statuses`: SQLite cannot change a CHECK in place, so the table is
+    made anew and the rows copied (sqlite.org/lang_altertable.html, "other kinds of table schema
+    changes"), with foreign keys off for the swap and checked before the commit. Run again after a
+    crash between the swap and its record, it finds the work done and does nothing."""
+    import re
+
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'leads'"
+                     ).fetchone()[0]
+    wanted = f"CHECK (status IN ({', '.join(repr(v) for v in statuses)}))"
+    if wanted in sql:
+        return
+    new_sql, count = re.subn(r"CHECK \(status IN \([^)]*\)\)", wanted, sql)
+    if count != 1:
+        raise sqlite3.DatabaseError("the leads table is not as textback made it (no status check)")
+    new_sql = new_sql.replace("CREATE TABLE leads", "CREATE TABLE leads_new", 1)
+    if db.conn.in_transaction:
+        db.conn.commit()
+    db.execute("PRAGMA foreign_keys = OFF")   # a no-op inside a transaction: hence not in one
+    try:
+        with db.atomic():
+            db.execute(new_sql)
+            db.execute("INSERT INTO leads_new SELECT * FROM leads")
+            db.execute("DROP TABLE leads")
+            db.execute("ALTER TABLE leads_new RENAME TO leads")
+            db.execute("CREATE INDEX leads_by_activity ON leads (last_activity_at)")
+            db.execute("CREATE INDEX leads_by_status ON leads (status, last_activity_at)")
+            if db.execute("PRAGMA foreign_key_check").fetchall():
+                raise sqlite3.IntegrityError("FOREIGN KEY constraint failed after the swap")
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
 
 
 # The service's database lives in /var/lib/textback, setgid and group textback (2770: tmpfiles.d
@@ -343,15 +384,20 @@ class Store:
             self.db.execute("UPDATE calls SET action = ?, reason = ? WHERE id = ?",
                             (action, reason, call_id))
 
-    def record_opt_out(self, number: str, *, now: float, message_id: int | None = None) -> None:
-        """The caller asked for no more texts (STOP): remembered for good, lead marked opted_out."""
+    def record_opt_out(self, number: str, *, now: float, message_id: int | None = None,
+                       word: str = "stop") -> bool:
+        """The caller asked for no more texts (STOP, or words that mean it): remembered for good,
+        lead marked opted_out. True when this is new (False: opted out already)."""
         with self._write():
-            self.db.execute("INSERT OR IGNORE INTO opt_outs (number, opted_out_at, message_id) "
-                            "VALUES (?, ?, ?)", (number, iso(now), message_id))
+            fresh = self.db.execute(
+                "INSERT OR IGNORE INTO opt_outs (number, opted_out_at, message_id) "
+                "VALUES (?, ?, ?)", (number, iso(now), message_id)).rowcount == 1
             lead_id = self._touch_lead(number, now)
-            # Consent changes keep their history (time and the message that caused them).
+            # Consent changes keep their history (time, the words and the message that caused them).
+            said = word.upper() if " " not in word else f'"{word}"'
             if self._one("SELECT status FROM leads WHERE id = ?", (lead_id,))[0] != "opted_out":
-                self._change(lead_id, "status", "opted_out", _consent_note("STOP", message_id), now)
+                self._change(lead_id, "status", "opted_out", _consent_note(said, message_id), now)
+        return fresh
 
     def facts(self, number: str, *, now: float, day_start: float) -> Facts:
         """What policy.decide needs about `number`. Failed texts count for neither cooldown
@@ -436,6 +482,18 @@ class Store:
         return self._one("SELECT m.call_id FROM outbox o JOIN messages m ON m.id = o.message_id "
                          "WHERE o.id = ?", (outbox_id,))[0]
 
+    def hold(self, outbox_id: int, until: float) -> None:
+        """Not yet (pacing, quiet hours): offered again at `until`; no attempt is counted."""
+        with self._write():
+            self._outbox_update(outbox_id, "status = 'queued', next_attempt_at = ?", (iso(until),))
+
+    def sent_since(self, since: float) -> list[tuple[float, str, str, int]]:
+        """(when, number, body, outbox id) of the texts sent since `since` (gateway.app.pacing)."""
+        rows = self.db.execute(
+            "SELECT o.sent_at, m.number, m.body, o.id FROM outbox o JOIN messages m ON m.id = "
+            "o.message_id WHERE o.status = 'sent' AND o.sent_at >= ?", (iso(since),)).fetchall()
+        return [(epoch(at) or 0.0, number, body, text_id) for at, number, body, text_id in rows]
+
     def mark_sending(self, outbox_id: int, now: float) -> None:
         """Committed BEFORE the modem is touched: a crash from here on means "maybe sent"."""
         with self._write():
@@ -466,6 +524,15 @@ class Store:
             self.db.execute("INSERT INTO state (key, value) VALUES (?, ?) "
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
+    def count_skipped(self, record: dict, now: float) -> None:
+        """An input that was not acted on, with why: counted, the last kept for `textback status`
+        ("inputs skipped")."""
+        import json
+
+        count = int(self.get_state("dropped_events") or 0) + 1
+        self.set_state("dropped_last", json.dumps({"at": iso(now), **record}))  # ASCII: storable
+        self.set_state("dropped_events", str(count))
+
     def get_state(self, key: str) -> str | None:
         row = self._one("SELECT value FROM state WHERE key = ?", (key,))
         return row[0] if row else None
@@ -481,7 +548,8 @@ class Store:
                 return row[0], row[1], False
             lead_id = self._touch_lead(number, now)
             self.db.execute("UPDATE leads SET unread = unread + 1, status = CASE WHEN status IN "
-                            "('new', 'texted') THEN 'replied' ELSE status END WHERE id = ?",
+                            "('new', 'texted', 'called_back') THEN 'replied' ELSE status END "
+                            "WHERE id = ?",
                             (lead_id,))
             message_id = self.db.table("messages").insert({
                 "lead_id": lead_id, "direction": "in", "number": number, "body": body,
@@ -600,6 +668,10 @@ class Store:
     def mark_read(self, lead_id: int) -> None:
         with self._write():
             self.db.execute("UPDATE leads SET unread = 0 WHERE id = ? AND unread != 0", (lead_id,))
+
+    def has_outbox_key(self, dedupe_key: str) -> bool:
+        """A text with this key was queued (whatever became of it): it is not queued again."""
+        return self._one("SELECT 1 FROM outbox WHERE dedupe_key = ?", (dedupe_key,)) is not None
 
     def is_opted_out(self, number: str) -> bool:
         return self._one("SELECT 1 FROM opt_outs WHERE number = ?", (number,)) is not None

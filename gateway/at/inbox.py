@@ -38,6 +38,8 @@ class Received:
     text: str
     sent_at: float | None     # the SMSC timestamp (TP-SCTS), epoch seconds
     part: Part | None = None  # None for a text in one piece
+    port: int | None = None   # an application port (2948: a WAP push, not a text for a person)
+    data: bytes = b""         # 8-bit user data as sent (a WAP push's bytes)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Complete:
     # The concatenation reference, so the link can tell which stored parts to delete; not part of
     # what the message is (two equal texts are equal whatever their reference).
     reference: int | None = field(default=None, compare=False)
+    port: int | None = None   # as Received.port (WAP push)
+    data: bytes = b""         # the parts' 8-bit data joined, in seq order
 
 
 def decode(pdu_hex: str) -> Received:
@@ -85,7 +89,8 @@ def decode(pdu_hex: str) -> Received:
     when = fields.get("time")
     part = _part(*data.concat) if data.concat else None
     return Received(number=fields.get("number") or "", text=data.text,
-                    sent_at=when.timestamp() if when is not None else None, part=part)
+                    sent_at=when.timestamp() if when is not None else None, part=part,
+                    port=data.port, data=data.data)
 
 
 def _part(reference: int, count: int, seq: int) -> Part | None:
@@ -117,7 +122,8 @@ class Reassembly:
         self._forget(now)
         part = received.part
         if part is None or _part(part.reference, part.count, part.seq) is None or part.count == 1:
-            return [Complete(received.number, whole_text(received.text), received.sent_at, now)]
+            return [Complete(received.number, whole_text(received.text), received.sent_at, now,
+                             port=received.port, data=received.data)]
         key = (received.number, part.reference, part.count)
         if part.seq in self._done.get(key, (0.0, frozenset()))[1]:
             return []
@@ -145,9 +151,11 @@ class Reassembly:
         self._done[key] = (now + self.max_wait, frozenset(seqs))
         stamps = [p.sent_at for p in pending.parts.values() if p.sent_at is not None]
         missing = tuple(s for s in range(1, count + 1) if s not in pending.parts)
+        first = pending.parts[seqs[0]]
         return Complete(number, whole_text("".join(pending.parts[s].text for s in seqs)),
                         min(stamps, default=None), pending.first_seen, count, missing,
-                        incomplete=bool(missing), reference=key[1])
+                        incomplete=bool(missing), reference=key[1], port=first.port,
+                        data=b"".join(pending.parts[s].data for s in seqs))
 
     def _forget(self, now: float) -> None:
         for key in [k for k, (until, _) in self._done.items() if until <= now]:

@@ -253,8 +253,18 @@ class AtLink:
 
     def _received(self, complete) -> SmsReceived:
         handle = tuple(index for index, rec in self._held if _belongs(rec, complete))
-        return SmsReceived(number=complete.number, text=complete.text, at=self.clock.now(),
-                           sent_at=complete.sent_at, handle=handle, incomplete=complete.incomplete)
+        push = None
+        if complete.port is not None:
+            # not a text for a person but data for an application on a phone: a WAP
+            # push (an MMS notification: someone sent a picture) is read, never passed on as
+            # text; what any other port carries is said in words, not handed on as bytes.
+            from . import wap
+
+            push = wap.read(complete.data) if complete.port in wap.WAP_PUSH_PORTS else \
+                wap.Push(problem=f"data for application port {complete.port}, not a text")
+        return SmsReceived(number=complete.number, text="" if push else complete.text,
+                           at=self.clock.now(), sent_at=complete.sent_at, handle=handle,
+                           incomplete=complete.incomplete, push=push)
 
     def release(self, received: SmsReceived) -> None:
         """The daemon has recorded this text: delete its parts from the SIM."""

@@ -28,6 +28,7 @@ _GSM7_EXTENSION = {code: ch for ch, code in GSM7_EXTENSION_CODES.items()}
 ESCAPE = 0x1B
 DCS = {"GSM-7": 0x00, "UCS-2": 0x08}     # 23.038 clause 4: general coding, no class
 IEI_CONCAT_8, IEI_CONCAT_16 = 0x00, 0x08  # 23.040 9.2.3.24.1 / 9.2.3.24.8
+IEI_PORT_8, IEI_PORT_16 = 0x04, 0x05      # 23.040 9.2.3.24.3 / 9.2.3.24.4: application ports
 _DIGITS = re.compile(r"\+?[0-9]{1,20}")   # 23.040 9.1.2.5: at most 20 semi-octets
 
 
@@ -50,6 +51,8 @@ class UserData:
     alphabet: str                                  # "GSM-7", "8-bit" or "UCS-2"
     text: str                                      # UCS-2: lone surrogates kept (see `whole_text`)
     concat: tuple[int, int, int] | None = None     # (reference, count, seq) when a part
+    port: int | None = None                        # destination application port (WAP push: 2948)
+    data: bytes = b""                              # 8-bit: the octets after the header, as sent
 
 
 # ---- sending -----------------------------------------------------------------------------------
@@ -173,7 +176,7 @@ def _read_user_data(pdu: bytes) -> UserData:
     if len(data) < needed:
         raise ValueError(f"its user data is cut short by {needed - len(data)} octet(s)")
     data = data[:needed]
-    header_len, concat = (_header(data) if first & 0x40 else (0, None))
+    header_len, concat, port = (_header(data) if first & 0x40 else (0, None, None))
     if coding == "GSM-7":
         fill = -header_len * 8 % 7
         skip = (header_len * 8 + fill) // 7
@@ -183,17 +186,18 @@ def _read_user_data(pdu: bytes) -> UserData:
         text = body[:len(body) // 2 * 2].decode("utf-16-be", "surrogatepass")
     else:
         text = data[header_len:].decode("latin-1")
-    return UserData(coding, text, concat)
+    return UserData(coding, text, concat, port, data[header_len:] if coding == "8-bit" else b"")
 
 
-def _header(data: bytes) -> tuple[int, tuple[int, int, int] | None]:
-    """(octets of the user data header, UDHL included; the concatenation IE if any)."""
+def _header(data: bytes) -> tuple[int, tuple[int, int, int] | None, int | None]:
+    """(octets of the user data header, UDHL included; the concatenation IE if any; the
+    destination application port if any)."""
     if not data:
         raise ValueError("its user data header is missing")
     size = 1 + data[0]
     if size > len(data):
         raise ValueError("its user data header is longer than its user data")
-    concat, at = None, 1
+    concat, port, at = None, None, 1
     while at + 1 < size:
         iei, length = data[at], data[at + 1]
         value = data[at + 2:at + 2 + length]
@@ -203,8 +207,12 @@ def _header(data: bytes) -> tuple[int, tuple[int, int, int] | None]:
             concat = (value[0], value[1], value[2])
         elif concat is None and iei == IEI_CONCAT_16 and length == 4:
             concat = (value[0] << 8 | value[1], value[2], value[3])
+        elif port is None and iei == IEI_PORT_16 and length == 4:
+            port = value[0] << 8 | value[1]
+        elif port is None and iei == IEI_PORT_8 and length == 2:
+            port = value[0]
         at += 2 + length
-    return size, concat
+    return size, concat, port
 
 
 def _unpack(data: bytes, count: int) -> list[int]:

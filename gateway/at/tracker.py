@@ -60,6 +60,8 @@ class _Call:
     caller_known: bool = False     # a CallRinging carried the caller ID (number or withheld)
     rings: int = 0
     last_ring: float | None = None
+    cues: int = 0                  # ring cadences told by other lines (u-blox sends no RING)
+    last_cue: float | None = None
     connected: bool = False
     empty_polls: int = 0
     failed_polls: int = 0
@@ -87,7 +89,10 @@ class CallTracker:
         """One unsolicited line that arrived at `now`: the events it causes ([] if unknown)."""
         events = self.tick(now)        # a deadline that passed unseen decides before this line
         signal = self._read(line)
-        return events + self._apply(signal, now) if signal else events
+        found = self._apply(signal, now) if signal else []
+        if signal is not None and signal.kind == INCOMING and self._call is not None:
+            self._cue(self._call, now)
+        return events + found
 
     def tick(self, now: float) -> list[Event]:
         self._now = max(self._now, now)
@@ -213,6 +218,14 @@ class CallTracker:
         # Known before the first CallRinging went out: that one carries it (one event, not two).
         return [self._ringing(call, now)] if call.announced else []
 
+    def _cue(self, call: _Call, now: float) -> None:
+        """policy.min_rings: a modem that sends no RING (u-blox: +UCALLSTAT and
+        +CLIP only) still rings once a cadence; its caller-ID lines, half a cadence apart or
+        more, count the rings. Polled +CLCC answers are not cues (they come every second)."""
+        if call.last_cue is None or now - call.last_cue >= self.family.ring_interval / 2:
+            call.cues += 1
+            call.last_cue = now
+
     def _ringing(self, call: _Call, now: float) -> CallRinging:
         call.announced = True
         return CallRinging(call.id, call.number, call.number_type, call.withheld, now)
@@ -222,5 +235,6 @@ class CallTracker:
         assert call is not None   # only a call in progress ends
         self._call, self.state, self._ended_at = None, IDLE, at
         self._ended_number = call.number
+        # RING lines when the modem sends them; else the cadences its other lines told.
         return [CallEnded(call.id, call.number, call.number_type, call.withheld, outcome,
-                          call.started, at, call.rings, how)]
+                          call.started, at, call.rings or call.cues, how)]

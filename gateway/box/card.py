@@ -104,16 +104,18 @@ def renamed(exc: ConfigError, names: dict[Path, str]) -> ConfigError:
 def misnamed_templates(folder: Path, label: str) -> None:
     """ConfigError for a file in the installer's templates folder that looks meant as a template
     but would never be read: "missed-call.txt", "Missed_Call.TXT", "missed_call.rtf", a .txt in a
-    subfolder. Only TEMPLATE_NAMES + ".txt" are read (gateway.render.load_templates); a file the
-    box ignores in silence is wording the installer thinks is in use. Hidden files (a Mac's
-    "._x.txt") and files nothing like a template (desktop.ini) are left alone."""
+    subfolder. Only TEMPLATE_NAMES and OPTIONAL_TEMPLATES + ".txt" are read
+    (gateway.render.load_templates); a file the box ignores in silence is wording the installer
+    thinks is in use. Hidden files (a Mac's "._x.txt") and files nothing like a template
+    (desktop.ini) are left alone."""
     import difflib
 
-    from gateway.render import TEMPLATE_NAMES
+    from gateway.render import OPTIONAL_TEMPLATES, TEMPLATE_NAMES
 
     if not Path(folder).is_dir():
         return
-    wanted = [f"{name}.txt" for name in TEMPLATE_NAMES]
+    names = TEMPLATE_NAMES + OPTIONAL_TEMPLATES
+    wanted = [f"{name}.txt" for name in names]
     listing = ", ".join(wanted)
     for path in sorted(Path(folder).iterdir()):
         if path.name.startswith(".") or path.name in wanted:
@@ -129,7 +131,7 @@ def misnamed_templates(folder: Path, label: str) -> None:
             continue
         stem, suffix = os.path.splitext(path.name.lower())
         plain = stem.replace("-", "_").replace(" ", "_")
-        close = difflib.get_close_matches(plain, TEMPLATE_NAMES, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(plain, names, n=1, cutoff=0.75)
         if suffix == ".txt" or close:
             meant = f"{close[0]}.txt" if close else None
             raise ConfigError(

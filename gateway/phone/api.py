@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from gateway import events as ev
+from gateway.render import human
 
 # What CallGate posts about calls (C modules/webhooks/domain/WebHookEvent.kt:5-14; citations as in
 # docs/reference/phone-apps.md), and the SMSGate events textback registers for.
@@ -148,7 +149,3 @@ def _decoded_size(raw: str) -> int:
 def _too_big(size: int, max_bytes: int) -> str:
     return f"too big to keep ({human(size)}, over the {human(max_bytes)} limit)"
 
-
-def human(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB" if size >= 1e3 \
-        else f"{size} bytes"

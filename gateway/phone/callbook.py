@@ -25,6 +25,9 @@ SETTLE = PhoneSettings.settle
 LOST_END = PhoneSettings.lost_end
 # s a decided call keeps taking its late copies, so that none of them starts a phantom call.
 TAIL = 30.0
+# s of one ring: Android tells no ring count, so policy.min_rings counts one ring per cadence of
+# ringing time; 6 s is the North American cadence (2 s on, 4 s off; ITU-T E.180 Supplement 2).
+RING_CYCLE = 6.0
 ENDED_ONLY = "call:ended without call:ringing (its ringing was lost)"
 WAITING = "call waiting: looks answered (Android cannot tell)"
 
@@ -40,6 +43,7 @@ class _Group:
     picked: bool = False     # call:started seen (answered, or an outgoing call)
     ended: float | None = None
     ended_numbers: list = field(default_factory=list)  # numbers named by call:ended
+    started_numbers: list = field(default_factory=list)  # numbers named by call:started
     ids: dict = field(default_factory=dict)      # number ("" = withheld) -> call id
     # (event, "numbered" | "blank") -> copies seen: Android's two broadcasts of each state, one
     # with EXTRA_INCOMING_NUMBER ("" for a withheld caller) and one without (payload {}).
@@ -76,6 +80,8 @@ class CallBook:
             return []
         if event == "call:started":
             group.picked = True
+            if number and number not in group.started_numbers:
+                group.started_numbers.append(number)
         elif event == "call:ended":
             group.ended = at if group.ended is None else group.ended
             if number and number not in group.ended_numbers:
@@ -130,8 +136,8 @@ class CallBook:
                     for kind in ("numbered", "blank"))
                 and c[("call:started", "numbered")] == c[("call:started", "blank")])
 
-    def tick(self, now: float) -> list[ev.CallEnded]:
-        out: list[ev.CallEnded] = []
+    def tick(self, now: float) -> list[ev.CallEnded | ev.CallPlaced]:
+        out: list[ev.CallEnded | ev.CallPlaced] = []
         for group in list(self.groups):
             if group.decided:
                 assert group.ended is not None   # a decided call has its end
@@ -148,14 +154,18 @@ class CallBook:
                 group.ended = ended
         return out
 
-    def _decide(self, group: _Group, ended: float, lost: bool) -> list[ev.CallEnded]:
+    def _decide(self, group: _Group, ended: float,
+                lost: bool) -> list[ev.CallEnded | ev.CallPlaced]:
         # The number comes with the ringing, or, when only its copy without one came (the other
         # lost, or taken by a daemon that was killed), with the end (found by bench/crash_phone.py).
         numbers = group.numbers or group.ended_numbers
         if not group.rang:
             if group.picked or not group.ended_numbers:
+                # An outgoing call: Telecom's PhoneStateBroadcaster gives OFFHOOK the dialled
+                # number (docs/reference/phone-apps.md, "Calls"). a lead called back.
                 log.debug("a call with no ringing (outgoing): no text")
-                return []
+                return [ev.CallPlaced(number, group.first)
+                        for number in group.started_numbers or group.ended_numbers]
             # call:ended alone, no call:started: not an outgoing call (those go off hook), so an
             # incoming one whose ringing was lost (CallGate tries once by default, maybe while we
             # were down). Missed or answered cannot be told: policy (text_unknown) decides.
@@ -169,13 +179,15 @@ class CallBook:
         else:
             # Declined on the phone gives the same states as not picked up: both are misses.
             outcome, how = ev.MISSED, "call:ended without call:started"
-        out = []
+        out: list[ev.CallEnded | ev.CallPlaced] = []
         for i, number in enumerate(numbers or [""]):
             if i and group.picked:
                 how = WAITING
             out.append(ev.CallEnded(call_id=self._id(group, number), number=number or None,
                                     number_type=None, withheld=not number, outcome=outcome,
-                                    started=group.first, ended=ended, rings=1, how=how))
+                                    started=group.first, ended=ended,
+                                    rings=1 + int(max(0.0, ended - group.first) // RING_CYCLE),
+                                    how=how))
         return out
 
     def next_deadline(self) -> float | None:

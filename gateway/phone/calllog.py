@@ -1,5 +1,5 @@
 """The phone's own call log, read over USB with `adb shell content query` (Android's
-CallLog.Calls provider: TYPE 3 missed, 5 rejected).
+CallLog.Calls provider: TYPE 2 outgoing, 3 missed, 5 rejected).
 
 CallGate has no call history and by default makes one attempt per webhook
 (docs/reference/phone-apps.md, "Delivery"), so a call that rang while the daemon was
@@ -21,8 +21,8 @@ from gateway.numbers import same_number
 # The query as adb runs it. adb joins the arguments for the phone's shell, so the WHERE clause is
 # quoted for that shell. CallLog.Calls.TYPE: 3 missed, 5 rejected (Android reference CallLog.Calls).
 QUERY = ["shell", "content", "query", "--uri", "content://call_log/calls",
-         "--projection", "number:type:date:duration", "--where", "'type IN (3,5)'"]
-MISSED_TYPE, REJECTED_TYPE = 3, 5
+         "--projection", "number:type:date:duration", "--where", "'type IN (2,3,5)'"]
+OUTGOING_TYPE, MISSED_TYPE, REJECTED_TYPE = 2, 3, 5   # 2: the owner called (called back)
 OUTCOMES = {MISSED_TYPE: ev.MISSED, REJECTED_TYPE: ev.REJECTED}  # what an entry counts as
 
 _ROW = re.compile(r"^Row:\s*\d+\s+(?P<fields>.*)$")
@@ -68,11 +68,16 @@ def refused(output: str) -> bool:
     return any(words in output for words in _REFUSALS)
 
 
+# What the log tells the daemon (events.MissedLog): the calls a text-back may be owed for, and the
+# owner's own calls out (a lead called back gets no follow-up).
+LOG_KINDS = {**OUTCOMES, OUTGOING_TYPE: ev.PLACED}
+
+
 def missed(entries) -> tuple[tuple[str, str, float], ...]:
-    """The entries a text-back may be owed for, as (number, outcome, time): missed and rejected
-    calls (events.MissedLog)."""
-    return tuple((number, OUTCOMES[type_], at) for number, type_, at in entries
-                 if type_ in OUTCOMES)
+    """The entries the daemon acts on, as (number, outcome, time): missed and rejected calls, and
+    calls the owner placed (events.PLACED) (events.MissedLog)."""
+    return tuple((number, LOG_KINDS[type_], at) for number, type_, at in entries
+                 if type_ in LOG_KINDS)
 
 
 def find(entries, number: str, start: float, end: float) -> tuple[str, int, float] | None:

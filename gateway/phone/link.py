@@ -267,7 +267,8 @@ class PhoneLink:
         self._take()
         out, self._out = self._out, []
         decided = self.book.tick(now)
-        if self.settings.adb and any(call.how == WAITING for call in decided):
+        if self.settings.adb and any(isinstance(call, ev.CallEnded) and call.how == WAITING
+                                     for call in decided):   # CallPlaced: the owner's own call
             decided = self._check_waiting(decided)
         return out + decided
 
@@ -284,8 +285,9 @@ class PhoneLink:
             return decided
         out = []
         for call in decided:
-            found = call.how == WAITING and call.number and calllog.find(
-                entries, call.number, call.started - LOG_WINDOW, call.ended + LOG_WINDOW)
+            found = (isinstance(call, ev.CallEnded) and call.how == WAITING and call.number
+                     and calllog.find(entries, call.number, call.started - LOG_WINDOW,
+                                      call.ended + LOG_WINDOW))
             out.append(replace(call, outcome=calllog.OUTCOMES[found[1]], how=WAITING_MISSED)
                        if found else call)
         return out
@@ -337,7 +339,8 @@ class PhoneLink:
         """A picture message. mms:received is only its announcement (the phone's messaging app
         downloads it next, which needs mobile data): kept as a note, so that one the phone never
         downloads is not lost without a word. mms:downloaded carries the parts."""
-        from gateway.phone.api import attachments, human, mms_inbox_id
+        from gateway.phone.api import attachments, mms_inbox_id
+        from gateway.render import human
 
         sender = payload.get("sender") or payload.get("phoneNumber")
         message_id = str(payload.get("messageId") or "")
@@ -360,7 +363,7 @@ class PhoneLink:
         record keeps why."""
         from dataclasses import replace
 
-        from gateway.phone.api import human
+        from gateway.render import human
 
         cap = self.settings.photo_max_bytes
         try:

@@ -266,8 +266,8 @@ def describe_deliver(pdu_hex: str, read: bool, text_mode: bool) -> tuple[str, st
     show it (27.005 3.4.2, 3.4.3, 3.4.1): PDU mode `0`, `,<length>`, the PDU; text mode
     `"REC UNREAD"`, `"<oa>",,"<scts>"`, the text. <length>: TPDU octets, not the SMSC field
     ("00")."""
-    if not text_mode:
-        return str(int(read)), f",{len(pdu_hex) // 2 - 1}", pdu_hex
+    if not text_mode:   # <length> leaves out the SMSC field (its length octet and its address)
+        return str(int(read)), f",{len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)}", pdu_hex
     from gsmmodem.pdu import decodeSmsPdu
 
     from gateway.at.pdu import read_user_data

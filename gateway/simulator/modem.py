@@ -398,7 +398,9 @@ class SimulatedModem(SimNetwork):  # own number, texts to itself, registration, 
         # +CNMI <mt>=2: SMS-DELIVERs go straight to the host as +CMT, not stored (27.005 3.4.1)
         direct = [f.strip() for f in self.settings["cnmi"].split(",")][1:2] == ["2"]
         self._deliver_ref += 1     # the sender's concatenation reference: one per text
-        for pdu_hex in encode_deliver_pdus(sms.number, sms.text, sent_at, self._deliver_ref):
+        pdus = [sms.pdu] if sms.pdu else \
+            encode_deliver_pdus(sms.number, sms.text, sent_at, self._deliver_ref)
+        for pdu_hex in pdus:
             if direct:
                 _, fields, body = describe_deliver(pdu_hex, False, text_mode)
                 self._answer([f"+CMT: {fields}", body])

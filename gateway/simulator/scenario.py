@@ -11,7 +11,10 @@ Top-level keys: "start" (ISO 8601 with a UTC offset) and "steps" (required); opt
 - "chunk": a whole number >= 1: the modem writes its bytes that many at a time (1: a byte a time).
 A step is {"at": seconds >= 0, "rx": "one line the modem sends"} or {"at": ..., "sms": {"from":
 "+1...", "text": "..."}} (a text the modem receives: stored and announced with +CMTI, or sent
-straight to the host as +CMT after AT+CNMI=2,2). A reply is {"match": "AT+...", "rx": [lines],
+straight to the host as +CMT after AT+CNMI=2,2), or {"at": ..., "sms": {"pdu": "0791..."}}: one
+SMS-DELIVER PDU exactly as a modem shows it in PDU mode (SMSC field first, hex), for what a phone
+cannot type: an MMS notification (a WAP push), a captured oddity. A part of a longer message is
+one step each. A reply is {"match": "AT+...", "rx": [lines],
 "times": n or null}: host commands starting with "match" get "rx" instead of the normal answer.
 """
 from __future__ import annotations
@@ -39,7 +42,8 @@ MAX_AT = 7 * 86400.0
 
 _TOP_KEYS = {"start", "family", "steps", "replies", "description", "line_end", "chunk"}
 _STEP_KEYS = {"at", "rx", "sms"}
-_SMS_KEYS = {"from", "text"}
+_SMS_KEYS = {"from", "text", "pdu"}
+MAX_PDU_HEX = 2 * 176   # 23.040: at most 12 octets of SMSC address and 164 of TPDU
 _REPLY_KEYS = {"match", "rx", "times"}
 
 
@@ -49,6 +53,7 @@ class InboundSms:
 
     number: str
     text: str
+    pdu: str | None = None   # a whole SMS-DELIVER (hex), instead of number and text
 
 
 @dataclass(frozen=True)
@@ -188,12 +193,27 @@ def _parse_sms(sms: Any, where: str, fail) -> InboundSms:
     if not isinstance(sms, dict):
         raise fail(where, "must be an object {\"from\": \"+1...\", \"text\": \"...\"}")
     _reject_unknown(sms, _SMS_KEYS, f"{where}.", fail)
+    if "pdu" in sms:
+        return _parse_pdu(sms, where, fail)
     number, text = sms.get("from"), sms.get("text")
     if not isinstance(number, str) or not number.lstrip("+").isdigit():
         raise fail(f"{where}.from", "must be a phone number string such as \"+15125550142\"")
     if not isinstance(text, str):
         raise fail(f"{where}.text", "must be a string")
     return InboundSms(number=number, text=text)
+
+
+def _parse_pdu(sms: dict, where: str, fail) -> InboundSms:
+    if set(sms) != {"pdu"}:
+        raise fail(where, "\"pdu\" stands alone: the PDU holds the sender and the text")
+    pdu = sms["pdu"]
+    if not isinstance(pdu, str) or not pdu or len(pdu) % 2 or len(pdu) > MAX_PDU_HEX or \
+            any(ch not in "0123456789abcdefABCDEF" for ch in pdu):
+        raise fail(f"{where}.pdu", f"must be an SMS-DELIVER PDU in hex (an even number of hex "
+                                   f"digits, at most {MAX_PDU_HEX}), as AT+CMGR shows it")
+    if int(pdu[:2], 16) * 2 + 2 >= len(pdu):
+        raise fail(f"{where}.pdu", "ends inside its SMSC field: not a PDU")
+    return InboundSms(number="", text="", pdu=pdu.upper())
 
 
 def _parse_reply(reply: Any, where: str, fail) -> Reply:
