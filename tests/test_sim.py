@@ -422,6 +422,55 @@ def test_polling_clcc_does_not_keep_a_ring_only_call_alive(open_sim):
     assert [m.number for m in sim.missed_calls] == [NUMBER]
 
 
+# ---- a modem without end lines (SimulatedModem(end_lines=False), scenario "end_lines": false) ---------
+# One example of each line that ends a call, by the URC prefix that reads it (gateway.at.families).
+END_LINES = {
+    "NO CARRIER": "NO CARRIER",
+    "+CLCC:": f'+CLCC: 1,1,6,0,0,"{NUMBER}",145,""',
+    "VOICE CALL:": "VOICE CALL: END",
+    "MISSED_CALL:": f"MISSED_CALL: 11:53AM {NUMBER}",
+    '+QIND: "ccinfo"': f'+QIND: "ccinfo",1,1,6,0,0,"{NUMBER}",145',
+    "^CEND:": "^CEND:1,0,104,16",
+    "+UCALLSTAT:": "+UCALLSTAT: 1,6",
+    "HANGUP:": "HANGUP: 1",
+    "+WIND:": "+WIND: 6,1",
+}
+FAMILY_END_LINES = [(name, line) for name, family in sorted(FAMILIES.items())
+                    for prefix, line in END_LINES.items() if prefix in family.urcs]
+
+
+def test_the_end_line_examples_are_end_lines_and_cover_every_family():
+    from gateway.at import families
+
+    assert all(families.read(line).kind == families.END for line in END_LINES.values())
+    assert {name for name, _ in FAMILY_END_LINES} == set(FAMILIES)
+
+
+@pytest.mark.parametrize("family, end", FAMILY_END_LINES)
+@pytest.mark.parametrize("end_lines", [True, False])
+def test_without_end_lines_the_call_still_ends_but_nothing_says_so(open_sim, family, end, end_lines):
+    steps = RING_ONLY + [Step(7.0, end), Step(7.0, "+CMTI: \"SM\",1")]
+    sim, port = open_sim(family, steps=steps, echo=False, end_lines=end_lines)
+    sent = LineFramer().feed(drain(sim, port, 6.9))
+    assert sent == ["RING", CLIP, "RING", CLIP]                    # what rings is sent either way
+    assert LineFramer().feed(talk(sim, port, b"AT+CLCC\r")) == [RINGING, "OK"]
+    sent = LineFramer().feed(drain(sim, port, 7.0))
+    assert sent == ([end] if end_lines else []) + ['+CMTI: "SM",1']  # only the end line is left out
+    # 27.007 7.18: the ended call is no longer a current call; 8.11: it is a missed call
+    assert LineFramer().feed(talk(sim, port, b"AT+CLCC\r")) == ["OK"]
+    assert [m.number for m in sim.missed_calls] == [NUMBER]
+
+
+def test_without_end_lines_an_answered_call_still_says_it_was_answered(open_sim):
+    steps = RING_ONLY + [Step(7.0, "VOICE CALL: BEGIN"), Step(60.0, "VOICE CALL: END")]
+    sim, port = open_sim("sim7600", steps=steps, echo=False, end_lines=False)
+    assert LineFramer().feed(drain(sim, port, 8.0))[-1] == "VOICE CALL: BEGIN"
+    assert LineFramer().feed(talk(sim, port, b"AT+CLCC\r")) == [f'+CLCC: 1,1,0,0,0,"{NUMBER}",145', "OK"]
+    assert drain(sim, port, 61.0) == b""
+    assert LineFramer().feed(talk(sim, port, b"AT+CLCC\r")) == ["OK"]
+    assert sim.missed_calls == []
+
+
 def test_missed_calls_keep_the_last_ten(open_sim):
     preload = [(f"+1512555{i:04d}", 145) for i in range(12)]
     sim, port = open_sim(echo=False, missed_calls=preload)

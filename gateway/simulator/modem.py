@@ -34,6 +34,7 @@ from gateway.simulator.commands import (  # noqa: F401
     answers_for,
     describe_deliver,
     encode_deliver_pdus,
+    is_end_line,
     parse_command,
     parse_stat,
     plan_ring_ends,
@@ -110,6 +111,7 @@ class SimulatedModem:
         line_end: str = "\r\n",
         missed_calls: Iterable[tuple[str, int]] = (),
         stored_texts: Iterable[tuple[str, str]] = (),
+        end_lines: bool = True,
     ):
         if family not in FAMILIES:
             raise ValueError(f"unknown modem family {family!r}; known: {', '.join(FAMILIES)}")
@@ -118,6 +120,11 @@ class SimulatedModem:
         if line_end not in LINE_ENDS:
             raise ValueError(f"line_end must be one of {LINE_ENDS!r}")
         self.family = FAMILIES[family]
+        # False: the family's end lines are never sent (a modem that only stops ringing). The call
+        # still ends where the scenario ends it: it leaves AT+CLCC's list of current calls (27.007
+        # 7.18) and goes to the missed calls (8.11), which is all 27.007 promises for an
+        # unanswered call (docs/reference/modems.md, "Deciding the end").
+        self.end_lines = end_lines
         self.answers, self.setting_names = answers_for(self.family), settings_for(self.family)
         self.steps = tuple(steps)
         self._ring_ends = plan_ring_ends(self.steps)
@@ -503,8 +510,10 @@ class SimulatedModem:
 
     # ---- bytes out ------------------------------------------------------------------------------
     def _emit(self, line: str, over_at: float | None = None) -> None:
-        """Send a scenario line (a step, an override): it may say something about the call."""
-        self._write_line(line)
+        """Send a scenario line (a step, an override): it may say something about the call. Without
+        end lines, a line that ends the call is acted on but not sent."""
+        if self.end_lines or not is_end_line(line):
+            self._write_line(line)
         self._note_call(line, over_at)
 
     def _answer(self, lines: Iterable[str]) -> None:
