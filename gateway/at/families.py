@@ -1,10 +1,11 @@
 """Modem families: everything textback knows about one kind of modem, in one place (pure data).
 
 Each family is a delta on the generic 3GPP TS 27.007 one: how the modem names itself (detection,
-and what the simulator answers), what it needs at start-up, its ring cadence, and which unsolicited
-lines (URCs) it sends about calls (its end line among them, if it has one), each read into a `Signal` by one reader below. The call tracker (gateway.at.tracker), the session
-(which lines are URCs), the doctor and the simulated modem all read this table; adding a family is
-one entry here, plus a reader when its URC is new (docs/design.md, "Adding a modem family").
+and what the simulator answers), what it needs at start-up, its ring cadence, and which
+unsolicited lines (URCs) it sends about calls (its end line among them, if it has one), each read
+into a `Signal` by one reader below. The call tracker (gateway.at.tracker), the session (which
+lines are URCs), the doctor and the simulated modem all read this table; adding a family is one
+entry here, plus a reader when its URC is new (docs/design.md, "Adding a modem family").
 
 Facts and their sources: docs/reference/modems.md.
 """
@@ -186,6 +187,11 @@ class Family:
     # SIMCom/Quectel AT+CLCC=1 (the call list as URCs).
     accepts: tuple[str, ...] = ()
     clcc_urc: bool = False
+    # How its AT+CLCC entries differ from 27.007 7.18's bare form, so that the simulated modem
+    # answers as the real one does (docs/reference/modems.md, "Caller ID and call lists"): the
+    # fields after <type>, and whether the data bearer is listed as a call of <mode> 1.
+    clcc_tail: str = ""
+    clcc_bearer: bool = False
 
 
 GENERIC = Family(
@@ -202,20 +208,21 @@ GENERIC = Family(
 FAMILIES: dict[str, Family] = {
     "generic": GENERIC,
     # With AT+CLCC=1: a +CLCC stat 6 line, then NO CARRIER. Cadence not published: the generic one.
+    # +CLCC entries end in an empty alpha ,"" (SIM800C, python-gsmmodem#112).
     "sim800": replace(
         GENERIC, name="sim800", identity=Identity("SIMCOM_Ltd", "SIMCOM_SIM800L",
                                                   "Revision:1418B05SIM800L24"),
         detect=((None, r"SIM[89]\d\d"),), init=("AT+CLCC=1",),
-        accepts=("AT+CDRIND=",), clcc_urc=True),
+        accepts=("AT+CDRIND=",), clcc_urc=True, clcc_tail=',""'),
     # VOICE CALL: END + NO CARRIER + +CLCC 6, 4 s after the last RING; 7 s between RINGs observed
     # on the A7682E; MISSED_CALL: on SIM7600-class firmware. SIMCom names both generations
-    # "SIMCOM...", so the model decides.
+    # "SIMCOM...", so the model decides. +CLCC entries end in ,"",,0 (SIM7670, LilyGo#115).
     "sim7600": replace(
         GENERIC, name="sim7600", identity=Identity("SIMCOM INCORPORATED", "SIMCOM_SIM7600G-H",
                                                    "LE20B04SIM7600G22", access=7),
         detect=((None, r"SIM7\d{3}|A7[678]\d\d"),), init=("AT+CLCC=1",), ring_interval=7.0,
         urcs=CALL_URCS + ("VOICE CALL:", "MISSED_CALL:"), lte=True,
-        clcc_urc=True),
+        clcc_urc=True, clcc_tail=',"",,0'),
     # Ring cadence: AT+QCFG="urc/ri/ring" defaults 1000 + 5000 ms. The end of an unanswered call
     # is not found in a log for EC2x: the poll decides. AT+CLCC lists the data bearer (mode 1).
     "ec25": replace(
@@ -223,7 +230,7 @@ FAMILIES: dict[str, Family] = {
         detect=((r"quectel", None), (None, r"\b(EC2\d|EG2\d|EG9\d|EC200)")),
         init=('AT+QINDCFG="ccinfo",1',), ring_interval=6.0,
         urcs=CALL_URCS + ('+QIND: "ccinfo"',), lte=True,
-        accepts=("AT+QINDCFG=", "AT+QURCCFG=", "AT+QCFG="), clcc_urc=True),
+        accepts=("AT+QINDCFG=", "AT+QURCCFG=", "AT+QCFG="), clcc_urc=True, clcc_bearer=True),
     # +CRING/+CLIP every 5 s, then ^CEND:<id>,0,... for an unanswered call (MU509 AT spec 9.18,
     # 10.4). ^CONN: the call was connected.
     "huawei": replace(

@@ -504,8 +504,13 @@ class SimulatedModem:
             del self.missed_calls[:-PHONEBOOKS["MC"]]
 
     def _do_list_calls(self, arg: str) -> list[str]:
-        call = self._current_call()
-        listed = [] if call is None else [f'+CLCC: 1,1,{call.stat},0,0,"{call.number}",{call.type}']
+        """27.007 7.18: one entry per current call, none (a bare OK) when there is none; in the
+        family's own shape (a trailing alpha, the data bearer as a mode 1 call)."""
+        call, family = self._current_call(), self.family
+        listed = ["+CLCC: 1,0,0,1,0"] if family.clcc_bearer else []
+        if call is not None:
+            listed.append(f'+CLCC: {len(listed) + 1},1,{call.stat},0,0,"{call.number}",'
+                          f"{call.type}{family.clcc_tail}")
         return listed + ["OK"]
 
     # ---- bytes out ------------------------------------------------------------------------------
