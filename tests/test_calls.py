@@ -289,12 +289,17 @@ def test_an_end_line_and_a_poll_decide_once_whichever_comes_first():
     assert not tracker.is_busy()
 
 
-def test_one_empty_answer_ends_a_listed_call_three_end_one_never_listed():
+def test_one_empty_answer_ends_a_listed_call_a_never_listed_one_needs_three_and_a_silent_cadence():
     # listed at 1 and 2, gone at 3
     assert run("generic", [(0, "RING")], listed_until(3))[-1] == E(MISSED, 0, 3, 1, "+CLCC empty")
-    # never listed (hung up before the first poll, or a list that leaves ringing calls out): 3 in a row
-    assert run("generic", [(0, "RING")], listed_until(0))[-1] == E(MISSED, 0, 3, 1, "+CLCC empty", None, None)
-    assert run("sim800", [(0, "RING"), (0.05, CLIP)], listed_until(0))[-1] == E(MISSED, 0, 3, 1, "+CLCC empty")
+    # never listed (hung up before the first poll, or a list that leaves ringing calls out): three empty
+    # answers in a row and no RING for one cadence and one poll (6 + 1 s generic, 7 + 1 s sim7600)
+    assert run("generic", [(0, "RING")], listed_until(0))[-1] == E(MISSED, 0, 7, 1, "+CLCC empty", None, None)
+    assert run("sim7600", [(0, "RING"), (0.05, CLIP)], listed_until(0))[-1] == E(MISSED, 0, 9, 1, "+CLCC empty")
+    # a list that never shows the call while it still rings every 6 s: the RINGs keep it going
+    events = run("sim800", [(0, "RING"), (0.05, CLIP), (6, "RING"), (12, "RING"), (18, "NO CARRIER")],
+                 listed_until(0))
+    assert events == [R(0), R(0.05, NUM, 145), E(MISSED, 0, 18, 3, "NO CARRIER")]
 
 
 def test_failed_polls_stop_after_three_and_silence_decides_naming_why():

@@ -47,8 +47,9 @@ LEFTOVER = 1.0
 # An AT+CLCC answer that lists no call of ours means the call is over (27.007 7.18: the list of
 # current calls; none, and only OK comes). Once the modem has listed this call, one such answer
 # ends it. A call it never listed (hung up before the first poll, or a modem whose list leaves out
-# ringing calls) ends after this many empty answers in a row (rusp_firmware CLCC_ABSENT_LIMIT 3,
-# 1 Hz), so that one odd answer is not taken for a hang-up.
+# ringing calls) needs this many empty answers in a row (rusp_firmware CLCC_ABSENT_LIMIT 3, 1 Hz)
+# and no RING for one cadence of the family and one poll more: a list that leaves ringing calls
+# out must not end a call that still rings.
 CLCC_ABSENT_LIMIT = 3
 # Failed AT+CLCC polls in a row (an error, no answer, a line that cannot be read) after which we
 # stop polling this call and rely on the end line and ring silence; the decision names why.
@@ -85,6 +86,7 @@ class CallTracker:
         # silence").
         self.silence = max(ring_timeout, 2 * family.ring_interval)
         self.poll_interval = poll_interval
+        self._cadence_gone = family.ring_interval + poll_interval   # a RING is overdue by then
         self.max_ring = max_ring
         self.state = IDLE
         self._call: _Call | None = None
@@ -136,7 +138,8 @@ class CallTracker:
             call.listed = True
         else:
             call.empty_polls += 1
-            if call.listed or call.empty_polls >= CLCC_ABSENT_LIMIT:
+            if call.listed or (call.empty_polls >= CLCC_ABSENT_LIMIT
+                               and now - call.evidence >= self._cadence_gone):
                 events += self._end(ANSWERED if call.connected else MISSED, "+CLCC empty", now)
         return events
 
