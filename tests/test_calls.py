@@ -59,7 +59,7 @@ def run(family, steps, clcc=None, polls=None, **options):
 MISSED_CALLS = {
     "generic (+CLCC empty)": (
         "generic", [(0, "RING"), (0.05, CLIP6), (6, "RING"), (12, "RING")], listed_until(13),
-        [R(0), R(0.05, NUM, 145), E(MISSED, 0, 15, 3, "+CLCC empty")]),
+        [R(0), R(0.05, NUM, 145), E(MISSED, 0, 13, 3, "+CLCC empty")]),
     "sim800": (
         "sim800", [(0, "RING"), (0.05, CLIP), (5, "RING"),
                    (9.4, f'+CLCC: 1,1,6,0,0,"{NUM}",145,""'), (9.5, "NO CARRIER")], None,
@@ -77,7 +77,7 @@ MISSED_CALLS = {
     "ec25 (no end line: only the bearer left)": (
         "ec25", [(0, "RING"), (0.01, CLIP6), (6, "RING"), (12, "RING")],
         listed_until(13, LISTED + BEARER, BEARER),
-        [R(0), R(0.01, NUM, 145), E(MISSED, 0, 15, 3, "+CLCC empty")]),
+        [R(0), R(0.01, NUM, 145), E(MISSED, 0, 13, 3, "+CLCC empty")]),
     "huawei": (
         "huawei", [(0, "+CRING: VOICE"), (0.005, '+CLIP: "+27821231234",145,,,,0'), (5, "+CRING: VOICE"),
                    (5.005, '+CLIP: "+27821231234",145,,,,0'), (8, "^CEND:1,0,104,16")], None,
@@ -85,10 +85,10 @@ MISSED_CALLS = {
          E(MISSED, 0, 8, 2, "^CEND", number="+27821231234")]),
     "ublox (no RING at all: its caller-ID lines count the cadences)": (
         "ublox", [(0, "+UCALLSTAT: 1,4"), (0.1, '+CLIP: "2345640362",129'), (20, "+UCALLSTAT: 1,6")],
-        listed_until(20, ['+CLCC: 1,1,4,0,0,"2345640362",129']),
+        listed_until(21, ['+CLCC: 1,1,4,0,0,"2345640362",129']),
         [R(0), R(0.1, "2345640362", 129), E(MISSED, 0, 20, 1, "+UCALLSTAT stat 6", "2345640362", 129)]),
     "zte": (
-        "zte", [(0, "RING"), (0.1, CLIP6), (6, "RING"), (9, "HANGUP: 1")], listed_until(9),
+        "zte", [(0, "RING"), (0.1, CLIP6), (6, "RING"), (9, "HANGUP: 1")], listed_until(10),
         [R(0), R(0.1, NUM, 145), E(MISSED, 0, 9, 2, "HANGUP")]),
     "wavecom": (
         "wavecom", [(0, "RING"), (0.1, f'+CLIP: "{NUM}",145'), (5, "RING"), (8.5, "+WIND: 6,1")],
@@ -148,12 +148,12 @@ ANSWERED_CALLS = {
         [R(0), R(0.05, NUM, 145), E(ANSWERED, 0, 50, 1, "+CLCC stat 6")]),
     "ublox +UCALLSTAT 0": (
         "ublox", [(0, "+UCALLSTAT: 1,4"), (0.1, CLIP6), (4, "+UCALLSTAT: 1,0"), (30, "+UCALLSTAT: 1,6")],
-        lambda t: [] if t >= 30 else [f'+CLCC: 1,1,{4 if t < 4 else 0},0,0,"{NUM}",145'],
+        lambda t: [] if t > 30 else [f'+CLCC: 1,1,{4 if t < 4 else 0},0,0,"{NUM}",145'],
         [R(0), R(0.1, NUM, 145), E(ANSWERED, 0, 30, 1, "+UCALLSTAT stat 6")]),
     "generic: poll sees it active, then gone": (
         "generic", [(0, "RING"), (0.05, CLIP6)],
         lambda t: [] if t >= 20 else [f'+CLCC: 1,1,{4 if t < 3 else 0},0,0,"{NUM}",145'],
-        [R(0), R(0.05, NUM, 145), E(ANSWERED, 0, 22, 1, "+CLCC empty")]),
+        [R(0), R(0.05, NUM, 145), E(ANSWERED, 0, 20, 1, "+CLCC empty")]),
 }
 
 
@@ -216,31 +216,33 @@ ORDERS = {
 
 @pytest.mark.parametrize("family, steps, expected", ORDERS.values(), ids=ORDERS.keys())
 def test_orders_and_duplicates(family, steps, expected):
-    assert run(family, steps, listed_until(999)) == expected
+    # the polls list a ringing call without its number: the lines alone decide
+    assert run(family, steps, listed_until(999, ["+CLCC: 1,1,4,0,0"])) == expected
 
 
-# ---- timeouts and restarts ---------------------------------------------------------------------------
+# ---- timeouts and restarts: AT+CLCC gets no answer, so ring silence decides -----------------------------
+NO_LIST = "ring silence (AT+CLCC failed: no answer)"
 SAFETY_NETS = {
     "sim800 ring-only: silence after 12 s": (
         "sim800", [(0, "RING"), (0.05, CLIP), (6, "RING")], {},
-        [R(0), R(0.05, NUM, 145), E(MISSED, 0, 18, 2, "ring silence")]),
+        [R(0), R(0.05, NUM, 145), E(MISSED, 0, 18, 2, NO_LIST)]),
     "sim7600: two 7 s cadences": (
         "sim7600", [(0, "RING"), (7, "RING")], {},
-        [R(0), E(MISSED, 0, 21, 2, "ring silence", None, None)]),
+        [R(0), E(MISSED, 0, 21, 2, NO_LIST, None, None)]),
     "huawei: a longer ring_timeout": (
         "huawei", [(0, "+CRING: VOICE"), (5, "+CRING: VOICE")], {"ring_timeout": 20},
-        [R(0), E(MISSED, 0, 25, 2, "ring silence", None, None)]),
+        [R(0), E(MISSED, 0, 25, 2, NO_LIST, None, None)]),
     "ringing too long": (
         "huawei", [(t, "+CRING: VOICE") for t in range(0, 200, 5)], {},
         # the RING at 120 is a leftover of the first call; the rest rings as a second one
         [R(0), E(UNKNOWN, 0, 120, 24, "ringing too long", None, None),
-         R(125, call=2), E(MISSED, 125, 207, 15, "ring silence", None, None, call=2)]),
+         R(125, call=2), E(MISSED, 125, 207, 15, NO_LIST, None, None, call=2)]),
     "modem restart mid-call": (
         "sim800", [(0, "RING"), (0.05, CLIP), (3, "RDY"), (10, "Call Ready"), (11, "SMS Ready")], {},
         [R(0), R(0.05, NUM, 145), E(UNKNOWN, 0, 3, 1, "RDY")]),
     "+CPIN: READY unasked while ringing": (
         "ec25", [(0, "RING"), (2, "+CPIN: READY")], {},
-        [R(0), R(1, NUM, 145), E(UNKNOWN, 0, 2, 1, "+CPIN: READY")]),   # the number came from a poll
+        [R(0), E(UNKNOWN, 0, 2, 1, "+CPIN: READY", None, None)]),
     "restart lines when idle": (
         "sim800", [(0, "RDY"), (1, "+CPIN: READY"), (2, "SMS Ready")], {}, []),
 }
@@ -248,41 +250,104 @@ SAFETY_NETS = {
 
 @pytest.mark.parametrize("family, steps, options, expected", SAFETY_NETS.values(), ids=SAFETY_NETS.keys())
 def test_safety_nets(family, steps, options, expected):
-    assert run(family, steps, listed_until(999), **options) == expected
+    assert run(family, steps, lambda t: None, **options) == expected
 
 
 # ---- the AT+CLCC poll --------------------------------------------------------------------------------
-def test_polls_once_per_interval_while_ringing_only_where_needed():
+def test_polls_once_per_interval_while_a_call_is_in_progress_on_every_family():
     polls = []
     run("generic", [(0, "RING"), (6, "RING")], listed_until(8), polls)
-    assert polls == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert polls == [1, 2, 3, 4, 5, 6, 7, 8]
     polls.clear()
-    run("sim800", [(0, "RING"), (6, "RING"), (8, "NO CARRIER")], listed_until(8), polls)
-    assert polls == []
+    # an end line does not stop the polls: it is not relied on
+    run("sim800", [(0, "RING"), (6, "RING"), (8.5, "NO CARRIER")], listed_until(9), polls)
+    assert polls == [1, 2, 3, 4, 5, 6, 7, 8]
+    polls.clear()
+    # nor does an answer: a call that is connected is polled until it is over
+    run("huawei", [(0, "+CRING: VOICE"), (2, "^CONN:1,0"), (4.5, "^CEND:1,2,104,16")], listed_until(9), polls)
+    assert polls == [1, 2, 3, 4]
 
 
-def test_failed_polls_stop_after_three_and_silence_decides():
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_ring_only_is_decided_by_the_first_empty_poll_on_every_family(family):
+    """A modem that sends only RING, whatever it identifies as: the call list decides, not silence."""
+    events = run(family, [(0, "RING"), (6, "RING"), (12, "RING")], listed_until(14.5))
+    assert events == [R(0), R(1, NUM, 145), E(MISSED, 0, 15, 3, "+CLCC empty")]
+
+
+def test_an_end_line_and_a_poll_decide_once_whichever_comes_first():
+    # the poll first: the end lines after it are leftovers
+    events = run("sim800", [(0, "RING"), (0.05, CLIP), (5, "RING"), (9.2, f'+CLCC: 1,1,6,0,0,"{NUM}",145,""'),
+                            (9.3, "NO CARRIER")], listed_until(8.5))
+    assert events == [R(0), R(0.05, NUM, 145), E(MISSED, 0, 9, 2, "+CLCC empty")]
+    # the end line first: a poll answer written before it (still listing the call) starts nothing
+    tracker = CallTracker(get("huawei"))
+    tracker.feed("+CRING: VOICE", 0)
+    tracker.feed(CLIP6, 0.01)
+    assert tracker.feed("^CEND:1,0,104,16", 3.4) == [E(MISSED, 0, 3.4, 1, "^CEND")]
+    assert tracker.on_clcc(LISTED, 3.5) == []
+    assert tracker.on_clcc(['+CLCC: 1,1,4,0,0,"",128'], 3.6) == []     # a withheld one, likewise
+    assert not tracker.is_busy()
+
+
+def test_one_empty_answer_ends_a_listed_call_a_never_listed_one_needs_three_and_a_silent_cadence():
+    # listed at 1 and 2, gone at 3
+    assert run("generic", [(0, "RING")], listed_until(3))[-1] == E(MISSED, 0, 3, 1, "+CLCC empty")
+    # never listed (hung up before the first poll, or a list that leaves ringing calls out): three empty
+    # answers in a row and no RING for one cadence and one poll (6 + 1 s generic, 7 + 1 s sim7600)
+    assert run("generic", [(0, "RING")], listed_until(0))[-1] == E(MISSED, 0, 7, 1, "+CLCC empty", None, None)
+    assert run("sim7600", [(0, "RING"), (0.05, CLIP)], listed_until(0))[-1] == E(MISSED, 0, 9, 1, "+CLCC empty")
+    # a list that never shows the call while it still rings every 6 s: the RINGs keep it going
+    events = run("sim800", [(0, "RING"), (0.05, CLIP), (6, "RING"), (12, "RING"), (18, "NO CARRIER")],
+                 listed_until(0))
+    assert events == [R(0), R(0.05, NUM, 145), E(MISSED, 0, 18, 3, "NO CARRIER")]
+
+
+def test_failed_polls_stop_after_three_and_silence_decides_naming_why():
     polls = []
     events = run("generic", [(0, "RING"), (6, "RING")], lambda t: None, polls)
     assert polls == [1, 2, 3]
-    assert events == [R(0), E(MISSED, 0, 18, 2, "ring silence", None, None)]
+    assert events == [R(0), E(MISSED, 0, 18, 2, "ring silence (AT+CLCC failed: no answer)", None, None)]
+    tracker = CallTracker(get("sim800"))
+    tracker.feed("RING", 0)
+    for t in (1, 2, 3):
+        assert tracker.poll_due(t)
+        assert tracker.on_clcc(None, t, why="+CME ERROR: SIM busy") == []
+    assert not tracker.poll_due(4)
+    assert tracker.tick(12) == [E(MISSED, 0, 12, 1, "ring silence (AT+CLCC failed: +CME ERROR: SIM busy)", None, None)]
+
+
+@pytest.mark.parametrize("answer", [
+    ["+CLCC: 1,1,4,0"],                                  # four fields: cut short
+    ["+CLCC: 1,1,4,0,0,\"+1512\",1x5"],                 # a corrupted type
+    [LISTED[0], "+CLCC: garbage"],
+])
+def test_an_answer_that_cannot_be_read_is_a_failed_poll_not_an_empty_list(answer):
+    events = run("generic", [(0, "RING"), (6, "RING")], listed_until(2, LISTED, answer))
+    assert events[-1] == E(MISSED, 0, 18, 2, "ring silence (AT+CLCC failed: an answer that cannot be read)")
+
+
+def test_a_connected_call_whose_end_line_is_lost_ends_by_the_poll():
+    events = run("huawei", [(0, "+CRING: VOICE"), (0.01, CLIP6), (2, "^CONN:1,0")],
+                 lambda t: [] if t >= 60 else [f'+CLCC: 1,1,{4 if t < 2 else 0},0,0,"{NUM}",145'])
+    assert events == [R(0), R(0.01, NUM, 145), E(ANSWERED, 0, 60, 1, "+CLCC empty")]
 
 
 def test_poll_listing_the_call_keeps_it_alive_without_rings():
     events = run("ublox", [(0, "+UCALLSTAT: 1,4")], listed_until(40))
-    assert events == [R(0), R(1, NUM, 145), E(MISSED, 0, 42, 1, "+CLCC empty")]
+    assert events == [R(0), R(1, NUM, 145), E(MISSED, 0, 40, 1, "+CLCC empty")]
 
 
 def test_data_entries_count_as_no_call():
     events = run("ec25", [(0, "RING"), (6, "RING")],
                  listed_until(7, ["+CLCC: 1,1,4,0,0", "+CLCC: 2,1,0,1,0"], ["+CLCC: 2,1,0,1,0"]))
-    assert events == [R(0), E(MISSED, 0, 9, 2, "+CLCC empty", None, None)]
+    assert events == [R(0), E(MISSED, 0, 7, 2, "+CLCC empty", None, None)]
 
 
 def test_poll_interval_option():
     polls = []
     run("zte", [(0, "RING")], listed_until(3), polls, poll_interval=2.0)
-    assert polls == [2, 4, 6, 8]
+    assert polls == [2, 4]
 
 
 @pytest.mark.parametrize("lines, expected", [
@@ -304,8 +369,12 @@ def test_deadlines_and_busy():
     tracker = CallTracker(get("sim800"))
     assert (tracker.next_deadline(), tracker.is_busy(), tracker.poll_due(0)) == (None, False, False)
     assert tracker.feed("RING", 100) == [R(100)]
-    assert (tracker.next_deadline(), tracker.is_busy(), tracker.poll_due(200)) == (112, True, False)
-    assert tracker.feed("+CLCC: 1,1,0,0,0", 101) == []            # answered: no ring timeouts any more
+    assert (tracker.next_deadline(), tracker.is_busy(), tracker.poll_due(100.5)) == (101, True, False)
+    assert tracker.poll_due(101)
+    for t in (101, 102, 103):
+        tracker.on_clcc(None, t)                                  # three failures: no more polls
+    assert (tracker.next_deadline(), tracker.poll_due(200)) == (112, False)
+    assert tracker.feed("+CLCC: 1,1,0,0,0", 104) == []            # answered: no ring timeouts any more
     assert (tracker.next_deadline(), tracker.is_busy()) == (None, True)
     assert tracker.tick(500) == []
     assert tracker.feed("NO CARRIER", 501) == [E(ANSWERED, 100, 501, 1, "NO CARRIER", None, None)]

@@ -78,9 +78,14 @@ def optout_words() -> list:
 
 EXPECTED = {
     "generic_missed": [call(9.5, "NO CARRIER"), sent(9.5)],
-    # No end line at all: 1 Hz AT+CLCC polls find the call gone (the sim drops it 1 s after the last RING).
-    "generic_ring_silence": [call(10.0, "+CLCC empty"), sent(10.0)],
+    # No end line at all: 1 Hz AT+CLCC polls find the call gone (the sim drops it 1 s after the last RING,
+    # at 7.0): the first poll after that decides.
+    "generic_ring_silence": [call(8.0, "+CLCC empty"), sent(8.0)],
     "sim800_missed": [call(8.0, "+CLCC stat 6"), sent(8.0)],
+    # Only RING and +CLIP from a SIM800 (its end lines never come): the caller hangs up at 13.0, the next
+    # AT+CLCC poll finds no call and decides. Until 0.3.x textback trusted SIM800's end line and waited
+    # for 12 s of ring silence (24.05 here).
+    "sim800_ring_only": [call(14.0, "+CLCC empty", rings=3), sent(14.0)],
     # VOICE CALL: END, NO CARRIER, +CLCC 6 and MISSED_CALL: one call, one text.
     "sim7600_missed": [call(11.0, "VOICE CALL: END"), sent(11.0)],
     "ec25_missed": [call(10.0, "+QIND ccinfo stat 6"), sent(10.0)],
@@ -214,6 +219,28 @@ def test_framing_changes_nothing(name, variant, tmp_path):
     path = tmp_path / "variant.json"
     path.write_text(json.dumps({**scenario, **variant}))
     assert decisions(replay(path)) == EXPECTED[name]
+
+
+MISSED_SCENARIOS = sorted(p.stem for p in SCENARIOS.glob("*_missed.json"))
+
+
+@pytest.mark.parametrize("name", MISSED_SCENARIOS)
+def test_without_end_lines_every_family_is_decided_by_the_call_list(name, tmp_path):
+    """The same transcripts on a modem that never sends its family's end lines (the simulator's
+    "end_lines": false): one missed call, one text, decided by AT+CLCC, whatever the modem says it is."""
+    scenario = json.loads((SCENARIOS / f"{name}.json").read_text())
+    path = tmp_path / "no_end_lines.json"
+    path.write_text(json.dumps({**scenario, "end_lines": False}))
+    got = decisions(replay(path))
+    assert [(d[0], d[3], d[4]) if d[0] == "call" else (d[0], d[3]) for d in got] == [
+        ("call", "missed", "+CLCC empty"), ("sms", "sent")]
+    assert got[1][2] == N and got[1][1] == got[0][1]
+
+
+def test_every_family_has_a_missed_scenario():
+    from gateway.at.families import FAMILIES
+
+    assert {name.removesuffix("_missed") for name in MISSED_SCENARIOS} == set(FAMILIES)
 
 
 def test_the_db_keeps_what_the_replay_decided(tmp_path):

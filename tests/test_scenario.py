@@ -61,6 +61,12 @@ def test_framing_options(extra, line_end, chunk):
                            steps=(Step(0.0, "RING"),), replies=(), line_end=line_end, chunk=chunk)
 
 
+@pytest.mark.parametrize("extra, end_lines", [({}, True), ({"end_lines": True}, True), ({"end_lines": False}, False)])
+def test_end_lines_option(extra, end_lines):
+    got = parse({"start": "2026-11-28T16:00:00Z", "steps": [{"at": 0, "rx": "RING"}], **extra})
+    assert got.end_lines is end_lines
+
+
 def broken(**changes):
     obj = json.loads(json.dumps(DESIGN_EXAMPLE))
     for dotted, value in changes.items():
@@ -104,13 +110,15 @@ def broken(**changes):
     (broken(family="sim900"), f"s.json: family: must be one of {', '.join(FAMILIES)} (or left out), "
                               "not 'sim900'"),
     (broken(speed=2), ("s.json: speed: unknown key "
-                       "(known: chunk, description, family, line_end, replies, start, steps)")),
+                       "(known: chunk, description, end_lines, family, line_end, replies, start, steps)")),
     (broken(line_end="\n"), 's.json: line_end: must be one of "\\r\\n", "\\r\\r\\n", "\\r" '
                              '(how the modem ends its lines), not "\\n"'),
     (broken(line_end=None), 's.json: line_end: must be one of "\\r\\n", "\\r\\r\\n", "\\r" '
                             '(how the modem ends its lines), not null'),
     *[(broken(chunk=bad), "s.json: chunk: must be a whole number >= 1 (bytes per write), or left out")
       for bad in (0, True, "1", 2.0)],
+    *[(broken(end_lines=bad), "s.json: end_lines: must be true (the default) or false (the modem never "
+                              "sends the lines that end a call)") for bad in (0, "false", None)],
     (broken(replies="none"), "s.json: replies: must be a list of {\"match\": ..., \"rx\": [...]}"),
     (broken(replies__0__match=""),
      "s.json: replies[0].match: must be a non-empty string, the start of a host command (\"AT+CMGS\")"),

@@ -256,7 +256,7 @@ WITHHELD = [Step(0.0, "RING"), Step(0.1, '+CLIP: "",128,"",0,"",1')]
     (WITHHELD, 0.5, ['+CLCC: 1,1,4,0,0,"",128']),
 ])
 def test_clcc_follows_the_scenario(open_sim, steps, t, expected):
-    sim, port = open_sim("sim800", steps=steps, echo=False)
+    sim, port = open_sim("generic", steps=steps, echo=False)
     drain(sim, port, t)
     assert LineFramer().feed(talk(sim, port, b"AT+CLCC\r")) == expected + ["OK"]
 
@@ -413,13 +413,91 @@ def test_missed_calls_record_when_each_call_began(open_sim):
                                 MissedCall(OTHER, 145, 30.0)]
 
 
+@pytest.mark.parametrize("family, listed", [
+    ("generic", [RINGING]),
+    ("sim800", [RINGING + ',""']),                                 # SIM800C, python-gsmmodem#112
+    ("sim7600", [RINGING + ',"",,0']),                             # SIM7670, LilyGo-Modem-Series#115
+    ("ec25", ["+CLCC: 1,0,0,1,0", RINGING.replace("+CLCC: 1,", "+CLCC: 2,")]),   # the data bearer
+    *[(name, [RINGING]) for name in ("huawei", "ublox", "zte", "wavecom")],
+])
+def test_clcc_answers_in_the_family_shape_and_the_daemon_reads_it(open_sim, family, listed):
+    from gateway.at.families import read_clcc_answer
+
+    sim, port = open_sim(family, steps=RING_ONLY, echo=False)
+    drain(sim, port, 1.0)
+    lines = LineFramer().feed(talk(sim, port, b"AT+CLCC\r"))
+    assert lines == listed + ["OK"]
+    assert [(s.kind, s.number) for s in read_clcc_answer(lines[:-1])] == [("incoming", NUMBER)]
+    drain(sim, port, 6.05)
+    lines = LineFramer().feed(talk(sim, port, b"AT+CLCC\r"))
+    assert lines == listed[:-1] + ["OK"] and read_clcc_answer(lines[:-1]) == []
+
+
 def test_polling_clcc_does_not_keep_a_ring_only_call_alive(open_sim):
-    sim, port = open_sim("sim800", steps=RING_ONLY, echo=False)
+    sim, port = open_sim("generic", steps=RING_ONLY, echo=False)
     drain(sim, port, 5.9)
     assert LineFramer().feed(talk(sim, port, b"AT+CLCC\r")) == [RINGING, "OK"]
     drain(sim, port, 6.05)
     assert LineFramer().feed(talk(sim, port, b"AT+CLCC\r")) == ["OK"]
     assert [m.number for m in sim.missed_calls] == [NUMBER]
+
+
+# ---- a modem without end lines (SimulatedModem(end_lines=False), scenario "end_lines": false) ---------
+# One example of each line that ends a call, by the URC prefix that reads it (gateway.at.families).
+END_LINES = {
+    "NO CARRIER": "NO CARRIER",
+    "+CLCC:": f'+CLCC: 1,1,6,0,0,"{NUMBER}",145,""',
+    "VOICE CALL:": "VOICE CALL: END",
+    "MISSED_CALL:": f"MISSED_CALL: 11:53AM {NUMBER}",
+    '+QIND: "ccinfo"': f'+QIND: "ccinfo",1,1,6,0,0,"{NUMBER}",145',
+    "^CEND:": "^CEND:1,0,104,16",
+    "+UCALLSTAT:": "+UCALLSTAT: 1,6",
+    "HANGUP:": "HANGUP: 1",
+    "+WIND:": "+WIND: 6,1",
+}
+FAMILY_END_LINES = [(name, line) for name, family in sorted(FAMILIES.items())
+                    for prefix, line in END_LINES.items() if prefix in family.urcs]
+
+
+def test_the_end_line_examples_are_end_lines_and_cover_every_family():
+    from gateway.at import families
+
+    assert all(families.read(line).kind == families.END for line in END_LINES.values())
+    assert {name for name, _ in FAMILY_END_LINES} == set(FAMILIES)
+
+
+def calls_listed(sim, port):
+    """The incoming calls AT+CLCC lists, as the daemon reads them."""
+    from gateway.at.families import read_clcc_answer
+
+    lines = LineFramer().feed(talk(sim, port, b"AT+CLCC\r"))
+    assert lines[-1] == "OK"
+    return [(s.kind, s.number) for s in read_clcc_answer(lines[:-1])]
+
+
+@pytest.mark.parametrize("family, end", FAMILY_END_LINES)
+@pytest.mark.parametrize("end_lines", [True, False])
+def test_without_end_lines_the_call_still_ends_but_nothing_says_so(open_sim, family, end, end_lines):
+    steps = RING_ONLY + [Step(7.0, end), Step(7.0, "+CMTI: \"SM\",1")]
+    sim, port = open_sim(family, steps=steps, echo=False, end_lines=end_lines)
+    sent = LineFramer().feed(drain(sim, port, 6.9))
+    assert sent == ["RING", CLIP, "RING", CLIP]                    # what rings is sent either way
+    assert calls_listed(sim, port) == [("incoming", NUMBER)]
+    sent = LineFramer().feed(drain(sim, port, 7.0))
+    assert sent == ([end] if end_lines else []) + ['+CMTI: "SM",1']  # only the end line is left out
+    # 27.007 7.18: the ended call is no longer a current call; 8.11: it is a missed call
+    assert calls_listed(sim, port) == []
+    assert [m.number for m in sim.missed_calls] == [NUMBER]
+
+
+def test_without_end_lines_an_answered_call_still_says_it_was_answered(open_sim):
+    steps = RING_ONLY + [Step(7.0, "VOICE CALL: BEGIN"), Step(60.0, "VOICE CALL: END")]
+    sim, port = open_sim("sim7600", steps=steps, echo=False, end_lines=False)
+    assert LineFramer().feed(drain(sim, port, 8.0))[-1] == "VOICE CALL: BEGIN"
+    assert calls_listed(sim, port) == [("active", NUMBER)]
+    assert drain(sim, port, 61.0) == b""
+    assert calls_listed(sim, port) == []
+    assert sim.missed_calls == []
 
 
 def test_missed_calls_keep_the_last_ten(open_sim):

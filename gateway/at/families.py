@@ -1,11 +1,11 @@
 """Modem families: everything textback knows about one kind of modem, in one place (pure data).
 
 Each family is a delta on the generic 3GPP TS 27.007 one: how the modem names itself (detection,
-and what the simulator answers), what it needs at start-up, its ring cadence, whether it sends an
-end line for an unanswered call, and which unsolicited lines (URCs) it sends about calls, each
-read into a `Signal` by one reader below. The call tracker (gateway.at.tracker), the session
-(which lines are URCs), the doctor and the simulated modem all read this table; adding a family is
-one entry here, plus a reader when its URC is new (docs/design.md, "Adding a modem family").
+and what the simulator answers), what it needs at start-up, its ring cadence, and which
+unsolicited lines (URCs) it sends about calls (its end line among them, if it has one), each read
+into a `Signal` by one reader below. The call tracker (gateway.at.tracker), the session (which
+lines are URCs), the doctor and the simulated modem all read this table; adding a family is one
+entry here, plus a reader when its URC is new (docs/design.md, "Adding a modem family").
 
 Facts and their sources: docs/reference/modems.md.
 """
@@ -70,6 +70,20 @@ def read_call_entry(entry: parse.Clcc | None, name: str) -> Signal | None:
 
 def read_clcc(line: str) -> Signal | None:
     return read_call_entry(parse.parse_clcc(line), "+CLCC")
+
+
+def read_clcc_answer(lines: list[str]) -> list[Signal] | None:
+    """The incoming voice calls of an AT+CLCC answer (27.007 7.18; [] when it lists none of
+    them), or None when a line of it cannot be read: a garbled list says nothing about a call."""
+    signals = []
+    for line in lines:
+        entry = parse.parse_clcc(line)
+        if entry is None:
+            return None
+        signal = read_call_entry(entry, "+CLCC")
+        if signal is not None:
+            signals.append(signal)
+    return signals
 
 
 def read_ccinfo(line: str) -> Signal | None:
@@ -166,7 +180,6 @@ class Family:
     detect: tuple[tuple[str | None, str | None], ...] = ()
     init: tuple[str, ...] = ()  # sent (optional: a refusal is fine) after the generic set-up
     ring_interval: float = 6.0  # seconds between RING / caller-ID repeats ("Ring cadence")
-    reliable_end: bool = False  # sends an end line for an unanswered call; if not, poll AT+CLCC
     urcs: tuple[str, ...] = CALL_URCS  # the URC prefixes it sends about calls (READERS reads them)
     lte: bool = False           # an LTE module: calls need VoLTE where 2G/3G are gone (the doctor)
     # What the simulated modem answers besides 27.007: the vendor commands it takes (AT keys as
@@ -174,6 +187,11 @@ class Family:
     # SIMCom/Quectel AT+CLCC=1 (the call list as URCs).
     accepts: tuple[str, ...] = ()
     clcc_urc: bool = False
+    # How its AT+CLCC entries differ from 27.007 7.18's bare form, so that the simulated modem
+    # answers as the real one does (docs/reference/modems.md, "Caller ID and call lists"): the
+    # fields after <type>, and whether the data bearer is listed as a call of <mode> 1.
+    clcc_tail: str = ""
+    clcc_bearer: bool = False
 
 
 GENERIC = Family(
@@ -182,55 +200,56 @@ GENERIC = Family(
     # 27.007 leaves the cadence to the device; documented ones are 5 s (Huawei, Telit, SARA-G3)
     # and 6 s (Quectel default, LARA measured 5.5-6 s).
     ring_interval=6.0,
-    # A ring that just stops is all 27.007 promises for an unanswered call (ModemManager
-    # mm-base-call.c).
-    reliable_end=False,
+    # No end line: a ring that just stops is all 27.007 promises for an unanswered call
+    # (ModemManager mm-base-call.c). Whatever end line a family sends, the tracker polls AT+CLCC
+    # as well: the end line decides sooner when it comes; it is not relied on.
 )
 
 FAMILIES: dict[str, Family] = {
     "generic": GENERIC,
     # With AT+CLCC=1: a +CLCC stat 6 line, then NO CARRIER. Cadence not published: the generic one.
+    # +CLCC entries end in an empty alpha ,"" (SIM800C, python-gsmmodem#112).
     "sim800": replace(
         GENERIC, name="sim800", identity=Identity("SIMCOM_Ltd", "SIMCOM_SIM800L",
                                                   "Revision:1418B05SIM800L24"),
-        detect=((None, r"SIM[89]\d\d"),), init=("AT+CLCC=1",), reliable_end=True,
-        accepts=("AT+CDRIND=",), clcc_urc=True),
+        detect=((None, r"SIM[89]\d\d"),), init=("AT+CLCC=1",),
+        accepts=("AT+CDRIND=",), clcc_urc=True, clcc_tail=',""'),
     # VOICE CALL: END + NO CARRIER + +CLCC 6, 4 s after the last RING; 7 s between RINGs observed
     # on the A7682E; MISSED_CALL: on SIM7600-class firmware. SIMCom names both generations
-    # "SIMCOM...", so the model decides.
+    # "SIMCOM...", so the model decides. +CLCC entries end in ,"",,0 (SIM7670, LilyGo#115).
     "sim7600": replace(
         GENERIC, name="sim7600", identity=Identity("SIMCOM INCORPORATED", "SIMCOM_SIM7600G-H",
                                                    "LE20B04SIM7600G22", access=7),
         detect=((None, r"SIM7\d{3}|A7[678]\d\d"),), init=("AT+CLCC=1",), ring_interval=7.0,
-        reliable_end=True, urcs=CALL_URCS + ("VOICE CALL:", "MISSED_CALL:"), lte=True,
-        clcc_urc=True),
+        urcs=CALL_URCS + ("VOICE CALL:", "MISSED_CALL:"), lte=True,
+        clcc_urc=True, clcc_tail=',"",,0'),
     # Ring cadence: AT+QCFG="urc/ri/ring" defaults 1000 + 5000 ms. The end of an unanswered call
-    # is not found in a log for EC2x, so poll. AT+CLCC lists the data bearer (mode 1).
+    # is not found in a log for EC2x: the poll decides. AT+CLCC lists the data bearer (mode 1).
     "ec25": replace(
         GENERIC, name="ec25", identity=Identity("Quectel", "EC25", "EC25EFAR06A06M4G", access=7),
         detect=((r"quectel", None), (None, r"\b(EC2\d|EG2\d|EG9\d|EC200)")),
         init=('AT+QINDCFG="ccinfo",1',), ring_interval=6.0,
         urcs=CALL_URCS + ('+QIND: "ccinfo"',), lte=True,
-        accepts=("AT+QINDCFG=", "AT+QURCCFG=", "AT+QCFG="), clcc_urc=True),
+        accepts=("AT+QINDCFG=", "AT+QURCCFG=", "AT+QCFG="), clcc_urc=True, clcc_bearer=True),
     # +CRING/+CLIP every 5 s, then ^CEND:<id>,0,... for an unanswered call (MU509 AT spec 9.18,
     # 10.4). ^CONN: the call was connected.
     "huawei": replace(
         GENERIC, name="huawei", identity=Identity("huawei", "MU709s-2", "11.608.12.00.00"),
-        detect=((r"huawei", None),), ring_interval=5.0, reliable_end=True,
+        detect=((r"huawei", None),), ring_interval=5.0,
         urcs=CALL_URCS + ("^CEND:", "^CONN:"), accepts=("AT^CURC=",)),
-    # May send no RING at all, only +UCALLSTAT, which has been seen lost or corrupted: poll as
-    # well. Cadence measured 5.5-6 s. AT+UCALLSTAT=1 turns the URC on (u-blox AT manual).
+    # May send no RING at all, only +UCALLSTAT, which has been seen lost or corrupted (the poll
+    # decides then). Cadence measured 5.5-6 s. AT+UCALLSTAT=1 turns the URC on (u-blox AT manual).
     "ublox": replace(
         GENERIC, name="ublox", identity=Identity("u-blox", "LARA-R211", "30.31", access=7),
         detect=((r"u-?blox", None), (None, r"\b(LARA|SARA|TOBY)-")), init=("AT+UCALLSTAT=1",),
         ring_interval=6.0, urcs=CALL_URCS + ("+UCALLSTAT:",), lte=True,
         accepts=("AT+UCALLSTAT=",)),
-    # HANGUP: <id> seen only for outgoing calls: poll.
+    # HANGUP: <id> seen only for outgoing calls: the poll decides.
     "zte": replace(
         GENERIC, name="zte", identity=Identity("ZTE CORPORATION", "MF626", "BD_P673A2V1.0.0B09"),
         detect=((r"\bZTE\b", None),), urcs=CALL_URCS + ("HANGUP:",)),
     # +WIND: 6,<idx> "a call has been released", enabled by bit 5 (32) of AT+WIND (Wavecom AT
-    # manual 7.1; kept in non-volatile memory). Not seen for unanswered calls: poll as well.
+    # manual 7.1; kept in non-volatile memory). Not seen for unanswered calls.
     "wavecom": replace(
         GENERIC, name="wavecom", identity=Identity("WAVECOM MODEM", "MULTIBAND  900E  1800",
                                                    "640b09gg.Q2406B"),

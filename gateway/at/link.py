@@ -149,12 +149,7 @@ class AtLink:
         out += self._drain()
         out += self.tracker.tick(now)
         if self.tracker.poll_due(now):
-            try:
-                lines = self._live.command("AT+CLCC", prefix="+CLCC")
-            except (AtError, CommandTimeout):
-                lines = None
-            out += self._drain()
-            out += self.tracker.on_clcc(lines, self.clock.now())
+            out += self._poll_calls()
         if self._reinit_at is not None and now >= self._reinit_at:
             self._reinit_at = None
             log.warning("the modem restarted by itself; setting it up again")
@@ -174,6 +169,23 @@ class AtLink:
             self._live.command("AT", timeout=5.0)
             out += self._drain()
         return out
+
+    def _poll_calls(self) -> list:
+        """AT+CLCC while a call is in progress (every family: an end line is not relied on). The
+        URCs that came during the command go first: an end line that crossed the poll decides,
+        and the poll's now stale answer is then a leftover of that call (gateway.at.tracker)."""
+        lines: list[str] | None = None
+        try:
+            lines, why = self._live.command("AT+CLCC", prefix="+CLCC"), ""
+        except AtError as exc:
+            why = exc.line
+        except CommandTimeout:
+            why = "no answer"
+        if lines is None:
+            log.warning("AT+CLCC failed (%s): if it goes on, the call is decided by its end line "
+                        "or by ring silence", why)
+        out = self._drain()
+        return out + self.tracker.on_clcc(lines, self.clock.now(), why=why)
 
     def _health(self) -> Health:
         def ask(cmd: str, prefix: str) -> str | None:

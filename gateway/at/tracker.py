@@ -4,6 +4,10 @@ Sans-I/O like h11: the daemon feeds each unsolicited line with its arrival time,
 `tick(now)` at `next_deadline()`, and sends AT+CLCC when `poll_due(now)`, handing the answer to
 `on_clcc`. The states and transitions are the table below; each line becomes one `Signal` through
 the family's URC readers (gateway.at.families). Facts: docs/reference/modems.md.
+
+Every family is polled while a call is in progress, whether or not it sends an end line: the end
+line decides at once when it comes, the call list within a poll interval when it does not, and
+ring silence only when the call list cannot be had (docs/reference/modems.md, "Deciding the end").
 """
 from __future__ import annotations
 
@@ -40,9 +44,15 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 DUPLICATE_RING = 1.0
 # A call-start line this soon after a call ended is a leftover of that call, not a new caller.
 LEFTOVER = 1.0
-# Empty AT+CLCC answers in a row that end a ringing call (rusp_firmware: CLCC_ABSENT_LIMIT 3, 1 Hz).
+# An AT+CLCC answer that lists no call of ours means the call is over (27.007 7.18: the list of
+# current calls; none, and only OK comes). Once the modem has listed this call, one such answer
+# ends it. A call it never listed (hung up before the first poll, or a modem whose list leaves out
+# ringing calls) needs this many empty answers in a row (rusp_firmware CLCC_ABSENT_LIMIT 3, 1 Hz)
+# and no RING for one cadence of the family and one poll more: a list that leaves ringing calls
+# out must not end a call that still rings.
 CLCC_ABSENT_LIMIT = 3
-# Failed AT+CLCC polls in a row after which we stop polling this call and rely on ring silence.
+# Failed AT+CLCC polls in a row (an error, no answer, a line that cannot be read) after which we
+# stop polling this call and rely on the end line and ring silence; the decision names why.
 CLCC_FAILED_LIMIT = 3
 
 
@@ -65,6 +75,8 @@ class _Call:
     connected: bool = False
     empty_polls: int = 0
     failed_polls: int = 0
+    listed: bool = False           # an AT+CLCC answer listed it: an empty one now ends it
+    poll_error: str = ""           # why the last poll failed
 
 
 class CallTracker:
@@ -76,6 +88,7 @@ class CallTracker:
         # silence").
         self.silence = max(ring_timeout, 2 * family.ring_interval)
         self.poll_interval = poll_interval
+        self._cadence_gone = family.ring_interval + poll_interval   # a RING is overdue by then
         self.max_ring = max_ring
         self.state = IDLE
         self._call: _Call | None = None
@@ -102,20 +115,22 @@ class CallTracker:
         silent_at, too_long_at = call.evidence + self.silence, call.started + self.max_ring
         if now >= min(silent_at, too_long_at):
             if silent_at <= too_long_at:
-                return self._end(MISSED, "ring silence", silent_at)
+                return self._end(MISSED, self._silence(call), silent_at)
             return self._end(UNKNOWN, "ringing too long", too_long_at)
         return []
 
-    def on_clcc(self, lines: list[str] | None, now: float) -> list[Event]:
-        """The +CLCC lines of a poll ([] = no calls), or None if the poll failed."""
+    def on_clcc(self, lines: list[str] | None, now: float, why: str = "no answer") -> list[Event]:
+        """The +CLCC lines of a poll ([] = no calls), or None if the poll failed (`why`: the
+        modem's error line, or what else went wrong)."""
         events = self.tick(now)
+        signals = None if lines is None else families.read_clcc_answer(lines)
         call = self._call
-        if lines is None:
+        if signals is None:
             if call is not None:
                 call.failed_polls += 1
+                call.poll_error = why if lines is None else "an answer that cannot be read"
                 call.next_poll = now + self.poll_interval
             return events
-        signals = [s for s in (families.read_clcc(line) for line in lines) if s is not None]
         for signal in signals:
             events += self._apply(signal, now)
         call = self._call
@@ -125,9 +140,11 @@ class CallTracker:
         call.next_poll = now + self.poll_interval
         if any(s.kind in (INCOMING, ACTIVE) for s in signals):
             call.empty_polls = 0
+            call.listed = True
         else:
             call.empty_polls += 1
-            if call.empty_polls >= CLCC_ABSENT_LIMIT:
+            if call.listed or (call.empty_polls >= CLCC_ABSENT_LIMIT
+                               and now - call.evidence >= self._cadence_gone):
                 events += self._end(ANSWERED if call.connected else MISSED, "+CLCC empty", now)
         return events
 
@@ -154,8 +171,13 @@ class CallTracker:
     # -- transitions -------------------------------------------------------------------------------
     def _polling(self) -> bool:
         call = self._call
-        return (call is not None and not self.family.reliable_end
-                and call.failed_polls < CLCC_FAILED_LIMIT)
+        return call is not None and call.failed_polls < CLCC_FAILED_LIMIT
+
+    def _silence(self, call: _Call) -> str:
+        """How a ring silence is named: with the reason when the call list could not be had."""
+        if call.failed_polls >= CLCC_FAILED_LIMIT:
+            return f"ring silence (AT+CLCC failed: {call.poll_error})"
+        return "ring silence"
 
     def _read(self, line: str) -> Signal | None:
         return families.read(line, self.family.urcs)

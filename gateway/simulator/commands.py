@@ -126,6 +126,13 @@ def read_call_sign(line: str) -> tuple[str, str | None, int | None] | None:
     return _SIGNS[signal.kind], signal.number, signal.number_type
 
 
+def is_end_line(line: str) -> bool:
+    """A line that says the call is over (NO CARRIER, ^CEND, +CLCC stat 6...): what a modem without
+    end lines never sends."""
+    sign = read_call_sign(line)
+    return sign is not None and sign[0] == "end"
+
+
 def plan_ring_ends(steps: Iterable[Step]) -> dict[int, float]:
     """Look ahead: for each step that rings a call with no end line, when the sim deems that call
     over."""

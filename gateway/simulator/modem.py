@@ -34,6 +34,7 @@ from gateway.simulator.commands import (  # noqa: F401
     answers_for,
     describe_deliver,
     encode_deliver_pdus,
+    is_end_line,
     parse_command,
     parse_stat,
     plan_ring_ends,
@@ -115,6 +116,7 @@ class SimulatedModem(SimNetwork):  # own number, texts to itself, registration, 
         cnum: bool = True,
         self_delivery: bool = True,
         ims: bool | None = None,
+        end_lines: bool = True,
     ):
         if family not in FAMILIES:
             raise ValueError(f"unknown modem family {family!r}; known: {', '.join(FAMILIES)}")
@@ -123,6 +125,11 @@ class SimulatedModem(SimNetwork):  # own number, texts to itself, registration, 
         if line_end not in LINE_ENDS:
             raise ValueError(f"line_end must be one of {LINE_ENDS!r}")
         self.family = FAMILIES[family]
+        # False: the family's end lines are never sent (a modem that only stops ringing). The call
+        # still ends where the scenario ends it: it leaves AT+CLCC's list of current calls (27.007
+        # 7.18) and goes to the missed calls (8.11), which is all 27.007 promises for an
+        # unanswered call (docs/reference/modems.md, "Deciding the end").
+        self.end_lines = end_lines
         self.answers, self.setting_names = answers_for(self.family), settings_for(self.family)
         self.steps = tuple(steps)
         self._ring_ends = plan_ring_ends(self.steps)
@@ -517,14 +524,21 @@ class SimulatedModem(SimNetwork):  # own number, texts to itself, registration, 
             del self.missed_calls[:-PHONEBOOKS["MC"]]
 
     def _do_list_calls(self, arg: str) -> list[str]:
-        call = self._current_call()
-        listed = [] if call is None else [f'+CLCC: 1,1,{call.stat},0,0,"{call.number}",{call.type}']
+        """27.007 7.18: one entry per current call, none (a bare OK) when there is none; in the
+        family's own shape (a trailing alpha, the data bearer as a mode 1 call)."""
+        call, family = self._current_call(), self.family
+        listed = ["+CLCC: 1,0,0,1,0"] if family.clcc_bearer else []
+        if call is not None:
+            listed.append(f'+CLCC: {len(listed) + 1},1,{call.stat},0,0,"{call.number}",'
+                          f"{call.type}{family.clcc_tail}")
         return listed + ["OK"]
 
     # ---- bytes out ------------------------------------------------------------------------------
     def _emit(self, line: str, over_at: float | None = None) -> None:
-        """Send a scenario line (a step, an override): it may say something about the call."""
-        self._write_line(line)
+        """Send a scenario line (a step, an override): it may say something about the call. Without
+        end lines, a line that ends the call is acted on but not sent."""
+        if self.end_lines or not is_end_line(line):
+            self._write_line(line)
         self._note_call(line, over_at)
 
     def _answer(self, lines: Iterable[str]) -> None:

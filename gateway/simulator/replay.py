@@ -42,7 +42,8 @@ def simulated_modem(scen):
     from gateway.simulator.modem import SimulatedModem
 
     return SimulatedModem(family=scen.family or "generic", steps=scen.steps, replies=scen.replies,
-                    start=scen.start, line_end=scen.line_end, chunk=scen.chunk)
+                    start=scen.start, line_end=scen.line_end, chunk=scen.chunk,
+                    end_lines=scen.end_lines)
 
 
 def port_opener(sim) -> Callable[[], object]:

@@ -9,6 +9,9 @@ Top-level keys: "start" (ISO 8601 with a UTC offset) and "steps" (required); opt
 - "line_end": how the modem ends every line it sends: "\r\n" (the default, V.250), "\r\r\n"
   (SIMCom +CRING) or "\r" (bare CR, gammu fixture). The SMS prompt stays "\r\n> ", no line end.
 - "chunk": a whole number >= 1: the modem writes its bytes that many at a time (1: a byte a time).
+And "end_lines": false: the modem never sends the lines that end a call (NO CARRIER, ^CEND,
++CLCC stat 6...); the call still ends at that step for AT+CLCC, as on a modem that only stops
+ringing.
 A step is {"at": seconds >= 0, "rx": "one line the modem sends"} or {"at": ..., "sms": {"from":
 "+1...", "text": "..."}} (a text the modem receives: stored and announced with +CMTI, or sent
 straight to the host as +CMT after AT+CNMI=2,2), or {"at": ..., "sms": {"pdu": "0791..."}}: one
@@ -40,7 +43,8 @@ LINE_ENDS = ("\r\n", "\r\r\n", "\r")
 # daemon's periodic work (chores each minute), so "at": 1e12 would run for ever.
 MAX_AT = 7 * 86400.0
 
-_TOP_KEYS = {"start", "family", "steps", "replies", "description", "line_end", "chunk"}
+_TOP_KEYS = {"start", "family", "steps", "replies", "description", "line_end", "chunk",
+             "end_lines"}
 _STEP_KEYS = {"at", "rx", "sms"}
 _SMS_KEYS = {"from", "text", "pdu"}
 MAX_PDU_HEX = 2 * 176   # 23.040: at most 12 octets of SMSC address and 164 of TPDU
@@ -83,6 +87,7 @@ class Scenario:
     replies: tuple[Reply, ...]
     line_end: str = "\r\n"         # how the modem ends every line it sends; one of LINE_ENDS
     chunk: int | None = None       # the sim writes N bytes at a time (framing tests); None: at once
+    end_lines: bool = True         # False: the family's end lines are never sent
 
 
 def load(path: str | Path) -> Scenario:
@@ -127,6 +132,10 @@ def parse(obj: Any, source: str = "<scenario>") -> Scenario:
     chunk = obj.get("chunk")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise fail("chunk", "must be a whole number >= 1 (bytes per write), or left out")
+    end_lines = obj.get("end_lines", True)
+    if not isinstance(end_lines, bool):
+        raise fail("end_lines", "must be true (the default) or false (the modem never sends the "
+                                "lines that end a call)")
     return Scenario(
         start=start,
         family=family,
@@ -135,6 +144,7 @@ def parse(obj: Any, source: str = "<scenario>") -> Scenario:
         replies=tuple(_parse_reply(r, f"replies[{i}]", fail) for i, r in enumerate(replies)),
         line_end=line_end,
         chunk=chunk,
+        end_lines=end_lines,
     )
 
 
