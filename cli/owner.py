@@ -491,41 +491,140 @@ def status(ctx, config_path, db_path, as_json) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
               show_default=True,
               help="csv: one row per message, for a spreadsheet; json: leads with their messages.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
-              help="Write to FILE (readable by you only) instead of the terminal.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write to FILE (readable by you only) instead of the terminal; a new file "
+                   "unless --force.")
+@click.option("--force", is_flag=True,
+              help="Replace FILE if it exists (never the lead database, the config or a "
+                   "template).")
 @config_option
 @db_option
-def export(fmt, output, config_path, db_path) -> None:
+def export(fmt, output, force, config_path, db_path) -> None:
     """Every lead and its messages, as CSV (one row per message) or JSON (for a CRM)."""
     from cli import show
     from gateway.app import reports
 
+    target = None
+    if output is not None and output != "-":
+        target = Path(output)
+        _refuse_export_target(target, force, config_path, db_path)
     store = read_store(config_path, db_path)
-    rows = reports.export(store)
+    try:
+        rows = reports.export(store)
+    finally:
+        store.close()
     text = show.export_csv(reports.export_flat(rows)) if fmt == "csv" else show.json_text(rows)
-    if output is None or output == "-":
+    if target is None:
         click.echo(text, nl=False)
         return
-    _write_private(Path(output), text)
+    _write_private(target, text)
     click.echo(f"wrote {len(rows)} lead(s) to {output}", err=True)
+
+
+# Files beside the database that are part of it: overwriting one loses or corrupts leads.
+DB_SIDE_FILES = ("-wal", "-shm", "-journal", "-lock", "-calls")
+
+
+def _refuse_export_target(path: Path, force: bool, config_path, db_path) -> None:
+    """An export never replaces what textback keeps (the database and its side files, the config,
+    the templates, any SQLite file) and, without --force, no file at all."""
+    import stat
+
+    from gateway import config as config_mod
+    from gateway.app.dbfile import SQLITE_MAGIC
+
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise UsageError(f"--output {path}: {exc.strerror}",
+                         hint="pick a file in a folder you can write") from None
+    db = database(config_path, db_path)
+    config_file = Path(config_path) if config_path else config_mod.default_path()
+    kept = [db, *(Path(f"{db}{side}") for side in DB_SIDE_FILES), config_file]
+    templates_dir = None
+    if config_file.is_file():
+        try:
+            templates_dir = load_config(str(config_file)).templates_dir
+        except Exception:   # a broken config is the config commands' business, not export's
+            templates_dir = None
+    resolved = path.resolve()
+    for each in kept:
+        if resolved == each.resolve() or (info and each.exists() and path.samefile(each)):
+            raise UsageError(f"--output {path} is textback's own {_what(each, db)}; "
+                             "nothing was written", hint="export to a new file, e.g. -o leads.csv")
+    if templates_dir is not None and resolved.is_relative_to(templates_dir.resolve()):
+        raise UsageError(f"--output {path} is in the templates folder {templates_dir}; nothing "
+                         "was written", hint="export to a new file, e.g. -o leads.csv")
+    if info is None:
+        return
+    if not stat.S_ISREG(info.st_mode):
+        return   # a pipe or a terminal (/dev/stdout): written as it is, never chmodded
+    try:
+        with open(path, "rb") as file:
+            sqlite = file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        sqlite = False
+    if sqlite:
+        raise UsageError(f"--output {path} is a SQLite database (a lead database?); nothing was "
+                         "written", hint="export to a new file, e.g. -o leads.csv")
+    if not force:
+        raise UsageError(f"--output {path} exists already; nothing was written",
+                         hint="pick a new file name, or add --force to replace it")
+
+
+def _what(path: Path, db: Path) -> str:
+    if path == db:
+        return "lead database"
+    return "config file" if str(path).endswith(".toml") else "database file"
 
 
 def _write_private(path: Path, text: str) -> None:
     """Customers' numbers and words: the file is readable by its owner only (0600), as the
-    database is, whatever the umask."""
+    database is, whatever the umask. Written whole or not at all: to a temporary file beside it,
+    then renamed over (a full disk leaves the old file, or none, never half an export). A pipe
+    or terminal named with -o is written directly."""
     import stat
+    import tempfile
 
-
+    data = text.encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        special = not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        special = False
+    if special:
+        try:
+            with open(path, "wb") as file:
+                file.write(data)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}",
+                             hint=_write_hint(exc)) from None
+        return
+    folder = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}",
                          hint="pick a file in a folder you can write") from None
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            try:
-                os.fchmod(fd, 0o600)   # a file that existed keeps its mode through O_TRUNC
-            except PermissionError:
-                click.echo(f"warning: {path} is not yours; others may be able to read it",
-                           err=True)
-        file.write(text)
+    try:
+        with os.fdopen(fd, "wb") as file:   # mkstemp makes it 0600 whatever the umask
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise UsageError(f"cannot write {path}: {exc.strerror}; nothing was written",
+                         hint=_write_hint(exc)) from None
+
+
+def _write_hint(exc: OSError) -> str:
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free some disk space, or write the export somewhere else"
+    return "pick a file in a folder you can write"

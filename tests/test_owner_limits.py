@@ -105,7 +105,7 @@ def test_export_file_is_private_whatever_the_umask(home):  # noqa: F811
         assert run(home, "export", "-o", str(out)).exit_code == 0
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
         out.chmod(0o644)                                 # an older export, readable by others
-        assert run(home, "export", "-o", str(out)).exit_code == 0
+        assert run(home, "export", "-o", str(out), "--force").exit_code == 0
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
     finally:
         os.umask(old)
