@@ -472,19 +472,38 @@ def status(ctx, config_path, db_path, as_json) -> None:
     """Is textback working? Daemon, modem, texts waiting or failing, last call. Exit 1 if not."""
     from cli import show
     from gateway.app import reports
+    from gateway.app.lock import held
 
     path = Path(db_path) if db_path else load_config(config_path).database
     card = reports.card_status(path.parent)   # what first boot made of the installer's card
-    try:
-        rows = reports.health(read_store(config_path, db_path), now=now())
-    except UsageError:
+    if not path.exists():
+        # A box whose daemon never ran (or a wrong --db): something needs the owner, exit 1.
+        rows = [reports.not_started(path)]
         if card is None:
-            raise
-        rows = [reports.not_started(path)]   # a new box whose card was refused
+            rows[0]["fix"] = ("start it: sudo systemctl start textback (or: textback run); or "
+                              "pass --db FILE if the database is elsewhere")
+    else:
+        store = read_store(config_path, db_path)
+        try:
+            rows = reports.health(store, now=now())
+        finally:
+            store.close()
+        if held(path) is False:
+            _stopped(rows)
     show.health(([card] if card else []) + rows, as_json=as_json)
     # A warning (the phone's battery, its internet) needs the owner but textback still works.
     if any(row["ok"] is False and not row.get("warn") for row in rows):
         ctx.exit(1)
+
+
+def _stopped(rows: list[dict]) -> None:
+    """No daemon holds the database's lock (gateway.app.lock): it is not running, however fresh
+    its last heartbeat (it beats every minute; a stop or kill -9 a moment ago leaves one)."""
+    for row in rows:
+        if row["check"] == "daemon" and row["ok"]:
+            beat = row["value"].split("(", 1)[-1].rstrip(")")
+            row.update(ok=False, value=f"not running (stopped; last {beat})",
+                       fix="start it: sudo systemctl start textback (or: textback run)")
 
 
 @click.command()

@@ -124,3 +124,161 @@ def test_leads_to_a_full_device_says_so(home):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
     assert "cannot write the output" in proc.stderr
+
+
+# ---- 3. a device or pipe named as the database -----------------------------------------------
+def fake_device(tmp_path) -> Path:
+    """A character device we may chmod without harm: our own copy of /dev/null's node needs
+    root (mknod), so a FIFO stands in where we are not root."""
+    node = tmp_path / "devnull"
+    if os.geteuid() == 0:
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    else:
+        os.mkfifo(node, 0o666)
+    node.chmod(0o666)   # (past the umask)
+    return node
+
+
+@pytest.mark.parametrize("command", [["book", "1"], ["name", "1", "Jane"], ["lost", "1"],
+                                     ["leads"], ["status"]])
+def test_a_device_as_the_database_is_refused_and_never_chmodded(home, tmp_path, command):
+    config, _ = home
+    node = fake_device(tmp_path)
+    result = CliRunner().invoke(cli, [*command, "--config", str(config), "--db", str(node)])
+    assert result.exit_code == 2, result.output
+    assert "not a file, so not a lead database; nothing was changed" in result.output
+    assert stat.S_IMODE(node.stat().st_mode) == 0o666
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("devnull")) == ["devnull"]
+
+
+def test_run_on_a_device_is_refused_before_any_lock_file(home, tmp_path):
+    config, _ = home
+    node = fake_device(tmp_path)
+    proc = textback("run", "--config", str(config), "--db", str(node))
+    assert proc.returncode == 2, proc.stderr
+    assert "not a file" in proc.stderr and "Traceback" not in proc.stderr
+    assert stat.S_IMODE(node.stat().st_mode) == 0o666
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("devnull")) == ["devnull"]
+
+
+def test_a_disk_io_error_is_not_called_a_full_disk():
+    from gateway.app.dbfile import explain
+
+    error = explain(sqlite3.OperationalError("disk I/O error"), Path("/x/textback.db"))
+    assert "free some disk space" not in str(error)
+    assert "check the SD card or disk" in str(error)
+
+
+# ---- 16. a foreign file refused by run/demo/replay leaves no lock file -----------------------
+@pytest.mark.parametrize("kind", ["text", "sqlite"])
+def test_a_foreign_file_refused_by_run_gets_no_lock_file(home, tmp_path, kind):
+    config, _ = home
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    notes = foreign / "notes.txt"
+    if kind == "text":
+        notes.write_text("call the plumber\n")
+    else:
+        sqlite3.connect(notes).execute("CREATE TABLE recipes (x)").connection.close()
+    proc = textback("run", "--config", str(config), "--db", str(notes))
+    assert proc.returncode == 2, proc.stderr
+    assert "nothing was changed" in proc.stderr
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    replay = CliRunner().invoke(cli, ["replay", str(REPO / "tests/scenarios/sim800_missed.json"),
+                                      "--db", str(notes)])
+    assert replay.exit_code == 2, replay.output
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+# ---- 5. one daemon per database, whatever its name ---------------------------------------------
+def test_one_daemon_sees_through_symlinks_and_hard_links(home, tmp_path):
+    from gateway.app.lock import one_daemon
+    from gateway.errors import AlreadyRunning
+
+    config, db = home
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    soft, hard = other / "soft.db", other / "hard.db"
+    soft.symlink_to(db)
+    os.link(db, hard)
+    with one_daemon(db):
+        with pytest.raises(AlreadyRunning, match=f"PID {os.getpid()}"):
+            with one_daemon(soft):
+                pass
+        with pytest.raises(AlreadyRunning, match="under another name"):
+            with one_daemon(hard):
+                pass
+    with one_daemon(hard):   # and the other way round
+        with pytest.raises(AlreadyRunning):
+            with one_daemon(db):
+                pass
+
+
+def test_the_lock_file_is_private(home):
+    from gateway.app.lock import lock_path, one_daemon
+
+    config, db = home
+    old = os.umask(0)
+    try:
+        with one_daemon(db):
+            assert stat.S_IMODE(lock_path(db).stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+# ---- 8. run in a folder it may not write -------------------------------------------------------
+def test_run_in_a_read_only_folder_says_so(home, tmp_path):
+    from gateway.app.lock import one_daemon
+    from gateway.errors import StoreError
+
+    config, _ = home
+    # Permissions mean nothing to root: a file where the folder should be fails the same way
+    # (the lock file cannot be created), for any user.
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create the daemon's lock file"):
+        with one_daemon(blocker / "textback.db"):
+            pass
+    proc = textback("run", "--config", str(config), "--db", str(blocker / "textback.db"))
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+# ---- 9. a damaged database is called damaged ---------------------------------------------------
+def test_a_damaged_database_is_called_damaged_with_what_to_do(home):
+    config, db = home
+    data = bytearray(db.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)     # page 1's body: the schema, as a bad card leaves it
+    db.write_bytes(bytes(data))
+    for command in (["leads"], ["book", "1"]):
+        result = invoke(home, *command)
+        assert result.exit_code == 1, result.output
+        assert f"lead database {db} is damaged" in result.output
+        assert ".recover" in result.output and "backup" in result.output
+        assert "not a textback database" not in result.output
+    proc = textback("run", "--config", str(config), "--db", str(db))
+    assert proc.returncode == 1 and "is damaged" in proc.stderr, proc.stderr
+
+
+# ---- 4. status says "not running" as soon as the daemon stops --------------------------------
+def test_status_uses_the_lock_not_only_the_heartbeat(home):
+    from gateway.app.lock import one_daemon
+
+    config, db = home
+    store = Store(db)
+    store.set_state("heartbeat", str(datetime.fromisoformat(NOW).timestamp() - 7))
+    store.close()
+    with one_daemon(db):
+        result = invoke(home, "status")
+        assert "running (heartbeat 7 s ago)" in result.output, result.output
+    result = invoke(home, "status")          # stopped 0 s ago; its heartbeat still fresh
+    assert result.exit_code == 1
+    assert "not running (stopped; last heartbeat 7 s ago)" in result.output
+
+
+def test_status_with_no_database_exits_1(home, tmp_path):
+    config, _ = home
+    result = CliRunner().invoke(cli, ["status", "--config", str(config),
+                                      "--db", str(tmp_path / "none.db")])
+    assert result.exit_code == 1, result.output
+    assert "never started" in result.output

@@ -328,7 +328,10 @@ def test_status(home, beat_ago, code, output):
         store.set_state("modem", "SIMCOM SIM800L")
     finally:
         store.close()
-    result = run(home, "status")
+    from gateway.app.lock import one_daemon
+
+    with one_daemon(home[1]):   # a daemon holds the database (a stopped one: tests/test_hostile_owner.py)
+        result = run(home, "status")
     assert (result.exit_code, result.output) == (code, output)
 
 

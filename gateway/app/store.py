@@ -217,6 +217,8 @@ def _fix_mode(path: Path, mode: int) -> None:
         info = path.stat()
     except FileNotFoundError:
         return
+    if not stat.S_ISREG(info.st_mode):
+        return   # never chmod a device (/dev/null) or anything else that is not our file
     now = stat.S_IMODE(info.st_mode)
     if now == mode or (mode == PRIVATE and not now & 0o077):
         return
