@@ -282,3 +282,37 @@ def test_status_with_no_database_exits_1(home, tmp_path):
                                       "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 1, result.output
     assert "never started" in result.output
+
+
+# ---- 10. owner's commands beside the daemon wait their turn ------------------------------------
+def test_a_write_takes_the_write_lock_up_front(home):
+    # A deferred transaction that reads, then writes after another connection committed, fails
+    # at once with "database is locked" whatever the busy timeout: the Store's must not.
+    config, db = home
+    store = Store(db)
+    other = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        with store._write():
+            assert store.lead(1)["number"] == JANE
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("UPDATE leads SET name = 'Other' WHERE id = 1")
+            store.db.execute("UPDATE leads SET name = 'Mine' WHERE id = 1")
+    finally:
+        other.close()
+        store.close()
+    assert Store.read_only(db).lead(1)["name"] == "Mine"
+
+
+def test_owner_commands_at_once_all_get_through(home):
+    config, db = home
+    procs = [subprocess.Popen([sys.executable, "-m", "cli.main", "book", "1", "--note", f"n{i}",
+                               "--config", str(config), "--db", str(db)], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for i in range(12)]
+    errors = [(proc.wait(120), proc.stderr.read()) for proc in procs]
+    for proc in procs:
+        proc.stderr.close()
+    assert [e for e in errors if e[0]] == []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    assert conn.execute("SELECT count(*) FROM lead_changes").fetchone()[0] == 12
+    conn.close()
