@@ -316,3 +316,25 @@ def test_owner_commands_at_once_all_get_through(home):
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     assert conn.execute("SELECT count(*) FROM lead_changes").fetchone()[0] == 12
     conn.close()
+
+
+# ---- 6. long names keep the leads table whole ---------------------------------------------------
+@pytest.mark.parametrize("columns", [80, 200])
+@pytest.mark.parametrize("length", [30, 60, 75, 200])
+def test_a_long_name_keeps_every_column_of_the_leads_table(home, columns, length):
+    config, db = home
+    store = Store(db)
+    missed_call(store, "+15125550177", "11:10", "call-2")
+    store.set_lead_name(1, "A" * length, at("11:30"))
+    store.set_lead_name(2, "Bo", at("11:31"))
+    store.close()
+    result = invoke(home, "leads", env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:4] == ["#", "name", "phone", "status"] and "last activity" in lines[0]
+    for line in lines[1:3]:
+        assert len(line) <= columns
+        assert "+1512555" in line and "ago" in line, lines   # phone and last activity kept
+    assert "Bo " in lines[1] + lines[2] and "Bo…" not in result.output   # a short name whole
+    name_width = lines[0].index("phone") - lines[0].index("name")
+    assert name_width <= 24 + 2
