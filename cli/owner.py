@@ -246,6 +246,7 @@ def lead(lead, config_path, db_path, as_json) -> None:
     store = read_store(config_path, db_path)
     try:
         found = find(store, config_path, lead)
+        found = {**found, "opted_out": store.is_opted_out(found["number"])}
         events = reports.timeline(store, found["id"])
     finally:
         store.close()
@@ -259,8 +260,8 @@ def lead(lead, config_path, db_path, as_json) -> None:
 
 
 # What `lead --json` says about the lead itself, before its events.
-LEAD_FIELDS = ("id", "number", "name", "status", "missed_calls", "unread", "created_at",
-               "last_activity_at")
+LEAD_FIELDS = ("id", "number", "name", "status", "opted_out", "missed_calls", "unread",
+               "created_at", "last_activity_at")
 
 
 def _mark_read(config_path, db_path, lead_id: int) -> None:

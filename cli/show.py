@@ -189,6 +189,15 @@ NAME_CHARS = 24  # the widest the name column gets: the rest of a long name is "
 PREVIEW_CHARS = 80  # of the latest message; the column then shrinks to the terminal's width
 
 
+def status_label(lead: dict) -> str:
+    """ "booked", or "booked, opted out": consent (STOP) is not a job status, and must stay in
+    sight whatever the owner marks the lead."""
+    status = lead["status"].replace("_", " ")
+    if lead.get("opted_out") and lead["status"] != "opted_out":
+        status += ", opted out"
+    return status
+
+
 def leads(rows, *, as_json: bool = False, console=None, title: str | None = None,
           now: float | None = None, filtered: bool = False, tz=None) -> None:
     """The leads listing. Borderless columns rather than a rich Table: `textback leads` must start
@@ -202,7 +211,8 @@ def leads(rows, *, as_json: bool = False, console=None, title: str | None = None
         console.print("No leads match." if filtered else "No leads yet.")
         return
     table = [[str(row["id"]), cell(row.get("name")), cell(row["number"]),
-              cell(row["status"].replace("_", " "), STATUS_STYLES.get(row["status"], "")),
+              cell(status_label(row), STATUS_STYLES.get(
+                  "opted_out" if row.get("opted_out") else row["status"], "")),
               str(row.get("missed_calls") or 0),
               cell(" ".join((row.get("preview") or "")[:PREVIEW_CHARS].split())),
               _when(row.get("last_activity_at"), now, tz),
@@ -284,7 +294,7 @@ def timeline(lead: dict, events, *, tz, console=None) -> None:
     console = _console(console)
     head = Text.assemble((f"#{lead['id']} ", "bold"), literal(lead.get("name") or "", "bold"),
                          " " if lead.get("name") else "", literal(lead["number"]),
-                         f"  {lead['status'].replace('_', ' ')}, {lead['missed_calls']} missed "
+                         f"  {status_label(lead)}, {lead['missed_calls']} missed "
                          f"call{'s' if lead['missed_calls'] != 1 else ''}")
     console.print(head)
     table = _table(f"when ({zone_name(tz)})", "what", "detail")

@@ -338,3 +338,23 @@ def test_a_long_name_keeps_every_column_of_the_leads_table(home, columns, length
     assert "Bo " in lines[1] + lines[2] and "Bo…" not in result.output   # a short name whole
     name_width = lines[0].index("phone") - lines[0].index("name")
     assert name_width <= 24 + 2
+
+
+# ---- 11. an opt-out stays in sight whatever the owner marks the lead -------------------------
+def test_booking_an_opted_out_lead_keeps_the_opt_out_visible(home):
+    import json
+
+    config, db = home
+    store = Store(db)
+    store.record_opt_out(JANE, now=at("11:05"))
+    store.close()
+    assert invoke(home, "book", "1", "--note", "called us back").exit_code == 0
+    table = invoke(home, "leads").output
+    assert "booked, opted out" in table, table
+    listed = invoke(home, "leads", "--status", "opted-out", "--json")
+    assert [(row["id"], row["status"], row["opted_out"]) for row in json.loads(listed.output)] == [
+        (1, "booked", True)]
+    assert "booked, opted out" in invoke(home, "lead", "1").output
+    assert json.loads(invoke(home, "lead", "1", "--json").output)["opted_out"] is True
+    refused = invoke(home, "reply", "1", "hello")
+    assert refused.exit_code == 2 and "opted out" in refused.output

@@ -95,13 +95,13 @@ def test_leads_json(home):
     assert as_json(home, "leads") == [
         {"id": 3, "number": "+15125550188", "name": None, "status": "opted_out",
          "created_at": "2026-11-24T17:30:00.000Z", "last_activity_at": "2026-11-24T17:31:00.000Z",
-         "missed_calls": 1, "unread": 1, "preview": "STOP"},
+         "missed_calls": 1, "unread": 1, "preview": "STOP", "opted_out": True},
         {"id": 2, "number": "+15125550177", "name": None, "status": "replied",
          "created_at": "2026-11-24T17:00:00.000Z", "last_activity_at": "2026-11-24T17:05:00.000Z",
-         "missed_calls": 1, "unread": 1, "preview": HOSTILE},
+         "missed_calls": 1, "unread": 1, "preview": HOSTILE, "opted_out": False},
         {"id": 1, "number": JANE, "name": None, "status": "replied",
          "created_at": "2026-11-24T16:00:05.000Z", "last_activity_at": "2026-11-24T16:01:00.000Z",
-         "missed_calls": 1, "unread": 1, "preview": "I can be there at 3"},
+         "missed_calls": 1, "unread": 1, "preview": "I can be there at 3", "opted_out": False},
     ]
 
 

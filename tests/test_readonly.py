@@ -89,8 +89,8 @@ def test_lead_json_says_who_the_lead_is(tmp_path):
     db = make_db(tmp_path / "t.db")
     got = json.loads(invoke("lead", "@1", "--json", db=db).output)
     assert {k: v for k, v in got.items() if k != "events"} == {
-        "id": 1, "number": JANE, "name": None, "status": "replied", "missed_calls": 1,
-        "unread": 1, "created_at": "2026-11-24T16:00:00.000Z",
+        "id": 1, "number": JANE, "name": None, "status": "replied", "opted_out": False,
+        "missed_calls": 1, "unread": 1, "created_at": "2026-11-24T16:00:00.000Z",
         "last_activity_at": "2026-11-24T16:01:00.000Z"}
     assert [e["event"] for e in got["events"]] == ["call", "text_out", "text_in"]
 

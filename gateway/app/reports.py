@@ -82,7 +82,12 @@ def leads(store: Store, *, status: str | None = None, since: float | None = None
     """Newest activity first, with `preview` (the latest message, in or out), filtered. `status`
     is one of gateway.app.store LEAD_STATUSES (the CLI reads the owner's words for it)."""
     where, params = [], []
-    if status is not None:
+    # Consent is not a job status: a lead booked after their STOP is booked and opted out.
+    opted = "EXISTS (SELECT 1 FROM opt_outs o WHERE o.number = l.number)"
+    if status == "opted_out":
+        where.append(f"(l.status = ? OR {opted})")
+        params.append(status)
+    elif status is not None:
         where.append("l.status = ?")
         params.append(status)
     if since is not None:
@@ -101,10 +106,12 @@ def leads(store: Store, *, status: str | None = None, since: float | None = None
         )
         params += [_like(search), number_like, _like(search)]
     sql = ("SELECT l.*, (SELECT body FROM messages m WHERE m.lead_id = l.id "
-           "ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS preview FROM leads l "
+           f"ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS preview, {opted} AS opted_out "
+           "FROM leads l "
            + (f"WHERE {' AND '.join(where)} " if where else "")
            + "ORDER BY l.last_activity_at DESC, l.id DESC LIMIT ?")
-    return _rows(store, sql, (*params, limit))
+    return [{**row, "opted_out": bool(row["opted_out"])}
+            for row in _rows(store, sql, (*params, limit))]
 
 
 def _rows(store: Store, sql: str, params=()) -> list[dict]:
