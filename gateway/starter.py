@@ -92,11 +92,20 @@ def write_starter(folder: Path, *, force: bool = False) -> list[Path]:
             if path.exists():
                 raise ConfigError("file exists already", path=str(path),
                                   hint="edit it, or pass --force to overwrite it")
-    (folder / TEMPLATES_DIR).mkdir(parents=True, exist_ok=True)
     written = []
-    for path, text in targets:
-        _write(path, text, private=path.name == CONFIG_NAME)
-        written.append(path)
+    try:
+        for made in (folder, folder / TEMPLATES_DIR):
+            if not made.is_dir():
+                made.mkdir(parents=True)
+                made.chmod(0o700)   # whatever the umask (000 made it 0777: anyone could edit)
+        for path, text in targets:
+            _write(path, text, private=path.name == CONFIG_NAME)
+            written.append(path)
+    except OSError as exc:
+        done = f" (written before it: {', '.join(str(p) for p in written)})" if written else ""
+        raise ConfigError(f"cannot write {exc.filename or folder}: {exc.strerror}{done}",
+                          hint="pick a folder you can write (textback init ~/textback), or make "
+                               "the file writable") from None
     return written
 
 

@@ -358,3 +358,112 @@ def test_booking_an_opted_out_lead_keeps_the_opt_out_visible(home):
     assert json.loads(invoke(home, "lead", "1", "--json").output)["opted_out"] is True
     refused = invoke(home, "reply", "1", "hello")
     assert refused.exit_code == 2 and "opted out" in refused.output
+
+
+# ---- 7, 12, 13. config check refuses what run refuses -------------------------------------------
+PORT = ('port = "sim"', 'port = "android"')
+PHONE = ("[log]", '[phone]\npassword = "pw"\ncalls_password = "pw2"\nsigning_key = "key"\n\n[log]')
+
+
+def configured(tmp_path, *edits, template: str | None = None) -> Path:
+    """A starter config in its own folder, with (old, new) edits to its text."""
+    folder = tmp_path / "cfg"
+    assert CliRunner().invoke(cli, ["init", str(folder)]).exit_code == 0
+    path = folder / "textback.toml"
+    text = path.read_text()
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path.write_text(text)
+    if template is not None:
+        (folder / "templates" / "missed_call.txt").write_text(template)
+    return path
+
+
+def check(path: Path):
+    return CliRunner().invoke(cli, ["config", "check", "--config", str(path)])
+
+
+@pytest.mark.parametrize("edits, template, message", [
+    ([("delay_seconds = 0", "delay_seconds = 999999999999")], None,
+     "policy.delay_seconds: 999999999999 is too large (at most 86,400 seconds)"),
+    ([("cooldown_hours = 24", "cooldown_hours = nan")], None, "policy.cooldown_hours: must be a number"),
+    ([("daily_cap = 400", "daily_cap = 99999999999999")], None, "policy.daily_cap: 99999999999999 is too large"),
+    ([('database = "textback.db"', 'database = ""')], None, "store.database: must name a file"),
+    ([('database = "textback.db"', 'database = "templates"')], None, "is a folder, not a file"),
+    ([('name = "Acme Plumbing"', 'name = "Acme\\u0000Plumbing"')], None,
+     "business.name: holds a control character (U+0000) at character 5"),
+    ([('name = "Acme Plumbing"', 'name = "' + "A" * 10_000 + '"')], None,
+     "business.name: is 10,000 characters long; at most 100"),
+    ([], "Sorry we missed you\x1b[2J\x07 - $company", "a control character (U+001B) at line 1, column 20"),
+    ([], "Sorry " * 2000, "it is sent as 79 texts, each billed"),
+    ([PORT, PHONE, ("[phone]\n", '[phone]\nurl_sms = "http://[::1"\n')], None,
+     "phone.url_sms: not an http:// URL: 'http://[::1'"),
+])
+def test_config_check_refuses_what_run_would_refuse_or_mangle(tmp_path, edits, template, message):
+    path = configured(tmp_path, *edits, template=template)
+    path.chmod(0o600)
+    result = check(path)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_config_check_refuses_readable_secrets_as_run_does(tmp_path):
+    path = configured(tmp_path, PORT, PHONE)
+    path.chmod(0o644)
+    result = check(path)
+    assert result.exit_code == 2, result.output
+    assert "holds secrets (phone.password, phone.calls_password, phone.signing_key) and other " \
+           "users can read it" in result.output
+    run = textback("run", "--config", str(path), "--db", str(tmp_path / "t.db"))
+    assert run.returncode == 2 and "other users can read it" in run.stderr
+    path.chmod(0o600)
+    assert check(path).exit_code == 0
+
+
+def test_a_template_that_needs_a_status_is_warned_of(tmp_path):
+    path = configured(tmp_path, template="Sorry, $status. $company")
+    result = check(path)
+    assert result.exit_code == 0
+    assert "missed_call.txt: uses $status, which is empty until you set a status" in result.output
+    assert "'Sorry, . Acme Plumbing'" in result.output
+
+
+def test_files_others_can_change_are_warned_of_and_init_ignores_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        path = configured(tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((path.parent / "templates").stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert check(path).output.endswith(": ok\n")
+    template = path.parent / "templates" / "missed_call.txt"
+    template.chmod(0o666)
+    result = check(path)
+    assert f"{template} can be changed by other users of this machine" in result.output
+
+
+def test_init_where_it_cannot_write_says_so(tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "templates").write_text("a file where the folder goes")
+    result = CliRunner().invoke(cli, ["init", str(blocked)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: cannot write {blocked / 'templates'}")
+    folder = tmp_path / "force"
+    assert CliRunner().invoke(cli, ["init", str(folder)]).exit_code == 0
+    (folder / "textback.toml").unlink()
+    (folder / "textback.toml").mkdir()          # what cannot be opened for writing
+    result = CliRunner().invoke(cli, ["init", str(folder), "--force"])
+    assert result.exit_code == 2 and "error: cannot write" in result.output, result.output
+
+
+def test_phone_check_with_a_broken_url_says_so(tmp_path):
+    path = configured(tmp_path, PORT, PHONE, ("[phone]\n", '[phone]\nurl_sms = "http://[::1"\n'))
+    path.chmod(0o600)
+    result = CliRunner().invoke(cli, ["phone", "check", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "not an http:// URL" in result.output
