@@ -90,9 +90,19 @@ def replay(scenario: str, config_path: str | None, db_path: str | None) -> None:
     sys.stdout.flush()
 
 
+def _finite(ctx, param, value):
+    """FloatRange lets nan through (every comparison with nan is false)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number from 0.5 to 20", ctx, param)
+    return value
+
+
 @cli.command()
 @click.option("--speed", type=click.FloatRange(0.5, 20), default=2.0, show_default=True,
-              help="How much faster than real time the demo plays.")
+              callback=lambda ctx, param, value: _finite(ctx, param, value),
+              help="How much faster than real time the demo plays (0.5 to 20).")
 @click.option("--phone", is_flag=True,
               help="Use a simulated Android phone (SMSGate + CallGate) instead of a modem.")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), help=REPLAY_DB_HELP)
@@ -200,8 +210,8 @@ def image_customize(image_path: str, customer: str, templates: str | None) -> No
                                             Path(templates) if templates else None)
     for warning in warnings:   # as `textback config check` says them
         click.echo(f"warning: {warning}", err=True)
-    for name in written:
-        click.echo(f"wrote {name}")
+    for name in written:   # mtools names ("::/textback.toml") as the installer sees the card
+        click.echo(f"wrote {name.replace('::/', 'the boot partition: /', 1)}")
 
 
 @cli.group(cls=Group)

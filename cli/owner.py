@@ -51,13 +51,22 @@ class FreeText(click.ParamType):
 
     name = "text"
 
-    def __init__(self, what: str, limit: int | None = None) -> None:
-        self.what, self.limit = what, limit
+    def __init__(self, what: str, limit: int | None = None, allowed: str = "") -> None:
+        self.what, self.limit, self.allowed = what, limit, allowed
 
     def convert(self, value, param, ctx):
+        from gateway.render import control_character
+
         if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
             self.fail(f"the {self.what} holds bytes that are not UTF-8 text; retype it",
                       param, ctx)
+        bad = control_character(value, self.allowed)
+        if bad is not None:
+            # One rule for names, notes, search terms and replies: a pasted escape sequence or a
+            # bell is never stored, shown or texted.
+            self.fail(f"the {self.what} holds a control character (U+{ord(bad[1]):04X}) at "
+                      f"character {bad[0] + 1}; retype it"
+                      + ("" if "\n" in self.allowed else " on one line"), param, ctx)
         if self.limit is not None and len(value) > self.limit:
             self.fail(f"the {self.what} is {len(value):,} characters long; at most {self.limit}",
                       param, ctx)
@@ -89,6 +98,8 @@ def now() -> float:
 def database(config_path: str | None, db_path: str | None) -> Path:
     """The lead database's path: --db, else the config's; UsageError when there is none yet."""
 
+    if config_path is not None and not Path(config_path).exists():
+        load_config(config_path)   # a --config that names no file: said, not ignored
     path = Path(db_path) if db_path else load_config(config_path).database
     if not path.exists():
         raise UsageError(f"no lead database at {path}",
@@ -165,6 +176,9 @@ def parse_since(text: str, now: float, tz) -> float:
     """ "2d", "12h", "30m", "1w" before `now`, or a date "2026-11-01" (midnight, business time)."""
     from datetime import date, datetime
 
+    if re.fullmatch(r"\d+\s*M", text.strip()):
+        raise UsageError(f"--since: {text!r} is ambiguous (minutes or months?)",
+                         hint="write 30m for minutes; for months, a date like 2026-09-01")
     value = text.strip().lower()
     match = _AGO.fullmatch(value)
     if match:
@@ -189,7 +203,8 @@ def lead_status(text: str | None) -> str | None:
         return None
     wanted = "_".join(text.strip().lower().replace("-", " ").split())
     if wanted not in LEAD_STATUSES:
-        raise UsageError(f"--status: no status {text!r}", hint=f"one of {', '.join(LEAD_STATUSES)}")
+        raise UsageError(f"--status: no status {text!r}",
+                         hint="one of " + ", ".join(s.replace("_", "-") for s in LEAD_STATUSES))
     return wanted
 
 
@@ -285,7 +300,8 @@ def _mark_read(config_path, db_path, lead_id: int) -> None:
 
 @click.command()
 @lead_argument
-@click.argument("text", type=FreeText("reply"))
+@click.argument("text", metavar="TEXT...", nargs=-1, required=True,
+                type=FreeText("reply", allowed="\n\r"))
 @click.option(
     "--dry-run", is_flag=True, help="Show how the text would go (parts, encoding); send nothing."
 )
@@ -299,6 +315,7 @@ def _mark_read(config_path, db_path, lead_id: int) -> None:
 def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
     """Text a lead from the business number (the daemon sends it).
 
+    TEXT is the message: quoted ("I can be there at 3") or not, the words are joined with spaces.
     LEAD is its number in the listing (12 or @12; quote '#12' in a shell) or its phone number."""
     import uuid
 
@@ -306,7 +323,7 @@ def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
     from gateway.app import reports
     from gateway.render import segments, unsendable
 
-    body = text.strip()
+    body = " ".join(text).strip()   # `reply 12 I can be there at 3`: the words, as if quoted
     if not body:
         raise UsageError("the reply is empty", hint='textback reply 12 "I can be there at 3"')
     problem = unsendable(body)
@@ -391,12 +408,10 @@ def name(lead, full_name, config_path, db_path) -> None:
     """Give a lead a name ("Jane Doe"); templates greet them by the first name.
 
     LEAD: 12, @12, '#12' or the phone number."""
-    from cli import show
 
     text = " ".join(full_name.split())
-    if not text or show.neutralise(text) != text:
-        raise UsageError(f"not a name: {show.neutralise(full_name)!r}",
-                         hint='textback name 12 "Jane Doe"')
+    if not text:
+        raise UsageError("the name is empty", hint='textback name 12 "Jane Doe"')
     store = open_store(config_path, db_path)
     found = find(store, config_path, lead)
     store.set_lead_name(found["id"], text, now())

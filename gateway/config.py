@@ -188,8 +188,9 @@ def _read(path: Path) -> tuple[dict, bytes]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError("config file not found", path=where,
-                          hint=f"create one with: textback init {path.parent}") from None
+        hint = (f"create one with: textback init {path.parent}" if path.name == "textback.toml"
+                else "check the path; textback init FOLDER writes FOLDER/textback.toml")
+        raise ConfigError("config file not found", path=where, hint=hint) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the config file ({exc.strerror})", path=where,
                           hint="check the path and its permissions") from None

@@ -467,3 +467,72 @@ def test_phone_check_with_a_broken_url_says_so(tmp_path):
     result = CliRunner().invoke(cli, ["phone", "check", "--config", str(path)])
     assert result.exit_code == 2, result.output
     assert "not an http:// URL" in result.output
+
+
+# ---- 14. demo --speed nan -------------------------------------------------------------------------
+@pytest.mark.parametrize("speed", ["nan", "inf"])
+def test_demo_refuses_a_speed_that_is_no_number(speed):
+    result = CliRunner().invoke(cli, ["demo", "--speed", speed])
+    assert result.exit_code == 2
+    assert "Invalid value for '--speed'" in result.output
+
+
+# ---- 17. reply with the words unquoted --------------------------------------------------------------
+def test_reply_takes_the_words_unquoted(home):
+    result = invoke(home, "reply", "1", "I", "can", "be", "there", "at", "3")
+    assert result.exit_code == 0, result.output
+    assert Store.read_only(home[1]).db.execute(
+        "SELECT body FROM messages WHERE kind = 'manual'").fetchone()[0] == "I can be there at 3"
+
+
+# ---- 18. one rule for names and notes -------------------------------------------------------------
+@pytest.mark.parametrize("args", [["book", "1", "--note", "paid\x1b[2J"], ["lost", "1", "--note", "a\nb"],
+                                  ["name", "1", "Jane\x07"], ["leads", "--search", "x\x1b"]])
+def test_control_characters_are_refused_alike_and_said_plainly(home, args):
+    config, db = home
+    result = invoke(home, *args)
+    assert result.exit_code == 2, result.output
+    assert "holds a control character (U+00" in result.output and "\\\\" not in result.output
+    assert Store.read_only(db).db.execute("SELECT count(*) FROM lead_changes").fetchone()[0] == 0
+
+
+# ---- 21. the smaller ones ------------------------------------------------------------------------
+def test_search_folds_case_beyond_ascii(home):
+    import json
+
+    store = Store(home[1])
+    store.set_lead_name(1, "Zoë Ångström", at("11:30"))
+    store.close()
+    for term in ("ZOË", "zoë", "ÅNGSTRÖM"):
+        found = json.loads(invoke(home, "leads", "--search", term, "--json").output)
+        assert [row["id"] for row in found] == [1], term
+
+
+def test_since_refuses_an_ambiguous_capital_m(home):
+    result = invoke(home, "leads", "--since", "2M")
+    assert result.exit_code == 2
+    assert "ambiguous (minutes or months?)" in result.output
+    assert invoke(home, "leads", "--since", "2m").exit_code == 0
+
+
+def test_status_hint_names_the_status_as_written(home):
+    result = invoke(home, "leads", "--status", "optout")
+    assert "opted-out" in result.output and "opted_out" not in result.output
+
+
+def test_a_config_that_is_not_there_is_said_even_with_db(home, tmp_path):
+    config, db = home
+    result = CliRunner().invoke(cli, ["leads", "--config", str(tmp_path / "nonexistent.toml"),
+                                      "--db", str(db)])
+    assert result.exit_code == 2, result.output
+    assert "config file not found" in result.output
+    assert "textback init FOLDER writes FOLDER/textback.toml" in result.output
+
+
+def test_the_phone_demo_says_its_files_are_thrown_away(monkeypatch):
+    from cli import running
+
+    monkeypatch.setattr(running, "PHONE_DEMO_SECONDS", 1.0)   # the leads and the note, not the show
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["demo", "--phone"])
+    assert result.exit_code == 0, result.output
+    assert "in a throwaway folder, deleted now: demo --phone --db FILE keeps them" in result.output

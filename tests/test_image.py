@@ -198,3 +198,15 @@ def test_a_templates_dir_the_box_would_not_read_is_refused(tmp_path):
     with pytest.raises(ConfigError) as err:
         image.customize(disk, customer(tmp_path, text))
     assert (err.value.key, err.value.path) == ("templates.dir", str(tmp_path / "acme.toml"))
+
+
+@needs_tools
+def test_the_cli_says_where_it_wrote_in_words_not_mtools_notation(tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    disk = make_image(tmp_path)
+    result = CliRunner().invoke(cli, ["image", "customize", str(disk), "--customer",
+                                      str(customer(tmp_path))])
+    assert (result.exit_code, result.output) == (0, "wrote the boot partition: /textback.toml\n")

@@ -126,7 +126,7 @@ def test_leads_filters(home, args, ids):
 @pytest.mark.parametrize("args, message", [
     (("leads", "--status", "maybe"),
      "error: --status: no status 'maybe'\n"
-     "  -> one of new, texted, replied, booked, lost, opted_out\n"),
+     "  -> one of new, texted, replied, booked, lost, opted-out\n"),
     (("leads", "--since", "yesterday"),
      "error: --since: cannot read 'yesterday'\n"
      "  -> write 30m, 12h, 2d, 1w or a date like 2026-11-01\n"),
@@ -138,8 +138,9 @@ def test_leads_filters(home, args, ids):
     (("reply", "#3", "sorry!"),
      "error: #3 (+15125550188) opted out (STOP): textback texts them nothing, not even replies\n"
      "  -> call them instead; they can text START to opt back in\n"),
-    (("name", "#1", "Jane\x1b[2J"), "error: not a name: 'Jane\\\\x1b[2J'\n"
-     '  -> textback name 12 "Jane Doe"\n'),
+    (("name", "#1", "Jane\x1b[2J"), "Usage: cli name [OPTIONS] LEAD NAME\nTry 'cli name --help' for "
+     "help.\n\nError: Invalid value for 'NAME': the name holds a control character (U+001B) at "
+     "character 5; retype it on one line\n"),
 ])
 def test_usage_errors_exit_2_without_a_traceback(home, args, message):
     result = run(home, *args)

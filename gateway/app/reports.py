@@ -73,6 +73,10 @@ def zone(store):
     return datetime.now().astimezone().tzinfo
 
 
+def _fold(text: str | None) -> str | None:
+    return text.casefold() if isinstance(text, str) else text
+
+
 def _like(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
@@ -100,11 +104,17 @@ def leads(store: Store, *, status: str | None = None, since: float | None = None
         digits = "".join(ch for ch in search if ch.isdigit())
         number_like = _like(digits) if digits and re.fullmatch(r"[\d\s()+.-]+", search) \
             else _like(search)
+        # SQLite's LIKE folds ASCII only ("ZOË" missed "Zoë"): both sides folded by Python's
+        # casefold (Unicode full case folding), a function on this connection only.
+        conn = getattr(store.db, "conn", store.db)
+        conn.create_function("textback_fold", 1, _fold, deterministic=True)
         where.append(
-            "(l.name LIKE ? ESCAPE '\\' OR l.number LIKE ? ESCAPE '\\' OR EXISTS "
-            "(SELECT 1 FROM messages s WHERE s.lead_id = l.id AND s.body LIKE ? ESCAPE '\\'))"
+            "(textback_fold(l.name) LIKE ? ESCAPE '\\' OR l.number LIKE ? ESCAPE '\\' OR "
+            "EXISTS (SELECT 1 FROM messages s WHERE s.lead_id = l.id AND "
+            "textback_fold(s.body) LIKE ? ESCAPE '\\'))"
         )
-        params += [_like(search), number_like, _like(search)]
+        folded = _like(search.casefold())
+        params += [folded, number_like, folded]
     sql = ("SELECT l.*, (SELECT body FROM messages m WHERE m.lead_id = l.id "
            f"ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS preview, {opted} AS opted_out "
            "FROM leads l "
