@@ -536,3 +536,17 @@ def test_the_phone_demo_says_its_files_are_thrown_away(monkeypatch):
     result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["demo", "--phone"])
     assert result.exit_code == 0, result.output
     assert "in a throwaway folder, deleted now: demo --phone --db FILE keeps them" in result.output
+
+
+# ---- 20. no digit of a number at INFO --------------------------------------------------------------
+def test_the_info_log_holds_no_digit_of_a_callers_number(caplog):
+    import logging
+    import re
+
+    from gateway.simulator.replay import run_replay
+
+    with caplog.at_level(logging.INFO):
+        run_replay(REPO / "tests/scenarios/reply_and_relay.json", write=lambda _: None)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "caller-" in text                          # callers are named, by a tag
+    assert "•" not in text and not re.search(r"\+\d", text), text
