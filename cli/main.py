@@ -125,9 +125,13 @@ def demo(speed: float, phone: bool, db_path: str | None) -> None:
                    "ttyUSB*/ttyACM*); sim: the built-in simulated modem.")
 @click.option("--test-text", "test_number", metavar="NUMBER",
               help="When all is well, also text NUMBER (E.164, e.g. +15125550142).")
+@config_option
 @click.pass_context
-def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -> None:
-    """Check modem, SIM, network, signal; exit 0 only when a text-back would work."""
+def doctor(ctx: click.Context, port_name: str | None, test_number: str | None,
+           config_path: str | None) -> None:
+    """Check modem, SIM, network, signal; exit 0 only when a text-back would work.
+
+    Without --port: the config's [modem] port, else the ports a modem is found on."""
     import serial
 
     from cli.common import UsageError
@@ -135,9 +139,10 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
     from gateway.box import doctor as doc
     from gateway.clock import WallClock
 
-    if test_number is not None and not (test_number.startswith("+") and test_number[1:].isdigit()):
-        raise UsageError(f"--test-text {test_number!r}: not an international number",
-                         hint="write it as +<country><number>, e.g. +15125550142")
+    if test_number is not None:
+        _real_number(test_number)
+    if port_name is None:
+        port_name = _configured_port(config_path)
     sim = None
     if port_name == "sim":
         # The built-in simulated modem (as `[modem] port = "sim"`): doctor tried without hardware.
@@ -185,6 +190,40 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None) -
         if sim is not None:
             sim.close()
     ctx.exit(0 if works else 1)
+
+
+def _real_number(text: str) -> None:
+    """--test-text: a number that exists (phonenumbers' metadata), in full international form."""
+    import phonenumbers
+
+    from cli.common import UsageError
+
+    hint = "write it as +<country><number>, e.g. +15125550142"
+    if not (text.startswith("+") and text[1:].isdigit()):
+        raise UsageError(f"--test-text {text!r}: not an international number", hint=hint)
+    try:
+        valid = phonenumbers.is_valid_number(phonenumbers.parse(text, None))
+    except phonenumbers.NumberParseException:
+        valid = False
+    if not valid:
+        raise UsageError(f"--test-text {text!r}: no such number (too short, too long, or no "
+                         "such country or area code)", hint=hint)
+
+
+def _configured_port(config_path: str | None) -> str | None:
+    """[modem] port of the config, when there is one: "sim" and device paths are what doctor
+    checks; the phone has its own check."""
+    from cli.common import UsageError
+    from gateway import config as config_mod
+
+    path = Path(config_path) if config_path else config_mod.default_path()
+    if not path.exists():
+        return None
+    port = load_config(str(path)).modem.port
+    if port == "android":
+        raise UsageError(f'{path}: [modem] port is "android": the phone is the modem here',
+                         hint="check it with: textback phone check")
+    return port
 
 
 @cli.group(cls=Group)

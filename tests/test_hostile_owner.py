@@ -550,3 +550,25 @@ def test_the_info_log_holds_no_digit_of_a_callers_number(caplog):
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "caller-" in text                          # callers are named, by a tag
     assert "•" not in text and not re.search(r"\+\d", text), text
+
+
+# ---- 15. doctor ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("number", ["+1512555014", "+999999999999999999"])
+def test_doctor_refuses_a_test_number_that_cannot_exist(number):
+    result = CliRunner().invoke(cli, ["doctor", "--port", "sim", "--test-text", number])
+    assert result.exit_code == 2, result.output
+    assert "no such number" in result.output and "Test text sent" not in result.output
+
+
+def test_doctor_on_something_that_is_no_serial_port_says_so():
+    result = CliRunner().invoke(cli, ["doctor", "--port", "/dev/null"])
+    assert result.exit_code == 1
+    assert "FAIL port: not a serial port" in result.output
+    assert "plug the modem in" not in result.output
+
+
+def test_doctor_without_port_uses_the_configs(tmp_path):
+    path = configured(tmp_path)        # the starter: port = "sim"
+    result = CliRunner().invoke(cli, ["doctor", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "(the built-in simulated modem):" in result.output
