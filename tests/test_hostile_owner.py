@@ -572,3 +572,33 @@ def test_doctor_without_port_uses_the_configs(tmp_path):
     result = CliRunner().invoke(cli, ["doctor", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert "(the built-in simulated modem):" in result.output
+
+
+# ---- 19. a second phone daemon: the webhook port is taken ----------------------------------------
+def test_a_taken_webhook_port_stops_the_daemon_with_the_reason_once(phone_settings, tmp_path, caplog):
+    import logging
+    import socket
+
+    from gateway import config as config_mod
+    from gateway.app.daemon import build
+    from gateway.clock import WallClock
+    from gateway.errors import ModemError
+    from gateway.phone.link import PhoneLink
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    path = configured(tmp_path)
+    store = Store(tmp_path / "t.db")
+    clock = WallClock()
+    daemon = build(config_mod.load(path), store, clock,
+                   PhoneLink(phone_settings(listen_port=port), clock), notices=False)
+    try:
+        with caplog.at_level(logging.WARNING), \
+                pytest.raises(ModemError, match=f"the webhook port 127.0.0.1:{port} .* is taken"):
+            daemon.run(until=clock.now() + 30)
+    finally:
+        taken.close()
+        store.close()
+    assert "Address already in use" not in caplog.text

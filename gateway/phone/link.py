@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from gateway import events as ev
 from gateway.clock import epoch
 from gateway.config import PhoneSettings
-from gateway.errors import ModemGone
+from gateway.errors import ModemError, ModemGone
 from gateway.events import ModemInfo
 from gateway.phone.api import CALL_EVENTS, SMS_EVENTS
 from gateway.phone.callbook import WAITING, CallBook
@@ -74,11 +74,28 @@ class PhoneLink:
         self._journal_since: float | None = None  # time of its oldest entry, for pruning
 
     # -- connection ------------------------------------------------------------------------------
+    def _listen(self) -> Receiver:
+        """The webhook receiver. A port another program holds (a second textback on this phone)
+        is no lost phone to retry for ever: a ModemError, which stops the daemon with the reason
+        (said once) instead of "phone lost (Address already in use)" every few seconds."""
+        import errno
+
+        s = self.settings
+        try:
+            return Receiver(s.listen_host, s.listen_port, [s.signing_key, s.calls_signing_key],
+                            self.wall)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise ModemError(
+                f"the webhook port {s.listen_host}:{s.listen_port} ([phone] listen_port) is taken "
+                "by another program", hint="is another textback running for this phone? stop it "
+                "(sudo systemctl stop textback), or give this one another listen_port") from None
+
     def connect(self) -> ModemInfo:
         s = self.settings
         if self.receiver is None:
-            self.receiver = Receiver(s.listen_host, s.listen_port,
-                                     [s.signing_key, s.calls_signing_key], self.wall)
+            self.receiver = self._listen()
             self.receiver.keep = self._keep
         if not self._replayed:
             self._replay()
