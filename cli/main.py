@@ -271,6 +271,8 @@ def phone_check(config_path: str | None) -> None:
         raise UsageError(f'{cfg.path}: [modem] port is "{cfg.modem.port}", not "android"',
                          hint='set port = "android" and fill in [phone] (see README)')
     checks = run_checks(cfg.phone, WallClock())
+    if not any(check.ok is False for check in checks):   # one thing at a time
+        checks += _webhooks_seen(cfg.database)
     for check in checks:
         mark = "WARN" if check.warn else {True: "ok  ", False: "FAIL", None: "note"}[check.ok]
         click.echo(
@@ -278,6 +280,29 @@ def phone_check(config_path: str | None) -> None:
         )
     if any(check.ok is False for check in checks):
         sys.exit(1)
+
+
+def _webhooks_seen(db: Path) -> list:
+    """What the daemon found of the phone's webhooks: a key that differs from the app's shows
+    only when the phone posts one (a call, a text), so the check reads what the daemon recorded.
+    Read-only; nothing when there is no database yet."""
+    from gateway.box.phonecheck import Check
+    from gateway.errors import TextbackError
+    from gateway.phone.link import SIGNING_FIX
+
+    if not db.is_file():
+        return [Check("webhooks", None, "signatures are proven by the phone's first post (a "
+                      "call or a text): `textback status` says if they are refused")]
+    from gateway.app import reports
+
+    try:
+        with reports.glance(db) as seen:
+            failing, text = seen.get_state("link_warning_failing"), seen.get_state("link_warning")
+    except TextbackError:
+        return []
+    if failing:
+        return [Check("webhooks", False, text or "refused", SIGNING_FIX)]
+    return []
 
 
 def _register() -> None:

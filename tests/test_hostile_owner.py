@@ -602,3 +602,49 @@ def test_a_taken_webhook_port_stops_the_daemon_with_the_reason_once(phone_settin
         taken.close()
         store.close()
     assert "Address already in use" not in caplog.text
+
+
+# ---- 2. a wrong signing key: said by the log, status and phone check ------------------------------
+def test_a_wrong_signing_key_is_a_problem_in_status_and_phone_check(gw, phone_settings, tmp_path):
+    from gateway import config as config_mod
+    from gateway.app.daemon import build
+    from gateway.app.lock import one_daemon
+    from gateway.clock import WallClock
+    from gateway.phone.link import PhoneLink
+
+    path = configured(tmp_path, PORT, PHONE, ('signing_key = "key"', 'signing_key = "wrong!"'),
+                      ('password = "pw"', 'password = "Pa55word"'),
+                      ('calls_password = "pw2"', 'calls_password = "CallPa55"'),
+                      ("[phone]\n", f'[phone]\nurl_sms = "{gw.url_sms}"\nurl_calls = "{gw.url_calls}"\n'
+                                    'adb = false\nlisten_port = 0\n'))
+    path.chmod(0o600)
+    db = path.parent / "textback.db"
+    store = Store(db)
+    clock = WallClock()
+    records = []
+    daemon = build(config_mod.load(path), store, clock,
+                   PhoneLink(phone_settings(signing_key="wrong!"), clock), sink=records.append,
+                   notices=False)
+
+    def check():
+        if daemon.connected and not records_played:
+            records_played.append(1)
+            gw.play("missed", JANE)
+        if any(r["event"] == "link_warning" for r in records):
+            daemon.stop("done")
+            clock.interrupt()
+    records_played = []
+    daemon.on_pass = check
+    try:
+        daemon.run(until=clock.now() + 60)
+        with one_daemon(db):   # as `textback run` holds it
+            status = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["status", "--config", str(path)])
+    finally:
+        daemon.link.close()
+        store.close()
+    assert daemon.stop_reason == "done"
+    assert status.exit_code == 1, status.output
+    assert "webhooks refused: bad signature (check [phone] signing_key)" in status.output
+    check_out = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["phone", "check", "--config", str(path)])
+    assert check_out.exit_code == 1, check_out.output
+    assert "FAIL webhooks: webhooks refused: bad signature" in check_out.output

@@ -279,7 +279,8 @@ def health(store: Store, *, now: float) -> list[dict]:
             {
                 "check": "phone",
                 "ok": False,
-                "warn": True,
+                # the phone's health: texts still go; refused webhooks: nothing gets through
+                "warn": not store.get_state("link_warning_failing"),
                 "value": warning + (f" (since {_span(now - float(since))} ago)" if since else ""),
                 "fix": store.get_state("link_warning_fix") or "see the SMSGate app",
             }

@@ -31,6 +31,10 @@ from gateway.phone.callbook import WAITING, CallBook
 from gateway.phone.journal import JOURNAL_KEEP, CallJournal
 from gateway.phone.webhooks import Receiver
 
+SIGNING_FIX = ("copy the signing key from SMSGate's and CallGate's Webhooks settings into [phone] "
+               "signing_key (calls_signing_key for CallGate's, if it differs), then restart "
+               "textback")
+
 log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT = 5.0  # s per request to the phone; over USB or LAN an answer takes milliseconds
@@ -61,6 +65,9 @@ class PhoneLink:
         self.info: ModemInfo | None = None
         self.problems: list = []                     # phoneapi.Problem from the last /health
         self._warning: str | None = None             # what the owner was last told ("" = fine)
+        self._warning_fix = ""
+        self._signature_warning = ""                 # webhooks refused for their signature
+        self._bad_seen = 0
         self._out: list = []
         self._seen: OrderedDict = OrderedDict()      # webhook event ids and inbox ids
         self._sms_states: dict[str, tuple[str, str | None]] = {}
@@ -142,8 +149,35 @@ class PhoneLink:
                 log.warning("the phone works but needs attention: %s (%s)", text, fix)
             elif self._warning:
                 log.info("the phone's health checks pass again")
-            self._warning = text
-            self._out.append(ev.LinkWarning(text, fix, self.clock.now()))
+            self._warning, self._warning_fix = text, fix
+            self._publish()
+
+    def _publish(self) -> None:
+        """One LinkWarning for what the owner must hear: the refused signatures (nothing can
+        work) before the phone's health (it still works)."""
+        text = "; ".join(t for t in (self._signature_warning, self._warning) if t)
+        fix = "; ".join(f for t, f in ((self._signature_warning, SIGNING_FIX),
+                                       (self._warning, self._warning_fix)) if t and f)
+        self._out.append(ev.LinkWarning(text, fix, self.clock.now(),
+                                        failing=bool(self._signature_warning)))
+
+    def _check_signatures(self) -> None:
+        """Webhooks signed with another key than [phone] signing_key: every call and reply is
+        refused, and no text-back goes out. Said once, in the log and in `textback status`, until
+        one is accepted (then the refused ones were someone else's)."""
+        r = self.receiver
+        if r is None:
+            return
+        if r.bad_signatures > self._bad_seen and not r.accepted and not self._signature_warning:
+            self._signature_warning = "webhooks refused: bad signature (check [phone] signing_key)"
+            log.error("the phone's webhooks are refused: they are signed with another key than "
+                      "[phone] signing_key; no call or reply gets through")
+            self._publish()
+        elif r.accepted and self._signature_warning:
+            self._signature_warning = ""
+            log.info("the phone's webhooks are accepted again")
+            self._publish()
+        self._bad_seen = r.bad_signatures
 
     def _read_call_log(self):
         """The phone's missed and declined calls (`calllog.parse`), or why they cannot be read
@@ -312,6 +346,7 @@ class PhoneLink:
         if self.receiver is None:
             return
         self.receiver.serve_pending()
+        self._check_signatures()
         at = self.clock.now()
         while self.receiver.received:
             envelope = self.receiver.received.pop(0)
