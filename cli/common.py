@@ -16,6 +16,10 @@ class UsageError(TextbackError):
     exit_code = 2
 
 
+# Errors writing our own output (`textback leads > /dev/full`, a closed pipe): said, not raised.
+OUTPUT_ERRNOS = frozenset({"ENOSPC", "EDQUOT", "EFBIG", "EIO", "EPIPE"})
+
+
 class Group(click.Group):
     """Maps our errors to a message and an exit code: no traceback for a user mistake."""
 
@@ -25,6 +29,31 @@ class Group(click.Group):
         except TextbackError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            import errno
+
+            if errno.errorcode.get(exc.errno or 0) not in OUTPUT_ERRNOS or exc.filename:
+                raise
+            _drop_stdout()
+            if exc.errno != errno.EPIPE:   # a reader that left (| head) wants no message
+                click.echo(f"error: cannot write the output: {exc.strerror}\n"
+                           "  -> free some disk space, or send the output elsewhere", err=True)
+            ctx.exit(1)
+
+
+def _drop_stdout() -> None:
+    """What stdout still buffers would fail again at exit ("Exception ignored ..."): point it at
+    /dev/null."""
+    import os
+    import sys
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return   # not a real file (a test's runner)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 class SharedPath(click.Path):

@@ -96,9 +96,19 @@ def replay(scenario: str, config_path: str | None, db_path: str | None) -> None:
     sys.stdout.flush()
 
 
+def _finite(ctx, param, value):
+    """FloatRange lets nan through (every comparison with nan is false)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number from 0.5 to 20", ctx, param)
+    return value
+
+
 @cli.command()
 @click.option("--speed", type=click.FloatRange(0.5, 20), default=2.0, show_default=True,
-              help="How much faster than real time the demo plays.")
+              callback=lambda ctx, param, value: _finite(ctx, param, value),
+              help="How much faster than real time the demo plays (0.5 to 20).")
 @click.option("--phone", is_flag=True,
               help="Use a simulated Android phone (SMSGate + CallGate) instead of a modem.")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), help=REPLAY_DB_HELP)
@@ -126,7 +136,9 @@ def demo(speed: float, phone: bool, db_path: str | None) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, port_name: str | None, test_number: str | None,
            config_path: str | None, db_path: str | None) -> None:
-    """Check modem, SIM, network, signal; exit 0 only when a text-back would work."""
+    """Check modem, SIM, network, signal; exit 0 only when a text-back would work.
+
+    Without --port: the config's [modem] port, else the ports a modem is found on."""
     import serial
 
     from cli.common import UsageError
@@ -134,9 +146,10 @@ def doctor(ctx: click.Context, port_name: str | None, test_number: str | None,
     from gateway.box import doctor as doc
     from gateway.clock import WallClock
 
-    if test_number is not None and not (test_number.startswith("+") and test_number[1:].isdigit()):
-        raise UsageError(f"--test-text {test_number!r}: not an international number",
-                         hint="write it as +<country><number>, e.g. +15125550142")
+    if test_number is not None:
+        _real_number(test_number)
+    if port_name is None:
+        port_name = _configured_port(config_path)
     sim = None
     if port_name == "sim":
         # The built-in simulated modem (as `[modem] port = "sim"`): doctor tried without hardware.
@@ -212,6 +225,40 @@ def _selftest_notes(config_path: str | None, db_path: str | None) -> list[str]:
     return lines
 
 
+def _real_number(text: str) -> None:
+    """--test-text: a number that exists (phonenumbers' metadata), in full international form."""
+    import phonenumbers
+
+    from cli.common import UsageError
+
+    hint = "write it as +<country><number>, e.g. +15125550142"
+    if not (text.startswith("+") and text[1:].isdigit()):
+        raise UsageError(f"--test-text {text!r}: not an international number", hint=hint)
+    try:
+        valid = phonenumbers.is_valid_number(phonenumbers.parse(text, None))
+    except phonenumbers.NumberParseException:
+        valid = False
+    if not valid:
+        raise UsageError(f"--test-text {text!r}: no such number (too short, too long, or no "
+                         "such country or area code)", hint=hint)
+
+
+def _configured_port(config_path: str | None) -> str | None:
+    """[modem] port of the config, when there is one: "sim" and device paths are what doctor
+    checks; the phone has its own check."""
+    from cli.common import UsageError
+    from gateway import config as config_mod
+
+    path = Path(config_path) if config_path else config_mod.default_path()
+    if not path.exists():
+        return None
+    port = load_config(str(path)).modem.port
+    if port == "android":
+        raise UsageError(f'{path}: [modem] port is "android": the phone is the modem here',
+                         hint="check it with: textback phone check")
+    return port
+
+
 @cli.group(cls=Group)
 def image() -> None:
     """Prepare Raspberry Pi SD card images."""
@@ -237,9 +284,9 @@ def image_customize(image_path: str, customer: str, templates: str | None) -> No
     for warning in done.warnings:   # as `textback config check` says them
         click.echo(f"warning: {warning}", err=True)
     for name in done.removed:   # another customer's wording, or a second settings file
-        click.echo(f"removed {name}")
-    for name in done.written:
-        click.echo(f"wrote {name}")
+        click.echo(f"removed {name.replace('::/', 'the boot partition: /', 1)}")
+    for name in done.written:   # mtools names ("::/textback.toml") as the installer sees the card
+        click.echo(f"wrote {name.replace('::/', 'the boot partition: /', 1)}")
 
 
 @cli.group(cls=Group)
@@ -260,6 +307,8 @@ def phone_check(config_path: str | None) -> None:
         raise UsageError(f'{cfg.path}: [modem] port is "{cfg.modem.port}", not "android"',
                          hint='set port = "android" and fill in [phone] (see README)')
     checks = run_checks(cfg.phone, WallClock())
+    if not any(check.ok is False for check in checks):   # one thing at a time
+        checks += _webhooks_seen(cfg.database)
     for check in checks:
         mark = "WARN" if check.warn else {True: "ok  ", False: "FAIL", None: "note"}[check.ok]
         click.echo(
@@ -267,6 +316,29 @@ def phone_check(config_path: str | None) -> None:
         )
     if any(check.ok is False for check in checks):
         sys.exit(1)
+
+
+def _webhooks_seen(db: Path) -> list:
+    """What the daemon found of the phone's webhooks: a key that differs from the app's shows
+    only when the phone posts one (a call, a text), so the check reads what the daemon recorded.
+    Read-only; nothing when there is no database yet."""
+    from gateway.box.phonecheck import Check
+    from gateway.errors import TextbackError
+    from gateway.phone.link import SIGNING_FIX
+
+    if not db.is_file():
+        return [Check("webhooks", None, "signatures are proven by the phone's first post (a "
+                      "call or a text): `textback status` says if they are refused")]
+    from gateway.app import reports
+
+    try:
+        with reports.glance(db) as seen:
+            failing, text = seen.get_state("link_warning_failing"), seen.get_state("link_warning")
+    except TextbackError:
+        return []
+    if failing:
+        return [Check("webhooks", False, text or "refused", SIGNING_FIX)]
+    return []
 
 
 def _register() -> None:

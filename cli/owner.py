@@ -51,13 +51,22 @@ class FreeText(click.ParamType):
 
     name = "text"
 
-    def __init__(self, what: str, limit: int | None = None) -> None:
-        self.what, self.limit = what, limit
+    def __init__(self, what: str, limit: int | None = None, allowed: str = "") -> None:
+        self.what, self.limit, self.allowed = what, limit, allowed
 
     def convert(self, value, param, ctx):
+        from gateway.render import control_character
+
         if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
             self.fail(f"the {self.what} holds bytes that are not UTF-8 text; retype it",
                       param, ctx)
+        bad = control_character(value, self.allowed)
+        if bad is not None:
+            # One rule for names, notes, search terms and replies: a pasted escape sequence or a
+            # bell is never stored, shown or texted.
+            self.fail(f"the {self.what} holds a control character (U+{ord(bad[1]):04X}) at "
+                      f"character {bad[0] + 1}; retype it"
+                      + ("" if "\n" in self.allowed else " on one line"), param, ctx)
         if self.limit is not None and len(value) > self.limit:
             self.fail(f"the {self.what} is {len(value):,} characters long; at most {self.limit}",
                       param, ctx)
@@ -90,6 +99,8 @@ def now() -> float:
 def database(config_path: str | None, db_path: str | None) -> Path:
     """The lead database's path: --db, else the config's; UsageError when there is none yet."""
 
+    if config_path is not None and not Path(config_path).exists():
+        load_config(config_path)   # a --config that names no file: said, not ignored
     path = Path(db_path) if db_path else load_config(config_path).database
     if not path.exists():
         from gateway.app.dbfile import missing_hint
@@ -167,6 +178,9 @@ def parse_since(text: str, now: float, tz) -> float:
     """ "2d", "12h", "30m", "1w" before `now`, or a date "2026-11-01" (midnight, business time)."""
     from datetime import date, datetime
 
+    if re.fullmatch(r"\d+\s*M", text.strip()):
+        raise UsageError(f"--since: {text!r} is ambiguous (minutes or months?)",
+                         hint="write 30m for minutes; for months, a date like 2026-09-01")
     value = text.strip().lower()
     match = _AGO.fullmatch(value)
     if match:
@@ -191,7 +205,8 @@ def lead_status(text: str | None) -> str | None:
         return None
     wanted = "_".join(text.strip().lower().replace("-", " ").split())
     if wanted not in LEAD_STATUSES:
-        raise UsageError(f"--status: no status {text!r}", hint=f"one of {', '.join(LEAD_STATUSES)}")
+        raise UsageError(f"--status: no status {text!r}",
+                         hint="one of " + ", ".join(s.replace("_", "-") for s in LEAD_STATUSES))
     return wanted
 
 
@@ -249,6 +264,7 @@ def lead(lead, config_path, db_path, as_json) -> None:
     store = read_store(config_path, db_path)
     try:
         found = find(store, config_path, lead)
+        found = {**found, "opted_out": store.is_opted_out(found["number"])}
         events = reports.timeline(store, found["id"])
     finally:
         store.close()
@@ -262,8 +278,8 @@ def lead(lead, config_path, db_path, as_json) -> None:
 
 
 # What `lead --json` says about the lead itself, before its events.
-LEAD_FIELDS = ("id", "number", "name", "status", "missed_calls", "unread", "created_at",
-               "last_activity_at")
+LEAD_FIELDS = ("id", "number", "name", "status", "opted_out", "missed_calls", "unread",
+               "created_at", "last_activity_at")
 
 
 def _mark_read(config_path, db_path, lead_id: int) -> None:
@@ -287,7 +303,8 @@ def _mark_read(config_path, db_path, lead_id: int) -> None:
 
 @click.command()
 @lead_argument
-@click.argument("text", type=FreeText("reply"))
+@click.argument("text", metavar="TEXT...", nargs=-1, required=True,
+                type=FreeText("reply", allowed="\n\r"))
 @click.option(
     "--dry-run", is_flag=True, help="Show how the text would go (parts, encoding); send nothing."
 )
@@ -301,6 +318,7 @@ def _mark_read(config_path, db_path, lead_id: int) -> None:
 def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
     """Text a lead from the business number (the daemon sends it).
 
+    TEXT is the message: quoted ("I can be there at 3") or not, the words are joined with spaces.
     LEAD is its number in the listing (12 or @12; quote '#12' in a shell) or its phone number."""
     import uuid
 
@@ -308,7 +326,7 @@ def reply(lead, text, dry_run, yes, config_path, db_path) -> None:
     from gateway.app import reports
     from gateway.render import segments, unsendable
 
-    body = text.strip()
+    body = " ".join(text).strip()   # `reply 12 I can be there at 3`: the words, as if quoted
     if not body:
         raise UsageError("the reply is empty", hint='textback reply 12 "I can be there at 3"')
     problem = unsendable(body)
@@ -427,12 +445,10 @@ def name(lead, full_name, config_path, db_path) -> None:
     """Give a lead a name ("Jane Doe"); templates greet them by the first name.
 
     LEAD: 12, @12, '#12' or the phone number."""
-    from cli import show
 
     text = " ".join(full_name.split())
-    if not text or show.neutralise(text) != text:
-        raise UsageError(f"not a name: {show.neutralise(full_name)!r}",
-                         hint='textback name 12 "Jane Doe"')
+    if not text:
+        raise UsageError("the name is empty", hint='textback name 12 "Jane Doe"')
     store = open_store(config_path, db_path)
     found = find(store, config_path, lead)
     store.set_lead_name(found["id"], text, now())
@@ -510,18 +526,27 @@ def status(ctx, config_path, db_path, as_json) -> None:
     """Is textback working? Daemon, modem, texts waiting or failing, last call. Exit 1 if not."""
     from cli import show
     from gateway.app import reports
+    from gateway.app.lock import held
 
     path = Path(db_path) if db_path else load_config(config_path).database
     card = reports.card_status(path.parent)   # what first boot made of the installer's card
-    try:
-        store = read_store(config_path, db_path)
+    if not path.exists():
+        # A box whose daemon never ran (or a wrong --db): something needs the owner, exit 1.
+        rows = [reports.not_started(path)]
+        if card is None:
+            from gateway.app.dbfile import missing_hint
+
+            rows[0]["fix"] = missing_hint(path)
+    else:
         from gateway.app import vitals  # backup age, last ping, self-test, VoLTE
 
-        rows = reports.health(store, now=now()) + vitals.rows(store, now=now())
-    except UsageError:
-        if card is None:
-            raise
-        rows = [reports.not_started(path)]   # a new box whose card was refused
+        store = read_store(config_path, db_path)
+        try:
+            rows = reports.health(store, now=now()) + vitals.rows(store, now=now())
+        finally:
+            store.close()
+        if held(path) is False:
+            _stopped(rows)
     rows = ([card] if card else []) + rows
     show.health(rows, as_json=as_json)
     # A warning (the phone's battery, its internet) needs the owner but textback still works;
@@ -530,45 +555,154 @@ def status(ctx, config_path, db_path, as_json) -> None:
         ctx.exit(1)
 
 
+def _stopped(rows: list[dict]) -> None:
+    """No daemon holds the database's lock (gateway.app.lock): it is not running, however fresh
+    its last heartbeat (it beats every minute; a stop or kill -9 a moment ago leaves one)."""
+    for row in rows:
+        if row["check"] == "daemon" and row["ok"]:
+            beat = row["value"].split("(", 1)[-1].rstrip(")")
+            row.update(ok=False, value=f"not running (stopped; last {beat})",
+                       fix="start it: sudo systemctl start textback (or: textback run)")
+
+
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
               show_default=True,
               help="csv: one row per message, for a spreadsheet; json: leads with their messages.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
-              help="Write to FILE (readable by you only) instead of the terminal.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write to FILE (readable by you only) instead of the terminal; a new file "
+                   "unless --force.")
+@click.option("--force", is_flag=True,
+              help="Replace FILE if it exists (never the lead database, the config or a "
+                   "template).")
 @config_option
 @db_option
-def export(fmt, output, config_path, db_path) -> None:
+def export(fmt, output, force, config_path, db_path) -> None:
     """Every lead and its messages, as CSV (one row per message) or JSON (for a CRM)."""
     from cli import show
     from gateway.app import reports
 
+    target = None
+    if output is not None and output != "-":
+        target = Path(output)
+        _refuse_export_target(target, force, config_path, db_path)
     store = read_store(config_path, db_path)
-    rows = reports.export(store)
+    try:
+        rows = reports.export(store)
+    finally:
+        store.close()
     text = show.export_csv(reports.export_flat(rows)) if fmt == "csv" else show.json_text(rows)
-    if output is None or output == "-":
+    if target is None:
         click.echo(text, nl=False)
         return
-    _write_private(Path(output), text)
+    _write_private(target, text)
     click.echo(f"wrote {len(rows)} lead(s) to {output}", err=True)
+
+
+# Files beside the database that are part of it: overwriting one loses or corrupts leads.
+DB_SIDE_FILES = ("-wal", "-shm", "-journal", "-lock", "-calls")
+
+
+def _refuse_export_target(path: Path, force: bool, config_path, db_path) -> None:
+    """An export never replaces what textback keeps (the database and its side files, the config,
+    the templates, any SQLite file) and, without --force, no file at all."""
+    import stat
+
+    from gateway import config as config_mod
+    from gateway.app.dbfile import SQLITE_MAGIC
+
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise UsageError(f"--output {path}: {exc.strerror}",
+                         hint="pick a file in a folder you can write") from None
+    db = database(config_path, db_path)
+    config_file = Path(config_path) if config_path else config_mod.default_path()
+    kept = [db, *(Path(f"{db}{side}") for side in DB_SIDE_FILES), config_file]
+    templates_dir = None
+    if config_file.is_file():
+        try:
+            templates_dir = load_config(str(config_file)).templates_dir
+        except Exception:   # a broken config is the config commands' business, not export's
+            templates_dir = None
+    resolved = path.resolve()
+    for each in kept:
+        if resolved == each.resolve() or (info and each.exists() and path.samefile(each)):
+            raise UsageError(f"--output {path} is textback's own {_what(each, db)}; "
+                             "nothing was written", hint="export to a new file, e.g. -o leads.csv")
+    if templates_dir is not None and resolved.is_relative_to(templates_dir.resolve()):
+        raise UsageError(f"--output {path} is in the templates folder {templates_dir}; nothing "
+                         "was written", hint="export to a new file, e.g. -o leads.csv")
+    if info is None:
+        return
+    if not stat.S_ISREG(info.st_mode):
+        return   # a pipe or a terminal (/dev/stdout): written as it is, never chmodded
+    try:
+        with open(path, "rb") as file:
+            sqlite = file.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        sqlite = False
+    if sqlite:
+        raise UsageError(f"--output {path} is a SQLite database (a lead database?); nothing was "
+                         "written", hint="export to a new file, e.g. -o leads.csv")
+    if not force:
+        raise UsageError(f"--output {path} exists already; nothing was written",
+                         hint="pick a new file name, or add --force to replace it")
+
+
+def _what(path: Path, db: Path) -> str:
+    if path == db:
+        return "lead database"
+    return "config file" if str(path).endswith(".toml") else "database file"
 
 
 def _write_private(path: Path, text: str) -> None:
     """Customers' numbers and words: the file is readable by its owner only (0600), as the
-    database is, whatever the umask."""
+    database is, whatever the umask. Written whole or not at all: to a temporary file beside it,
+    then renamed over (a full disk leaves the old file, or none, never half an export). A pipe
+    or terminal named with -o is written directly."""
     import stat
+    import tempfile
 
-
+    data = text.encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        special = not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        special = False
+    if special:
+        try:
+            with open(path, "wb") as file:
+                file.write(data)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}",
+                             hint=_write_hint(exc)) from None
+        return
+    folder = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}",
                          hint="pick a file in a folder you can write") from None
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            try:
-                os.fchmod(fd, 0o600)   # a file that existed keeps its mode through O_TRUNC
-            except PermissionError:
-                click.echo(f"warning: {path} is not yours; others may be able to read it",
-                           err=True)
-        file.write(text)
+    try:
+        with os.fdopen(fd, "wb") as file:   # mkstemp makes it 0600 whatever the umask
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise UsageError(f"cannot write {path}: {exc.strerror}; nothing was written",
+                         hint=_write_hint(exc)) from None
+
+
+def _write_hint(exc: OSError) -> str:
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free some disk space, or write the export somewhere else"
+    return "pick a file in a folder you can write"

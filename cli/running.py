@@ -322,6 +322,9 @@ def run_phone_demo(*, db_path: str | None) -> None:
         if lead:
             show.timeline(lead, reports.timeline(store, lead["id"]), tz=cfg.business.timezone,
                           console=console)
+        if db_path is None:   # the paths above are about to go
+            console.print("(The demo's database and the files leads sent are in a throwaway "
+                          "folder, deleted now: demo --phone --db FILE keeps them.)")
         store.close()
 
 

@@ -115,10 +115,13 @@ def _fit(text: str, width: int) -> str:
 
 
 def columns(header: list[str], rows: list[list], *, width: int, right=(), squeeze: int = -1,
-            min_squeeze: int = 12) -> list[list[tuple[str, str]]]:
+            min_squeeze: int = 12, caps: dict[int, int] | None = None,
+            then: tuple[tuple[int, int], ...] = ()) -> list[list[tuple[str, str]]]:
     """A borderless table: a bold header, then one line per row, each column as wide as its widest
     cell. Column `squeeze` (the free text) gives up room when the line would be wider than
-    `width`; its cells end in an ellipsis. A cell is a str (ours) or (text, style), the text
+    `width`; its cells end in an ellipsis; then each (column, narrowest) of `then` in turn, if
+    the line is still too wide. `caps`: {column: widest}, whatever the room (a 200-character name
+    must not push the other columns away). A cell is a str (ours) or (text, style), the text
     already literal (`neutralise`d). Returns the lines as (text, style) pieces, for `write_lines`.
 
     Strings and tuples, not a rich Text per cell: linear in the rows and cheap per row, so that
@@ -127,10 +130,12 @@ def columns(header: list[str], rows: list[list], *, width: int, right=(), squeez
     cells = [[(h, "bold") for h in header]] + [
         [(c, "") if isinstance(c, str) else c for c in row] for row in rows]
     widths = [max(_width(row[i][0]) for row in cells) for i in range(len(header))]
-    squeeze %= len(header)
-    over = sum(widths) + 2 * (len(widths) - 1) - width
-    if over > 0:
-        widths[squeeze] = max(min_squeeze, widths[squeeze] - over)
+    for i, cap in (caps or {}).items():
+        widths[i] = min(widths[i], max(cap, _width(header[i])))
+    for i, narrowest in ((squeeze % len(header), min_squeeze), *then):
+        over = sum(widths) + 2 * (len(widths) - 1) - width
+        if over > 0:
+            widths[i] = max(min(narrowest, widths[i]), widths[i] - over)
     last = len(widths) - 1
     lines = []
     for row in cells:
@@ -181,7 +186,17 @@ STATUS_STYLES = {"new": "bold", "texted": "", "replied": "bold yellow", "booked"
                  "lost": "dim", "opted_out": "red"}
 UNREAD_MARK = "●"
 LEADS_HEADER = ["#", "name", "phone", "status", "missed", "last message", "last activity", ""]
+NAME_CHARS = 24  # the widest the name column gets: the rest of a long name is "…"
 PREVIEW_CHARS = 80  # of the latest message; the column then shrinks to the terminal's width
+
+
+def status_label(lead: dict) -> str:
+    """ "booked", or "booked, opted out": consent (STOP) is not a job status, and must stay in
+    sight whatever the owner marks the lead."""
+    status = lead["status"].replace("_", " ")
+    if lead.get("opted_out") and lead["status"] != "opted_out":
+        status += ", opted out"
+    return status
 
 
 def leads(rows, *, as_json: bool = False, console=None, title: str | None = None,
@@ -197,7 +212,8 @@ def leads(rows, *, as_json: bool = False, console=None, title: str | None = None
         console.print("No leads match." if filtered else "No leads yet.")
         return
     table = [[str(row["id"]), cell(row.get("name")), cell(row["number"]),
-              cell(row["status"].replace("_", " "), STATUS_STYLES.get(row["status"], "")),
+              cell(status_label(row), STATUS_STYLES.get(
+                  "opted_out" if row.get("opted_out") else row["status"], "")),
               str(row.get("missed_calls") or 0),
               cell(" ".join((row.get("preview") or "")[:PREVIEW_CHARS].split())),
               _when(row.get("last_activity_at"), now, tz),
@@ -205,7 +221,10 @@ def leads(rows, *, as_json: bool = False, console=None, title: str | None = None
              for row in rows]
     if title:
         console.print(literal(title, "bold"))
-    lines = columns(LEADS_HEADER, table, width=console.width, right=(0, 4), squeeze=5)
+    # The name gives up room after the message preview, then the preview goes: the number, the
+    # status and the last activity always show.
+    lines = columns(LEADS_HEADER, table, width=console.width, right=(0, 4), squeeze=5,
+                    caps={1: NAME_CHARS}, then=((1, 10), (5, 0)))
     if tz is not None:   # said once below, not in the header: the table must fit 80 columns
         lines.append([(f"(times in {zone_name(tz)})", "dim")])
     write_lines(console, lines)
@@ -278,7 +297,7 @@ def timeline(lead: dict, events, *, tz, console=None) -> None:
     console = _console(console)
     head = Text.assemble((f"#{lead['id']} ", "bold"), literal(lead.get("name") or "", "bold"),
                          " " if lead.get("name") else "", literal(lead["number"]),
-                         f"  {lead['status'].replace('_', ' ')}, {lead['missed_calls']} missed "
+                         f"  {status_label(lead)}, {lead['missed_calls']} missed "
                          f"call{'s' if lead['missed_calls'] != 1 else ''}")
     console.print(head)
     table = _table(f"when ({zone_name(tz)})", "what", "detail")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, TemplateError
 
 if TYPE_CHECKING:
     from gateway.backup import BackupSettings
@@ -218,8 +218,9 @@ def _read(path: Path) -> tuple[dict, bytes]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError("config file not found", path=where,
-                          hint=f"create one with: textback init {path.parent}") from None
+        hint = (f"create one with: textback init {path.parent}" if path.name == "textback.toml"
+                else "check the path; textback init FOLDER writes FOLDER/textback.toml")
+        raise ConfigError("config file not found", path=where, hint=hint) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the config file ({exc.strerror})", path=where,
                           hint="check the path and its permissions") from None
@@ -321,10 +322,60 @@ def _hours(day: str, text: str, where: str) -> tuple[time, time] | None:
     return (start, end)
 
 
+# The largest sensible value of each number (a day's delay, a year's cooldown): beyond them a
+# setting is a typo, and a delay of 999999999999 s put every text-back in the year 33715.
+BOUNDS = {"policy.cooldown_hours": (24 * 366, "hours"), "policy.delay_seconds": (86400, "seconds"),
+          "policy.daily_cap": (100_000, "texts"), "owner.alerts_batch_minutes": (1440, "minutes"),
+          "owner.follow_up_after_hours": (24 * 31, "hours"),
+          "phone.call_timeout_seconds": (3600, "seconds"), "phone.photo_max_mb": (1000, "MB"),
+          "modem.baudrate": (4_000_000, "baud")}
+
+
 def _non_negative(value, where: str, key: str):
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"must be a number, got {value}", path=where, key=key,
+                          hint="write a plain number, like 24")
     if value < 0:
         raise ConfigError(f"must not be negative, got {value}", path=where, key=key,
                           hint="use 0 or more")
+    high, unit = BOUNDS.get(key, (None, ""))
+    if high is not None and value > high:
+        raise ConfigError(f"{value} is too large (at most {high:,} {unit})", path=where, key=key,
+                          hint=f"use a value from 0 to {high:,}")
+    return value
+
+
+MAX_NAME = 100   # characters of business.name or .owner: a name, not a paragraph
+
+
+def _texted(value: str, where: str, key: str) -> str:
+    """A value that goes into every text (business.name, .owner): one line of printable text."""
+    from gateway.render import control_character
+
+    bad = control_character(value)
+    if bad is not None:
+        raise ConfigError(f"holds a control character (U+{ord(bad[1]):04X}) at character "
+                          f"{bad[0] + 1}: it would be texted to every caller", path=where,
+                          key=key, hint="retype the value in a plain text editor, on one line")
+    if len(value) > MAX_NAME:
+        raise ConfigError(f"is {len(value):,} characters long; at most {MAX_NAME}", path=where,
+                          key=key, hint="shorten it: it goes into every text")
+    return value
+
+
+# scheme://host[:port][/path]: the host a name, an IPv4 address or an [IPv6] one.
+_URL = re.compile(r"(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?(/\S*)?")
+
+
+def _url(value: str, where: str, key: str) -> str:
+    """An http(s) URL with a host, and a port if any that is a port (the phone link's urllib
+    raised on "http://[::1" after the check had passed it)."""
+    match = _URL.fullmatch(value.strip())
+    if not match or (match[3] and not 0 < int(match[3]) <= 65535):
+        raise ConfigError(f"not an http:// URL: {value!r}", path=where, key=key,
+                          hint='write it like "http://192.168.1.50:8080"')
     return value
 
 
@@ -347,6 +398,7 @@ def _modem(m: dict, folder: Path, where: str) -> ModemSettings:
     if m["baudrate"] <= 0:
         raise ConfigError(f"baud rate must be positive, got {m['baudrate']}", path=where,
                           key="modem.baudrate", hint="most modems use 115200")
+    _non_negative(m["baudrate"], where, "modem.baudrate")
     if m["pin"] and not PIN_RE.fullmatch(m["pin"]):
         raise ConfigError("a SIM PIN is 4 to 8 digits", path=where, key="modem.pin",
                           hint='write it in quotes, like pin = "1234", or pin = "" for none')
@@ -380,6 +432,7 @@ def load(path: Path) -> Config:
         if not b[key].strip():
             raise ConfigError("must not be empty", path=where, key=f"business.{key}",
                               hint="the templates use it: $company, $owner")
+        _texted(b[key].strip(), where, f"business.{key}")
     region = _region(b["region"], where)
     # Checked in the file's order, so that the first mistake reported is the first in the file.
     business = Business(
@@ -398,6 +451,14 @@ def load(path: Path) -> Config:
         contacts=_numbers("policy", "contacts", p["contacts"], region, where),
         text_rejected=p["text_rejected"], text_unknown=p["text_unknown"],
         min_rings=_min_rings(p["min_rings"], where))
+    database = v["store"]["database"]
+    if not database.strip():
+        raise ConfigError("must name a file", path=where, key="store.database",
+                          hint='write database = "textback.db" (beside this file) or a full path')
+    database_path = (folder / Path(database).expanduser()).resolve()
+    if database_path.is_dir():
+        raise ConfigError(f"{database_path} is a folder, not a file", path=where,
+                          key="store.database", hint='name a file in it, like "textback.db"')
     level = v["log"]["level"].upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"unknown log level {v['log']['level']!r}", path=where, key="log.level",
@@ -405,7 +466,7 @@ def load(path: Path) -> Config:
     return Config(
         path=path, business=business, hours=hours, modem=modem, policy=policy,
         templates_dir=(folder / Path(v["templates"]["dir"]).expanduser()).resolve(),
-        database=(folder / Path(v["store"]["database"]).expanduser()).resolve(),
+        database=database_path,
         log_level=level, owner=_owner(v["owner"], business, where),
         phone=_phone_link(v["phone"], where) if modem.port == "android" else None,
         review_url=_link(v["reviews"]["url"], where, "reviews.url"),
@@ -570,6 +631,10 @@ def _phone_link(p: dict, where: str):
             raise ConfigError("needed when port = \"android\"", path=where, key=f"phone.{key}",
                               hint="copy it from the app's settings on the phone (see README, "
                                    "\"Use your own Android phone\")")
+    for key in ("url_sms", "url_calls"):
+        _url(p[key], where, f"phone.{key}")
+    if p["webhook_url"]:
+        _url(p["webhook_url"], where, "phone.webhook_url")
     if not 0 <= p["listen_port"] <= 65535:
         raise ConfigError(f"no such port {p['listen_port']}", path=where, key="phone.listen_port",
                           hint="a port number such as 8787")
@@ -650,12 +715,22 @@ def check(config: Config, *, box: bool | None = None) -> list[str]:
     from gateway import render
     from gateway.numbers import display
 
+    secrets = config.secrets()
+    if secrets and config.path.exists() and exposed(config.path):
+        # what `textback run` refuses (cli/running.py refuse_exposed_secrets)
+        raise ConfigError(f"holds secrets ({', '.join(secrets)}) and other users can read it",
+                          path=str(config.path),
+                          hint=f"{private_fix(config.path)}, then start again")
     warnings = []
     if box is None:
         box = config.path.resolve().parent == BOX_DIR
     if box and config.modem.port == "sim":
         warnings.append(SIMULATED)
     templates = render.load_templates(config.templates_dir)
+    for path in (config.path, config.templates_dir, *render.template_files(config.templates_dir)):
+        if writable_by_others(path):
+            warnings.append(f"{path} can be changed by other users of this machine (they could "
+                            f"rewrite what your callers are texted): chmod go-w {path}")
     b = config.business
     sample = {"company": b.name, "owner": b.owner, "first_name": "", "status": "",
               "business_phone": display(b.phone, b.region), "caller": _sample_caller(b.region),
@@ -665,7 +740,17 @@ def check(config: Config, *, box: bool | None = None) -> list[str]:
     for name, text in sorted(templates.items()):
         if name == "review" and not config.review_url:
             continue  # never sent without a link (gateway.app.reviews)
-        segs = render.segments(render.render(text, sample))
+        body = render.render(text, sample)
+        segs = render.segments(body)
+        if segs.parts > render.MAX_TEMPLATE_PARTS:
+            raise TemplateError(
+                f"with your business details it is sent as {segs.parts} texts, each billed",
+                path=str(config.templates_dir / f"{name}.txt"), key=name,
+                hint=f"shorten it to {render.MAX_TEMPLATE_PARTS} texts at most (one is best)")
+        if render.uses(text, "status"):
+            warnings.append(f"{name}.txt: uses $status, which is empty until you set a status "
+                            f"(text \"status on a roof till 3\" to textback); without one it "
+                            f"reads: {body[:80]!r}")
         for ch in segs.ucs2_chars:
             label = unicodedata.name(ch, f"U+{ord(ch):04X}")
             instead = GSM7_STAND_INS.get(ch)
@@ -680,9 +765,6 @@ def check(config: Config, *, box: bool | None = None) -> list[str]:
         from .backup import read_credentials
 
         read_credentials(config.backup)
-    if config.secrets() and config.path.exists() and exposed(config.path):
-        warnings.append(f"{config.path} holds secrets ({', '.join(config.secrets())}) and others "
-                        f"can read it: {private_fix(config.path)}")
     return warnings
 
 
@@ -708,6 +790,14 @@ def link_warnings(config: Config, templates: dict[str, str]) -> list[str]:
                            f"would go with nothing there: set it under [{section}] ({key} = "
                            f'"https://..."), or take ${link} out of {name}.txt')
     return out
+
+
+def writable_by_others(path: Path) -> bool:
+    """Others (not the owner, not the textback group) may change the file or folder."""
+    try:
+        return bool(path.stat().st_mode & 0o002)
+    except OSError:
+        return False
 
 
 def _sample_caller(region: str) -> str:

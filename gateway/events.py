@@ -162,3 +162,4 @@ class LinkWarning:
     text: str
     fix: str
     at: float
+    failing: bool = False   # nothing works until it is fixed (webhooks refused): not a warning

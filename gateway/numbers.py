@@ -1,4 +1,4 @@
-"""Phone numbers: E.164 for storage and dedupe, national format for people, masks for logs.
+"""Phone numbers: E.164 for storage and dedupe, national format for people, tags for logs.
 
 Built on `phonenumbers` (the phonenumberslite package), imported inside each function so that
 `textback --help` never pays for its metadata.
@@ -19,10 +19,10 @@ _DIALABLE = re.compile(r"\+?[0-9 ()./-]+")
 # (CTIA Short Code Handbook; FCC N11 codes). Longer than this is never treated as a short code.
 SHORT_CODE_MAX_DIGITS = 6
 
-# How many trailing digits `mask` keeps: enough to tell two callers apart in one log, far too few
-# to identify anybody (1 in 100).
-MASK_KEEP_LAST = 2
-MASK_CHAR = "•"
+# `mask`'s key: made at start, never written anywhere, so a log's tags name no number, even to
+# someone who tries every number (a hash without a secret key could be reversed by trying all ten
+# billion numbers of a country).
+_MASK_KEY = None
 
 
 def _digits(raw: str) -> str:
@@ -109,23 +109,22 @@ def same_number(a: str, b: str) -> bool:
 
 
 def mask(number: str | None) -> str:
-    """A number fit for DEBUG logs: country code and the last 2 digits, every other digit hidden.
+    """A number fit for the log: no digit of it, a tag instead ("caller-qhfz"), the same for the
+    same number while the process runs, so that one log tells callers apart. None -> "withheld".
 
-    "+15125550142" -> "+1••••••••42"; "+447700900123" -> "+44••••••••23"; None -> "withheld".
-    The country code says where a call came from, two digits tell callers apart in one log, and
-    neither identifies a person. Anything not in E.164 keeps only its last 2 digits.
-    """
+    Before, the country code and the last two digits showed ("+1••••••••42"): digits of a
+    customer's number at INFO, which docs/reliability.md promises there are none of."""
+    global _MASK_KEY
+    import hashlib
+    import hmac
+    import secrets
+
     if not number:
         return "withheld"
-    digits = _digits(number)
-    keep_head = ""
-    if number.startswith("+"):
-        parsed = _parse(number, "ZZ")
-        if parsed is not None:
-            keep_head = "+" + str(parsed.country_code)
-            digits = digits[len(keep_head) - 1:]
-    hidden = max(len(digits) - MASK_KEEP_LAST, 0)
-    return keep_head + MASK_CHAR * hidden + digits[hidden:]
+    if _MASK_KEY is None:
+        _MASK_KEY = secrets.token_bytes(16)
+    tag = hmac.new(_MASK_KEY, _digits(number).encode() or number.encode(), hashlib.sha256).digest()
+    return "caller-" + "".join(chr(ord("a") + byte % 26) for byte in tag[:4])   # letters only
 
 
 def display(e164: str | None, region: str) -> str:

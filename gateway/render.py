@@ -6,6 +6,7 @@ A template is a UTF-8 text file in the templates folder, named for when it is se
 from __future__ import annotations
 
 import difflib
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,11 @@ _GSM7_COST = {ch: 1 for ch in GSM7_BASIC if ch != "\x1b"} | {ch: 2 for ch in GSM
 LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 # The concatenation IE counts parts in one octet (23.040 9.2.3.24.1): no message has more.
 MAX_PARTS = 255
+# A template is sent to every caller: more texts than this each time is a mistake, not a message.
+MAX_TEMPLATE_PARTS = 3
+# In a template: a newline (and a CR before it) is text; any other control character (a NUL, an
+# escape, a bell: a paste from a terminal) would be sent to every caller.
+TEMPLATE_CONTROLS_ALLOWED = "\n\r"
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,16 @@ def validate(name: str, text: str, path: Path | str | None = None) -> None:
                 ("; to send no follow-ups, set [owner] follow_up = false"
                  if name == "follow_up" else ""))
         raise TemplateError("the template is empty", path=where, key=name, hint=hint)
+    bad = control_character(text, TEMPLATE_CONTROLS_ALLOWED)
+    if bad is not None:
+        raise TemplateError(
+            f"a control character (U+{ord(bad[1]):04X}) at {_where(text, bad[0])}: it would be "
+            "texted to every caller", path=where, key=name,
+            hint="retype that part of the template in a plain text editor")
+    if segments(text).parts > MAX_TEMPLATE_PARTS:
+        raise TemplateError(
+            f"it is sent as {segments(text).parts} texts, each billed", path=where, key=name,
+            hint=f"shorten it to {MAX_TEMPLATE_PARTS} texts at most (one is best)")
     for match in string.Template.pattern.finditer(text):
         if match.group("invalid") is not None:
             start = match.start()  # the "$" itself; the "invalid" group is what follows it
@@ -146,6 +162,25 @@ def validate(name: str, text: str, path: Path | str | None = None) -> None:
                 f" Fields: {', '.join('$' + f for f in sorted(FIELDS))}"
             raise TemplateError(f"unknown field ${field} at {_where(text, match.start())}",
                                 path=where, key=name, hint=hint.strip())
+
+
+# Characters no text should carry: C0 and C1 controls and DEL (a NUL, an escape, a bell), and
+# the bidirectional overrides that make a text read other than it is.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def control_character(text: str, allowed: str = "") -> tuple[int, str] | None:
+    """(index, character) of the first control character in `text` not in `allowed`, or None."""
+    for match in _CONTROL.finditer(text):
+        if match.group() not in allowed:
+            return match.start(), match.group()
+    return None
+
+
+def uses(text: str, field: str) -> bool:
+    """Does the template fill in `field` ($field or ${field})?"""
+    return any((m.group("named") or m.group("braced")) == field
+               for m in string.Template.pattern.finditer(text))
 
 
 def template_files(folder: Path) -> list[Path]:

@@ -145,7 +145,9 @@ def write_starter(folder: Path, *, force: bool = False, now: datetime | None = N
         for made in (folder, folder / TEMPLATES_DIR):
             if not made.is_dir():
                 made.mkdir(parents=True)
-                os.chmod(made, 0o755)   # whatever the umask (the box's wrapper sets 0007)
+                # whatever the umask: a box's must be read by the service (its wrapper sets
+                # 0007); a personal one only by its owner (umask 000 made it 0777)
+                os.chmod(made, 0o755 if box else 0o700)
         written = []
         for path, text in targets:
             _write(path, text, mode=(0o640 if gid is not None else 0o600)

@@ -96,7 +96,7 @@ def test_leads_without_a_database_is_a_usage_error(tmp_path):
                              "  -> run the daemon first (textback run), or pass --db FILE\n")
 
 
-@pytest.mark.parametrize("command", ["leads", "status", "calls"])
+@pytest.mark.parametrize("command", ["leads", "calls"])
 def test_a_new_box_without_settings_is_told_to_give_it_settings_not_to_run_the_daemon(
         tmp_path, monkeypatch, command):
     """STRANGER2 #16: a fresh box (no card, no /etc/textback) said "textback run"."""
@@ -118,6 +118,21 @@ def test_a_new_box_without_settings_is_told_to_give_it_settings_not_to_run_the_d
     assert invoke(command, "--db", str(db)).output.endswith(
         "  -> the service has not made it yet: sudo systemctl start textback; if it does not stay "
         "up, systemctl status textback and journalctl -u textback say why\n")
+
+
+def test_status_on_a_new_box_says_it_needs_settings_and_exits_1(tmp_path, monkeypatch):
+    """status is a health check: no database is a problem (exit 1), and on a box the fix is the
+    settings, not `textback run` (STRANGER2 #16)."""
+    from gateway.app import dbfile
+
+    monkeypatch.setattr(dbfile, "BOX_STATE", tmp_path / "var-lib-textback")
+    monkeypatch.setattr(dbfile, "BOX_CONFIG", tmp_path / "etc-textback" / "textback.toml")
+    db = tmp_path / "var-lib-textback" / "textback.db"
+    result = invoke("status", "--db", str(db), "--json")
+    assert result.exit_code == 1, result.output
+    (row,) = json.loads(result.output)
+    assert row["value"] == f"never started (no {db} yet)"
+    assert row["fix"] == dbfile.missing_hint(db) and row["fix"].startswith("a new box:")
 
 
 def test_leads_and_calls_json_after_a_replay(tmp_path):

@@ -286,15 +286,17 @@ def test_check_warns_about_ucs2_and_length(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("pin, mode, warned", [
+@pytest.mark.parametrize("pin, mode, refused", [
     ("1234", 0o600, False), ("1234", 0o640, True), ("1234", 0o604, True), ("", 0o644, False)])
-def test_check_warns_about_a_readable_pin(tmp_path, pin, mode, warned):
+def test_check_refuses_a_readable_pin_as_run_does(tmp_path, pin, mode, refused):
     path = started(tmp_path)
     path.write_text(STARTER_TOML.replace('pin = ""', f'pin = "{pin}"'))
     os.chmod(path, mode)
-    assert config.check(config.load(path)) == (
-        [f"{path} holds secrets (modem.pin) and others can read it: chmod 600 {path}"]
-        if warned else [])
+    if not refused:
+        assert config.check(config.load(path)) == []
+        return
+    with pytest.raises(ConfigError, match=r"holds secrets \(modem.pin\) and other users can read it"):
+        config.check(config.load(path))
 
 
 def test_check_rejects_broken_templates(tmp_path):
@@ -372,13 +374,13 @@ def test_init_that_cannot_write_says_so_without_a_traceback(tmp_path):
     assert info.value.hint == "choose a folder you may write: textback init FOLDER"
 
 
-def test_init_makes_its_folders_0755_whatever_the_umask(tmp_path):
+def test_init_makes_the_box_folders_0755_whatever_the_umask(box_dir):
     old = os.umask(0o007)   # the box's wrapper (deploy/bin/textback)
     try:
-        write_starter(tmp_path / "tb")
+        write_starter(box_dir)
     finally:
         os.umask(old)
-    assert [os.stat(p).st_mode & 0o777 for p in (tmp_path / "tb", tmp_path / "tb" / "templates")] \
+    assert [os.stat(p).st_mode & 0o777 for p in (box_dir, box_dir / "templates")] \
         == [0o755, 0o755]
 
 

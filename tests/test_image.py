@@ -262,8 +262,9 @@ def test_the_cli_says_what_it_removed_and_wrote(tmp_path):
     image.customize(disk, customer(tmp_path), folder(tmp_path, "a", follow_up="Still? $company"))
     result = CliRunner().invoke(cli, ["image", "customize", str(disk), "--customer",
                                       str(customer(tmp_path))])
-    assert (result.exit_code, result.output) == (0, "removed ::/textback-templates/follow_up.txt\n"
-                                                    "wrote ::/textback.toml\n")
+    assert (result.exit_code, result.output) == (
+        0, "removed the boot partition: /textback-templates/follow_up.txt\n"
+           "wrote the boot partition: /textback.toml\n")
 
 
 @needs_tools

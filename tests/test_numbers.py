@@ -58,17 +58,15 @@ def test_is_short_code(raw, region, expected):
     assert is_short_code(raw, region) is expected
 
 
-@pytest.mark.parametrize("number, expected", [
-    ("+15125550142", "+1••••••••42"),
-    ("+447700900123", "+44••••••••23"),
-    ("+353861234567", "+353•••••••67"),
-    ("5125550142", "••••••••42"),
-    ("72404", "•••04"),
-    (None, "withheld"),
-    ("", "withheld"),
-])
-def test_mask(number, expected):
-    assert mask(number) == expected
+def test_mask_shows_no_digit_and_tells_callers_apart():
+    numbers = ["+15125550142", "+447700900123", "+353861234567", "5125550142", "72404",
+               "+15125550143"]
+    tags = [mask(n) for n in numbers]
+    for tag in tags:
+        assert tag.startswith("caller-") and not any(ch.isdigit() for ch in tag)
+    assert len(set(tags[:3] + tags[4:])) == 5                 # different callers, different tags
+    assert mask("+15125550142") == tags[0] == mask("(512) 555-0142".replace("(", "+1("))
+    assert (mask(None), mask("")) == ("withheld", "withheld")
 
 
 @pytest.mark.parametrize("e164, region, expected", [

@@ -208,9 +208,17 @@ PLANES = "".join(chr(plane << 16 | 0x41) for plane in range(17))   # one code po
 def test_any_text_goes_out_whole_or_is_refused_with_a_reason(tmp_path_factory, text):
     """render -> PDU -> simulator -> inbox -> owner relay: the text-back rendered from a template
     holding the text, the lead's reply holding it, and the owner relaying it back to the lead."""
+    from gateway.errors import TemplateError
+    from gateway.render import validate
+
     folder = tmp_path_factory.mktemp("poison")
     storable = "".join(ch for ch in text if not 0xD800 <= ord(ch) <= 0xDFFF)  # a file is UTF-8
     template = "Sorry we missed you. " + storable.replace("$", "$$")
+    try:   # a template with a control character, or over 3 texts, is refused when loaded
+        validate("missed_call", template.removesuffix("\n"))
+    except TemplateError as exc:
+        assert "control character" in exc.message or "texts, each billed" in exc.message
+        storable, template = "", "Sorry we missed you. "   # the texts in and out, all the same
     cfg, db = setup(folder, missed_call=template), folder / "t.db"
     sim = SimulatedModem("sim800", steps=CALL + [Step(20.0, "", InboundSms(N, text)),
                                            Step(40.0, "", InboundSms(OWNER, "#1 " + text))])

@@ -154,7 +154,7 @@ def test_locked(path):
     try:
         with pytest.raises(StoreError, match="database is locked") as info:
             Store(path, busy_timeout=0.05)
-        assert "is a second textback running?" in str(info.value)
+        assert "retry in a moment" in str(info.value)
     finally:
         holder.rollback()
         holder.close()

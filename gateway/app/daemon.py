@@ -338,6 +338,7 @@ class Daemon:
             self.store.set_state("link_warning", event.text)
             self.store.set_state("link_warning_fix", event.fix)
             self.store.set_state("link_warning_at", f"{event.at:.0f}")
+            self.store.set_state("link_warning_failing", "1" if event.failing else "")
             self.emit("link_warning", at=event.at, text=event.text, fix=event.fix)
         elif isinstance(event, ev.CallPlaced):
             self.conversation.called_back(event.number, event.at, "you called them from the phone")

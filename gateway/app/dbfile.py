@@ -35,20 +35,31 @@ def explain(exc: sqlite3.Error, path: Path) -> StoreError:
     """A SQLite error as a StoreError that says what to do."""
     text = str(exc)
     if "locked" in text or "busy" in text:
-        hint = ("another program holds the database (is a second textback running?); "
-                "stop it, then retry")
+        hint = ("the daemon (or another textback command) kept it busy too long; retry in a "
+                "moment")
     elif "readonly" in text or "read-only" in text:
         hint = f"make {path} and its folder writable by the user running textback"
     elif "not a database" in text or "malformed" in text:
-        hint = "this file is not a textback database; point --db or store.database elsewhere"
+        # Only a file that starts as a SQLite database gets here (inspect refuses the others):
+        # one damaged by a failing SD card or a copy cut short.
+        return StoreError(f"lead database {path} is damaged ({text})", hint=damaged_hint(path))
     elif "no such table" in text or "no such column" in text:
         hint = ("it was made by an older textback: start the daemon once (textback run) to bring "
                 "it up to date")
-    elif "disk" in text or "full" in text:
+    elif "full" in text:
         hint = "free some disk space"
+    elif "I/O" in text:
+        hint = ("the storage failed to read or write: check the SD card or disk (dmesg), and "
+                "that --db names a file on it")
     else:
         hint = None
     return StoreError(f"lead database {path}: {text}", hint=hint)
+
+
+def damaged_hint(path: Path) -> str:
+    return (f"stop textback, then restore {path} from a backup, or save what it still holds: "
+            f"sqlite3 {path} .recover | sqlite3 recovered.db, and use recovered.db (--db, or "
+            "store.database in the config)")
 
 
 # The first 16 bytes of every SQLite 3 database (sqlite.org/fileformat.html, 1.3).
@@ -60,10 +71,24 @@ def inspect(path: Path) -> str:
     file with no tables yet) or "textback". Anything else is refused, the file left as it was:
     opening someone else's SQLite file for writing would add our tables to it."""
     try:
-        with open(path, "rb") as file:
-            head = file.read(len(SQLITE_MAGIC))
+        info = path.stat()
     except (FileNotFoundError, NotADirectoryError):
         return "new"    # to be created (or refused by _create_private, which says why)
+    except OSError as exc:
+        raise StoreError(f"cannot read the lead database {path}: {exc.strerror}",
+                         hint="check the path and its permissions, or pass --db FILE") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise NotOurs(f"{path} is a folder, not a lead database; nothing was changed",
+                      hint="pass --db FILE, e.g. --db ~/textback.db")
+    if not stat.S_ISREG(info.st_mode):
+        # /dev/null, a pipe: SQLite would fail on it, and a chmod would change the device.
+        kind = ("a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
+                "a pipe" if stat.S_ISFIFO(info.st_mode) else "a socket")
+        raise NotOurs(f"{path} is {kind}, not a file, so not a lead database; nothing was changed",
+                      hint="pass --db FILE, e.g. --db ~/textback.db")
+    try:
+        with open(path, "rb") as file:
+            head = file.read(len(SQLITE_MAGIC))
     except OSError as exc:
         raise StoreError(f"cannot read the lead database {path}: {exc.strerror}",
                          hint="check the path and its permissions, or pass --db FILE") from None

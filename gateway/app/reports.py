@@ -78,6 +78,10 @@ def zone(store):
     return datetime.now().astimezone().tzinfo
 
 
+def _fold(text: str | None) -> str | None:
+    return text.casefold() if isinstance(text, str) else text
+
+
 def _like(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
@@ -87,7 +91,12 @@ def leads(store: Store, *, status: str | None = None, since: float | None = None
     """Newest activity first, with `preview` (the latest message, in or out), filtered. `status`
     is one of gateway.app.store LEAD_STATUSES (the CLI reads the owner's words for it)."""
     where, params = [], []
-    if status is not None:
+    # Consent is not a job status: a lead booked after their STOP is booked and opted out.
+    opted = "EXISTS (SELECT 1 FROM opt_outs o WHERE o.number = l.number)"
+    if status == "opted_out":
+        where.append(f"(l.status = ? OR {opted})")
+        params.append(status)
+    elif status is not None:
         where.append("l.status = ?")
         params.append(status)
     if since is not None:
@@ -100,16 +109,24 @@ def leads(store: Store, *, status: str | None = None, since: float | None = None
         digits = "".join(ch for ch in search if ch.isdigit())
         number_like = _like(digits) if digits and re.fullmatch(r"[\d\s()+.-]+", search) \
             else _like(search)
+        # SQLite's LIKE folds ASCII only ("ZOË" missed "Zoë"): both sides folded by Python's
+        # casefold (Unicode full case folding), a function on this connection only.
+        conn: sqlite3.Connection = getattr(store.db, "conn", store.db)  # type: ignore[arg-type]
+        conn.create_function("textback_fold", 1, _fold, deterministic=True)
         where.append(
-            "(l.name LIKE ? ESCAPE '\\' OR l.number LIKE ? ESCAPE '\\' OR EXISTS "
-            "(SELECT 1 FROM messages s WHERE s.lead_id = l.id AND s.body LIKE ? ESCAPE '\\'))"
+            "(textback_fold(l.name) LIKE ? ESCAPE '\\' OR l.number LIKE ? ESCAPE '\\' OR "
+            "EXISTS (SELECT 1 FROM messages s WHERE s.lead_id = l.id AND "
+            "textback_fold(s.body) LIKE ? ESCAPE '\\'))"
         )
-        params += [_like(search), number_like, _like(search)]
+        folded = _like(search.casefold())
+        params += [folded, number_like, folded]
     sql = ("SELECT l.*, (SELECT body FROM messages m WHERE m.lead_id = l.id "
-           "ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS preview FROM leads l "
+           f"ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS preview, {opted} AS opted_out "
+           "FROM leads l "
            + (f"WHERE {' AND '.join(where)} " if where else "")
            + "ORDER BY l.last_activity_at DESC, l.id DESC LIMIT ?")
-    return _rows(store, sql, (*params, limit))
+    return [{**row, "opted_out": bool(row["opted_out"])}
+            for row in _rows(store, sql, (*params, limit))]
 
 
 def _rows(store: Store, sql: str, params=()) -> list[dict]:
@@ -346,7 +363,8 @@ def health(store: Store, *, now: float) -> list[dict]:
             {
                 "check": "phone",
                 "ok": False,
-                "warn": True,
+                # the phone's health: texts still go; refused webhooks: nothing gets through
+                "warn": not store.get_state("link_warning_failing"),
                 "value": warning + (f" (since {_span(now - float(since))} ago)" if since else ""),
                 "fix": store.get_state("link_warning_fix") or "see the SMSGate app",
             }

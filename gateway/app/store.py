@@ -259,6 +259,8 @@ def _fix_mode(path: Path, mode: int) -> None:
         info = path.stat()
     except FileNotFoundError:
         return
+    if not stat.S_ISREG(info.st_mode):
+        return   # never chmod a device (/dev/null) or anything else that is not our file
     now = stat.S_IMODE(info.st_mode)
     if now == mode or (mode == PRIVATE and not now & 0o077):
         return
@@ -331,10 +333,25 @@ class Store:
 
     @contextmanager
     def _write(self):
-        """One transaction, committed before returning; SQLite errors become StoreError."""
+        """One transaction, committed before returning; SQLite errors become StoreError.
+
+        BEGIN IMMEDIATE, not sqlite-utils' deferred BEGIN: a deferred transaction that reads, then
+        writes, after another connection committed cannot wait its turn (SQLITE_BUSY at once, the
+        busy timeout unused: sqlite.org/lang_transaction.html, "Read transactions"); owner's
+        commands run beside the daemon failed so. Immediate ones queue on the busy timeout."""
         try:
-            with self.db.atomic():
+            if self.db.conn.in_transaction:
+                with self.db.atomic():   # nested: a savepoint
+                    yield self.db
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
                 yield self.db
+            except BaseException:
+                if self.db.conn.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise _explain(exc, self.path) from exc
 

@@ -148,6 +148,24 @@ def check_holders(device: str, proc: Path = Path("/proc")) -> Check:
     return Check("port", True, f"{device} is free")
 
 
+def port_failure(exc: Exception) -> Check:
+    """Why the port would not open, and the fix for that reason: a file that is no serial port
+    (/dev/null: ENOTTY) needs another --port, not a modem plugged in."""
+    import errno
+
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code == errno.ENOTTY or "Inappropriate ioctl" in text:
+        return Check("port", False, "not a serial port (no modem answers on it)",
+                     "give the modem's port: ls /dev/serial/by-id/ (or /dev/ttyUSB*)")
+    if code == errno.EACCES or "Permission denied" in text:
+        return Check("port", False, f"cannot open the modem's port: {exc}",
+                     "the owner must be in group dialout: sudo usermod -aG dialout $USER, "
+                     "then log in again")
+    return Check("port", False, f"cannot open the modem's port: {exc}",
+                 "plug the modem in; the owner must be in group dialout")
+
+
 def diagnose(port_opener: Callable[[], object], clock, *, proc: Path = Path("/proc"),
              timeout: float = 5.0) -> list[Check]:
     """Open the port with `port_opener()` (an open pyserial port) and check all a text-back
@@ -158,8 +176,7 @@ def diagnose(port_opener: Callable[[], object], clock, *, proc: Path = Path("/pr
     try:
         port = port_opener()
     except Exception as exc:  # pyserial: SerialException (busy, gone, permission)
-        return [Check("port", False, f"cannot open the modem's port: {exc}",
-                      "plug the modem in; the owner must be in group dialout")]
+        return [port_failure(exc)]
     checks = [check_holders(port.name, proc)]
     session = Session(port, clock, timeout=timeout)
     try:

@@ -24,12 +24,16 @@ from urllib.parse import quote, urlsplit
 from gateway import events as ev
 from gateway.clock import epoch
 from gateway.config import PhoneSettings
-from gateway.errors import ModemGone
+from gateway.errors import ModemError, ModemGone
 from gateway.events import ModemInfo
 from gateway.phone.api import CALL_EVENTS, SMS_EVENTS
 from gateway.phone.callbook import WAITING, CallBook
 from gateway.phone.journal import JOURNAL_KEEP, CallJournal
 from gateway.phone.webhooks import Receiver
+
+SIGNING_FIX = ("copy the signing key from SMSGate's and CallGate's Webhooks settings into [phone] "
+               "signing_key (calls_signing_key for CallGate's, if it differs), then restart "
+               "textback")
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,9 @@ class PhoneLink:
         self.info: ModemInfo | None = None
         self.problems: list = []                     # phoneapi.Problem from the last /health
         self._warning: str | None = None             # what the owner was last told ("" = fine)
+        self._warning_fix = ""
+        self._signature_warning = ""                 # webhooks refused for their signature
+        self._bad_seen = 0
         self._out: list = []
         self._seen: OrderedDict = OrderedDict()      # webhook event ids and inbox ids
         self._sms_states: dict[str, tuple[str, str | None]] = {}
@@ -74,11 +81,28 @@ class PhoneLink:
         self._journal_since: float | None = None  # time of its oldest entry, for pruning
 
     # -- connection ------------------------------------------------------------------------------
+    def _listen(self) -> Receiver:
+        """The webhook receiver. A port another program holds (a second textback on this phone)
+        is no lost phone to retry for ever: a ModemError, which stops the daemon with the reason
+        (said once) instead of "phone lost (Address already in use)" every few seconds."""
+        import errno
+
+        s = self.settings
+        try:
+            return Receiver(s.listen_host, s.listen_port, [s.signing_key, s.calls_signing_key],
+                            self.wall)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise ModemError(
+                f"the webhook port {s.listen_host}:{s.listen_port} ([phone] listen_port) is taken "
+                "by another program", hint="is another textback running for this phone? stop it "
+                "(sudo systemctl stop textback), or give this one another listen_port") from None
+
     def connect(self) -> ModemInfo:
         s = self.settings
         if self.receiver is None:
-            self.receiver = Receiver(s.listen_host, s.listen_port,
-                                     [s.signing_key, s.calls_signing_key], self.wall)
+            self.receiver = self._listen()
             self.receiver.keep = self._keep
         if not self._replayed:
             self._replay()
@@ -125,8 +149,35 @@ class PhoneLink:
                 log.warning("the phone works but needs attention: %s (%s)", text, fix)
             elif self._warning:
                 log.info("the phone's health checks pass again")
-            self._warning = text
-            self._out.append(ev.LinkWarning(text, fix, self.clock.now()))
+            self._warning, self._warning_fix = text, fix
+            self._publish()
+
+    def _publish(self) -> None:
+        """One LinkWarning for what the owner must hear: the refused signatures (nothing can
+        work) before the phone's health (it still works)."""
+        text = "; ".join(t for t in (self._signature_warning, self._warning) if t)
+        fix = "; ".join(f for t, f in ((self._signature_warning, SIGNING_FIX),
+                                       (self._warning, self._warning_fix)) if t and f)
+        self._out.append(ev.LinkWarning(text, fix, self.clock.now(),
+                                        failing=bool(self._signature_warning)))
+
+    def _check_signatures(self) -> None:
+        """Webhooks signed with another key than [phone] signing_key: every call and reply is
+        refused, and no text-back goes out. Said once, in the log and in `textback status`, until
+        one is accepted (then the refused ones were someone else's)."""
+        r = self.receiver
+        if r is None:
+            return
+        if r.bad_signatures > self._bad_seen and not r.accepted and not self._signature_warning:
+            self._signature_warning = "webhooks refused: bad signature (check [phone] signing_key)"
+            log.error("the phone's webhooks are refused: they are signed with another key than "
+                      "[phone] signing_key; no call or reply gets through")
+            self._publish()
+        elif r.accepted and self._signature_warning:
+            self._signature_warning = ""
+            log.info("the phone's webhooks are accepted again")
+            self._publish()
+        self._bad_seen = r.bad_signatures
 
     def _read_call_log(self):
         """The phone's missed and declined calls (`calllog.parse`), or why they cannot be read
@@ -297,6 +348,7 @@ class PhoneLink:
         if self.receiver is None:
             return
         self.receiver.serve_pending()
+        self._check_signatures()
         at = self.clock.now()
         while self.receiver.received:
             envelope = self.receiver.received.pop(0)

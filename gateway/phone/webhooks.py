@@ -29,6 +29,8 @@ class Receiver:
         self.wall, self.window = wall, window
         self.received: list[dict] = []
         self.refused = 0
+        self.bad_signatures = 0   # signed, with another key: [phone] signing_key is not the app's
+        self.accepted = 0
         # Called with each accepted envelope before the 2xx goes out; OSError -> 500, so the phone
         # sends it again.
         self.keep: Callable[[dict], None] = lambda envelope: None
@@ -60,6 +62,7 @@ class Receiver:
             return 401, "timestamp outside the window"
         if not any(hmac.compare_digest(hmac.new(key, body + stamp.encode(), hashlib.sha256)
                                        .hexdigest(), signature) for key in self.keys):
+            self.bad_signatures += 1
             return 401, "bad signature"
         self._signatures = {s: t for s, t in self._signatures.items() if t > now - self.window}
         if signature in self._signatures:
@@ -77,6 +80,7 @@ class Receiver:
             del self._signatures[signature]  # the phone's retry must not count as a replay
             return 500, f"cannot write it down ({exc.strerror})"
         self.received.append(envelope)
+        self.accepted += 1
         return 200, "ok"
 
 
