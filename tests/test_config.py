@@ -389,9 +389,12 @@ def test_check_on_a_box_advises_the_group_mode_not_600(box_dir):
     path = box_dir / "textback.toml"
     path.write_text(STARTER_TOML.replace('pin = ""', 'pin = "1234"'))
     os.chmod(path, 0o644)
-    assert config.check(config.load(path))[-1] == (
-        f"{path} holds secrets (modem.pin) and others can read it: sudo chgrp textback {path} && "
-        f"sudo chmod 640 {path} (the service reads it as group textback: not 600)")
+    with pytest.raises(ConfigError) as refused:   # config check refuses it, as `textback run` does
+        config.check(config.load(path))
+    assert refused.value.message.endswith("holds secrets (modem.pin) and other users can read it")
+    assert refused.value.hint == (
+        f"sudo chgrp textback {path} && sudo chmod 640 {path} (the service reads it as group "
+        "textback: not 600), then start again")
 
 
 def test_config_check_on_a_box_warns_of_the_simulated_modem(box_dir):

@@ -388,7 +388,7 @@ def check(path: Path):
     ([("delay_seconds = 0", "delay_seconds = 999999999999")], None,
      "policy.delay_seconds: 999999999999 is too large (at most 86,400 seconds)"),
     ([("cooldown_hours = 24", "cooldown_hours = nan")], None, "policy.cooldown_hours: must be a number"),
-    ([("daily_cap = 400", "daily_cap = 99999999999999")], None, "policy.daily_cap: 99999999999999 is too large"),
+    ([("daily_cap = 200", "daily_cap = 99999999999999")], None, "policy.daily_cap: 99999999999999 is too large"),
     ([('database = "textback.db"', 'database = ""')], None, "store.database: must name a file"),
     ([('database = "textback.db"', 'database = "templates"')], None, "is a folder, not a file"),
     ([('name = "Acme Plumbing"', 'name = "Acme\\u0000Plumbing"')], None,
@@ -452,13 +452,13 @@ def test_init_where_it_cannot_write_says_so(tmp_path):
     (blocked / "templates").write_text("a file where the folder goes")
     result = CliRunner().invoke(cli, ["init", str(blocked)])
     assert result.exit_code == 2, result.output
-    assert result.output.startswith(f"error: cannot write {blocked / 'templates'}")
+    assert result.output.startswith(f"error: {blocked / 'templates'}: cannot write it: ")
     folder = tmp_path / "force"
     assert CliRunner().invoke(cli, ["init", str(folder)]).exit_code == 0
     (folder / "textback.toml").unlink()
     (folder / "textback.toml").mkdir()          # what cannot be opened for writing
     result = CliRunner().invoke(cli, ["init", str(folder), "--force"])
-    assert result.exit_code == 2 and "error: cannot write" in result.output, result.output
+    assert result.exit_code == 2 and ": cannot write it: " in result.output, result.output
 
 
 def test_phone_check_with_a_broken_url_says_so(tmp_path):
