@@ -479,12 +479,16 @@ class NoModem:
 
 
 def status_of(store, now):
+    """`textback status` while this test's daemon runs: it holds the database's lock, as
+    `textback run` does (status asks the lock whether a daemon runs)."""
     from click.testing import CliRunner
 
     from cli.main import cli
+    from gateway.app.lock import one_daemon
 
-    return CliRunner().invoke(cli, ["status", "--db", str(store.path)],
-                              env={"TEXTBACK_NOW": str(now), "COLUMNS": "300"})
+    with one_daemon(store.path):
+        return CliRunner().invoke(cli, ["status", "--db", str(store.path)],
+                                  env={"TEXTBACK_NOW": str(now), "COLUMNS": "300"})
 
 
 def test_a_missing_modem_is_the_problem_status_names_while_the_daemon_keeps_its_heartbeat(tmp_path):

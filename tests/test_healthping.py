@@ -264,7 +264,10 @@ def test_status_shows_backup_age_last_ping_and_self_test(tmp_path):
     store.set_state("selftest_last", json.dumps({"at": now - 3 * 3600 - 60, "ok": True,
                                                  "detail": "sent and received back in 6 s"}))
     store.close()
-    result = CliRunner().invoke(cli, ["status", "--db", str(tmp_path / "t.db"), "--json"])
+    from gateway.app.lock import one_daemon
+
+    with one_daemon(tmp_path / "t.db"):   # a daemon runs on it (status asks its lock)
+        result = CliRunner().invoke(cli, ["status", "--db", str(tmp_path / "t.db"), "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["check"]: row for row in json.loads(result.output)}
     assert rows["backup"]["value"] == "last copy to the replica 42s ago"

@@ -53,10 +53,11 @@ def held(db: Path) -> bool | None:
 
 
 @contextlib.contextmanager
-def one_daemon(db: Path) -> Iterator[None]:
+def one_daemon(db: Path, *, create: bool = True) -> Iterator[None]:
     """Hold the database's daemon lock while the block runs; AlreadyRunning, naming the holder's
     PID, when another process has it. A file that is not textback's (or not a file) is refused
-    before any lock file is made beside it."""
+    before any lock file is made beside it. `create=False` (a restore, which must find no
+    database to write one): a database not there yet is not made; it has no other name to lock."""
     from gateway.app.dbfile import inspect
     from gateway.app.store import _create_private
 
@@ -96,10 +97,13 @@ def one_daemon(db: Path) -> Iterator[None]:
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         except OSError:
             pass        # opened read-only: the lock holds all the same, the PID goes unsaid
-        _create_private(Path(db))   # the database must exist to be locked by its inode
-        inode = os.open(db, os.O_RDONLY)
+        if create:
+            _create_private(Path(db))   # the database must exist to be locked by its inode
+        if Path(db).exists():
+            inode = os.open(db, os.O_RDONLY)
         try:
-            fcntl.flock(inode, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if inode is not None:
+                fcntl.flock(inode, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise AlreadyRunning(
                 f"another textback daemon is running on {db} under another name (a hard link)",

@@ -61,7 +61,7 @@ def restore(settings: BackupSettings, db: Path, *, force: bool = False) -> dict:
                          hint="add --force to replace it (the old one is kept beside it as "
                               f"{db.name}.before-restore-<time>), or restore to another --db")
     try:
-        with one_daemon(db):
+        with one_daemon(db, create=False):   # a restore writes the database itself
             return _restore_locked(settings, db, force=force)
     except AlreadyRunning as exc:
         who = exc.message.replace("another textback daemon", "textback (or another restore)")
