@@ -287,12 +287,13 @@ def run_phone_demo(*, db_path: str | None) -> None:
         daemon = build(cfg, store, clock, PhoneLink(settings, clock), sink=sink)
         stop_on_signals(daemon, clock)
 
+        over = threading.Event()   # the demo ended (its time, or Ctrl-C): the script stops
+
         def script():
             start = time.monotonic()
             for at, action, what, number in PHONE_SCRIPT:
                 # the demo's pace, nothing waits on it
-                time.sleep(max(0.0, start + at - time.monotonic()))
-                if daemon.stopping:
+                if over.wait(max(0.0, start + at - time.monotonic())) or daemon.stopping:
                     return
                 if action == "play":
                     console.print(f"[dim]phone: a call from {number}, {what}[/dim]")
@@ -308,10 +309,19 @@ def run_phone_demo(*, db_path: str | None) -> None:
                     console.print(f"[dim]phone: a text arrives from {number}[/dim]")
                     phone.receive_sms(number, what)
 
-        daemon.on_ready = lambda info: threading.Thread(target=script, daemon=True).start()
+        player = threading.Thread(target=script, daemon=True)
+
+        def start_script(info) -> None:   # once: a reconnect must not play the calls again
+            if player.ident is None:
+                player.start()
+
+        daemon.on_ready = start_script
         try:
             daemon.run(until=clock.now() + PHONE_DEMO_SECONDS)
         finally:
+            over.set()   # never a line from the phone after the demo's own output
+            if player.ident is not None:
+                player.join(timeout=10)
             daemon.link.close()
         console.print()
         from gateway.app import reports

@@ -538,6 +538,22 @@ def test_the_phone_demo_says_its_files_are_thrown_away(monkeypatch):
     assert "in a throwaway folder, deleted now: demo --phone --db FILE keeps them" in result.output
 
 
+def test_the_phone_demo_leaves_no_script_running_after_it_ends(monkeypatch):
+    """The simulated phone's script outlived a short demo and printed into whatever came next
+    ("phone: the battery falls to 8 %" inside another command's output)."""
+    import threading
+
+    from cli import running
+
+    monkeypatch.setattr(running, "PHONE_DEMO_SECONDS", 1.0)
+    before = set(threading.enumerate())
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["demo", "--phone"])
+    assert result.exit_code == 0, result.output
+    assert [t for t in threading.enumerate() if t not in before and t.name.startswith("Thread-")
+            and t.is_alive() and getattr(t, "_target", None) is not None
+            and t._target.__name__ == "script"] == []
+
+
 # ---- 20. no digit of a number at INFO --------------------------------------------------------------
 def test_the_info_log_holds_no_digit_of_a_callers_number(caplog):
     import logging
