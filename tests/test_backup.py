@@ -461,3 +461,33 @@ def test_backup_run_refuses_root_on_the_services_folder(tmp_path):
     assert "error: not as root: " in done.stderr and "sudo systemctl start textback-backup" \
         in done.stderr
     assert not (tmp_path / "r").exists() and not (folder / ".textback.db-litestream").exists()
+
+
+def test_backup_run_refuses_while_litestream_already_replicates_the_database(tmp_path):
+    """A second `textback backup run` on the same database started a second Litestream beside
+    the first, took over its control socket and removed it on exit (STRANGER3 F3)."""
+    import socket as sockets
+
+    from gateway.app.store import Store
+    from gateway.box.litestream import socket_path
+
+    db = tmp_path / "textback.db"
+    Store(db).close()
+    textback("init", tmp_path / "cfg")
+    config = tmp_path / "cfg" / "textback.toml"
+    config.write_text(cut_alive(config.read_text()) + f'\n[backup]\nreplica = "file://{tmp_path}/r"\n')
+    first = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)   # the running Litestream
+    first.bind(str(socket_path(db)))
+    first.listen(4)
+    try:
+        done = subprocess.run([sys.executable, "-m", "cli.main", "backup", "run", "--config",
+                               str(config), "--db", str(db)], cwd=REPO, capture_output=True,
+                              text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a second Litestream started on the same database")
+    finally:
+        first.close()
+    assert done.returncode == 1, done.stderr
+    assert f"error: Litestream (PID {os.getpid()}) already replicates {db}" in done.stderr
+    assert "sudo systemctl restart textback-backup" in done.stderr
+    assert socket_path(db).exists() and not (tmp_path / "r").exists()
