@@ -128,6 +128,29 @@ def test_litestream_reads_the_generated_config(tmp_path):
     assert json.loads(done.stdout) == [{"path": str(tmp_path / "t.db"), "replica": "file"}]
 
 
+@needs_litestream
+def test_litestream_reads_a_config_whose_paths_hold_an_emoji(tmp_path):
+    """JSON's surrogate-pair escape of an emoji is not YAML: Litestream refused the whole config
+    ("found invalid Unicode character escape code", STRANGER3 F1)."""
+    from gateway.box import litestream
+
+    folder = tmp_path / "caf\u00e9 \U0001f600"
+    folder.mkdir()
+    settings = backup.BackupSettings(f"file://{folder}/replica", "file", None, 1.0)
+    done = litestream.run(settings, folder / "t.db", ["databases", "-json"], creds={})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"path": str(folder / "t.db"), "replica": "file"}]
+
+
+def test_the_masked_config_hides_a_secret_with_an_emoji():
+    text = backup.litestream_config(backup.BackupSettings("s3://b/p", "s3", None, 1.0),
+                                    Path("/x/t.db"), {"access_key_id": "AK\U0001f600",
+                                                      "secret_access_key": "s\u00e9cret",
+                                                      "region": "us-east-1"})
+    shown = backup.masked(text, {"access_key_id": "AK\U0001f600", "secret_access_key": "s\u00e9cret"})
+    assert "\U0001f600" not in shown and "s\u00e9cret" not in shown and shown.count("********") == 2
+
+
 def test_a_database_litestream_touched_first_is_still_ours(tmp_path):
     """Litestream adds _litestream_seq and _litestream_lock to a database it watches, even an
     empty one the daemon has not set up yet: the store must not refuse it as someone else's."""
