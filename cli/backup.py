@@ -40,7 +40,10 @@ def backup_status(ctx, config_path, db_path, as_json) -> None:
     from gateway import backup as backup_mod
     from gateway.box import litestream
 
+    from gateway.app.dbfile import inspect
+
     cfg, db = _settings(config_path, db_path)
+    inspect(db)   # a file that is not textback's database is refused, as by every reading command
     now = time.time()
     report = {"replica": cfg.backup.place, "database": str(db), "reachable": True,
               "txid": None, "written_at": None, "age_seconds": None, "running": False,

@@ -514,3 +514,24 @@ def test_backup_run_refuses_while_litestream_already_replicates_the_database(tmp
     assert f"error: Litestream (PID {os.getpid()}) already replicates {db}" in done.stderr
     assert "sudo systemctl restart textback-backup" in done.stderr
     assert socket_path(db).exists() and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("content", [b"hi\n", None])
+def test_backup_status_refuses_a_file_that_is_not_textbacks_database(tmp_path, content):
+    """`backup status --db` on a text file or someone else's SQLite file reported the replica and
+    exit 0, as if it were the leads' (STRANGER3 F4)."""
+    import sqlite3
+
+    db = tmp_path / "other.db"
+    if content is None:
+        sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.close()
+    else:
+        db.write_bytes(content)
+    before = db.read_bytes()
+    textback("init", tmp_path / "cfg")
+    config = tmp_path / "cfg" / "textback.toml"
+    config.write_text(cut_alive(config.read_text()) + f'\n[backup]\nreplica = "file://{tmp_path}/r"\n')
+    done = textback("backup", "status", "--config", config, "--db", db)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "not textback's lead database" in done.stderr or "but not textback's" in done.stderr
+    assert db.read_bytes() == before and done.stdout == ""
