@@ -38,9 +38,9 @@ def backup_status(ctx, config_path, db_path, as_json) -> None:
     """The replica, the last position copied there and its age; exit 1 when behind or
     unreachable."""
     from gateway import backup as backup_mod
+    from gateway.app.dbfile import inspect
     from gateway.box import litestream
 
-    from gateway.app.dbfile import inspect
 
     cfg, db = _settings(config_path, db_path)
     inspect(db)   # a file that is not textback's database is refused, as by every reading command
