@@ -38,9 +38,12 @@ def backup_status(ctx, config_path, db_path, as_json) -> None:
     """The replica, the last position copied there and its age; exit 1 when behind or
     unreachable."""
     from gateway import backup as backup_mod
+    from gateway.app.dbfile import inspect
     from gateway.box import litestream
 
+
     cfg, db = _settings(config_path, db_path)
+    inspect(db)   # a file that is not textback's database is refused, as by every reading command
     now = time.time()
     report = {"replica": cfg.backup.place, "database": str(db), "reachable": True,
               "txid": None, "written_at": None, "age_seconds": None, "running": False,
@@ -131,10 +134,25 @@ def backup_run(config_path, db_path) -> None:
         return
     db = (Path(db_path) if db_path else cfg.database).absolute()
     _not_as_someone_else(db)
+    _not_twice(db)
     guard(cfg.backup, db)
     logging.getLogger("textback").info("replicating %s to %s", db, cfg.backup.place)
     sys.stdout.flush()
     litestream.replicate(cfg.backup, db, socket=litestream.socket_path(db))
+
+
+def _not_twice(db: Path) -> None:
+    """A second Litestream on the same database would copy it to the same replica beside the
+    first (two writers on one replica), take over the control socket and remove it when it stops,
+    so `textback backup status` would call the first one not running."""
+    from gateway.box.litestream import BackupError, listener, socket_path
+
+    pid = listener(socket_path(db))
+    if pid is not None:
+        who = f"PID {pid}" if pid else "another process"
+        raise BackupError(f"Litestream ({who}) already replicates {db}",
+                          hint="only one may: textback backup status says how far it is; to "
+                               "restart it: sudo systemctl restart textback-backup")
 
 
 def _not_as_someone_else(db: Path) -> None:

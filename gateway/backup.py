@@ -219,14 +219,16 @@ def litestream_config(settings: BackupSettings, db: Path, creds: dict, *,
     if socket is not None:
         # 0660: the daemon, in group textback, reads it (server.go chmods to `permissions`)
         config["socket"] = {"enabled": True, "path": str(socket), "permissions": 0o660}
-    return json.dumps(config, indent=1, sort_keys=True)
+    # ensure_ascii=False: JSON writes a character outside the BMP (an emoji in a folder name) as
+    # a surrogate pair ("\ud83d\ude00"), which YAML refuses; as UTF-8 it reads as itself
+    return json.dumps(config, indent=1, sort_keys=True, ensure_ascii=False)
 
 
 def masked(text: str, creds: dict) -> str:
     """A generated config fit to show: every secret replaced by stars."""
     for key in ("password", "secret_access_key", "access_key_id"):
         if creds.get(key):
-            text = text.replace(json.dumps(creds[key])[1:-1], "********")
+            text = text.replace(json.dumps(creds[key], ensure_ascii=False)[1:-1], "********")
     return text
 
 

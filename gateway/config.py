@@ -512,6 +512,17 @@ def _health(raw: dict, where: str) -> HealthSettings | None:
     url = raw["ping_url"].strip()
     if not url:
         return None
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in url):
+        raise ConfigError(f"not a ping URL: {_shown(url)} holds a space or a control character",
+                          path=where, key="health.ping_url",
+                          hint='copy it again from the check in Healthchecks, like '
+                               '"https://hc-ping.com/<uuid>"')
+    if not url.isascii():
+        odd = next(ch for ch in url if not ch.isascii())
+        raise ConfigError(f"the ping URL holds {odd!r}, which is not plain ASCII: {_shown(url)}",
+                          path=where, key="health.ping_url",
+                          hint='copy it again from the check in Healthchecks, like '
+                               '"https://hc-ping.com/<uuid>"')
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
         raise ConfigError(f"not a ping URL: {url!r}", path=where, key="health.ping_url",

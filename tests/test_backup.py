@@ -128,6 +128,29 @@ def test_litestream_reads_the_generated_config(tmp_path):
     assert json.loads(done.stdout) == [{"path": str(tmp_path / "t.db"), "replica": "file"}]
 
 
+@needs_litestream
+def test_litestream_reads_a_config_whose_paths_hold_an_emoji(tmp_path):
+    """JSON's surrogate-pair escape of an emoji is not YAML: Litestream refused the whole config
+    ("found invalid Unicode character escape code", STRANGER3 F1)."""
+    from gateway.box import litestream
+
+    folder = tmp_path / "caf\u00e9 \U0001f600"
+    folder.mkdir()
+    settings = backup.BackupSettings(f"file://{folder}/replica", "file", None, 1.0)
+    done = litestream.run(settings, folder / "t.db", ["databases", "-json"], creds={})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"path": str(folder / "t.db"), "replica": "file"}]
+
+
+def test_the_masked_config_hides_a_secret_with_an_emoji():
+    text = backup.litestream_config(backup.BackupSettings("s3://b/p", "s3", None, 1.0),
+                                    Path("/x/t.db"), {"access_key_id": "AK\U0001f600",
+                                                      "secret_access_key": "s\u00e9cret",
+                                                      "region": "us-east-1"})
+    shown = backup.masked(text, {"access_key_id": "AK\U0001f600", "secret_access_key": "s\u00e9cret"})
+    assert "\U0001f600" not in shown and "s\u00e9cret" not in shown and shown.count("********") == 2
+
+
 def test_a_database_litestream_touched_first_is_still_ours(tmp_path):
     """Litestream adds _litestream_seq and _litestream_lock to a database it watches, even an
     empty one the daemon has not set up yet: the store must not refuse it as someone else's."""
@@ -461,3 +484,54 @@ def test_backup_run_refuses_root_on_the_services_folder(tmp_path):
     assert "error: not as root: " in done.stderr and "sudo systemctl start textback-backup" \
         in done.stderr
     assert not (tmp_path / "r").exists() and not (folder / ".textback.db-litestream").exists()
+
+
+def test_backup_run_refuses_while_litestream_already_replicates_the_database(tmp_path):
+    """A second `textback backup run` on the same database started a second Litestream beside
+    the first, took over its control socket and removed it on exit (STRANGER3 F3)."""
+    import socket as sockets
+
+    from gateway.app.store import Store
+    from gateway.box.litestream import socket_path
+
+    db = tmp_path / "textback.db"
+    Store(db).close()
+    textback("init", tmp_path / "cfg")
+    config = tmp_path / "cfg" / "textback.toml"
+    config.write_text(cut_alive(config.read_text()) + f'\n[backup]\nreplica = "file://{tmp_path}/r"\n')
+    first = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)   # the running Litestream
+    first.bind(str(socket_path(db)))
+    first.listen(4)
+    try:
+        done = subprocess.run([sys.executable, "-m", "cli.main", "backup", "run", "--config",
+                               str(config), "--db", str(db)], cwd=REPO, capture_output=True,
+                              text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a second Litestream started on the same database")
+    finally:
+        first.close()
+    assert done.returncode == 1, done.stderr
+    assert f"error: Litestream (PID {os.getpid()}) already replicates {db}" in done.stderr
+    assert "sudo systemctl restart textback-backup" in done.stderr
+    assert socket_path(db).exists() and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("content", [b"hi\n", None])
+def test_backup_status_refuses_a_file_that_is_not_textbacks_database(tmp_path, content):
+    """`backup status --db` on a text file or someone else's SQLite file reported the replica and
+    exit 0, as if it were the leads' (STRANGER3 F4)."""
+    import sqlite3
+
+    db = tmp_path / "other.db"
+    if content is None:
+        sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.close()
+    else:
+        db.write_bytes(content)
+    before = db.read_bytes()
+    textback("init", tmp_path / "cfg")
+    config = tmp_path / "cfg" / "textback.toml"
+    config.write_text(cut_alive(config.read_text()) + f'\n[backup]\nreplica = "file://{tmp_path}/r"\n')
+    done = textback("backup", "status", "--config", config, "--db", db)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "not textback's lead database" in done.stderr or "but not textback's" in done.stderr
+    assert db.read_bytes() == before and done.stdout == ""

@@ -94,6 +94,10 @@ def test_endpoint(url, kind, expected):
     ({"ping_url": "ftp://hc-ping.com/uuid"}, "not a ping URL"),
     ({"ping_url": "https://"}, "not a ping URL"),
     ({"ping_url": "https://hc-ping.com:http/uuid"}, "not a port"),
+    ({"ping_url": "https://hc-ping.com/uuid x"}, "holds a space or a control character"),
+    ({"ping_url": "https://hc ping.com/uuid"}, "holds a space or a control character"),
+    ({"ping_url": "https://hc-ping.com/uu\tid"}, "holds a space or a control character"),
+    ({"ping_url": "https://hc-ping.com/\U0001f600"}, "not plain ASCII"),
     ({"ping_every": 5}, "health.ping_every: must be at least 10 seconds, got 5"),
     ({"fail_after": 9.5}, "health.fail_after: must be at least 10 seconds, got 9.5"),
 ])
@@ -108,6 +112,9 @@ def test_bad_settings(raw, message):
     (500, 0.0, None, "HTTP 500"),
     (200, 8.0, None, "timed out"),
     (200, 0.0, "http://127.0.0.1:9/x", "Connection refused"),
+    # a URL http.client will not send (a space: InvalidURL, not a ValueError) or cannot encode
+    (200, 0.0, "http://127.0.0.1:9/x y", "InvalidURL"),
+    (200, 0.0, "http://127.0.0.1:9/\U0001f600", "ordinal not in range"),
 ])
 def test_a_ping_that_fails_says_why_and_never_raises(status, delay, url, expect):
     server = FakeHealthchecks(status=status, delay=delay)

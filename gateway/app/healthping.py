@@ -86,6 +86,7 @@ def next_time(last: Sent | None, every: float) -> float | None:
 
 def http_send(url: str, ping: Ping) -> tuple[bool, str]:
     """One request; (arrived, what happened). Never raises."""
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -101,7 +102,8 @@ def http_send(url: str, ping: Ping) -> tuple[bool, str]:
             return True, f"HTTP {answer.status}"
     except urllib.error.HTTPError as exc:
         return False, f"HTTP {exc.code} {exc.reason}"
-    except (OSError, ValueError) as exc:   # URLError, timeouts, refused, DNS
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # URLError, timeouts, refused, DNS; InvalidURL (a URL that cannot be sent as it is)
         reason = getattr(exc, "reason", exc)
         return False, f"{type(reason).__name__}: {reason}" if not isinstance(reason, str) \
             else reason

@@ -141,6 +141,26 @@ def _reach_hint(settings: BackupSettings) -> str:
         settings.scheme]
 
 
+def listener(socket: Path) -> int | None:
+    """The PID of the process listening on Litestream's control socket for a database (0 when
+    the kernel does not say), or None: nobody listens (no socket, or one left by a dead one)."""
+    import socket as sockets
+    import struct
+
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as sock:
+        sock.settimeout(2.0)
+        try:
+            sock.connect(str(socket))
+        except OSError:
+            return None
+        try:
+            creds = sock.getsockopt(sockets.SOL_SOCKET, sockets.SO_PEERCRED,
+                                    struct.calcsize("3i"))
+            return struct.unpack("3i", creds)[0]
+        except (OSError, AttributeError):
+            return 0
+
+
 def last_sync(socket: Path, timeout: float = 2.0) -> float | None:
     """When the running Litestream last wrote to the replica (GET /list on its control socket,
     server.go `last_sync_at`), or None: not running, never synced, or no socket."""
