@@ -285,7 +285,8 @@ def test_send_line_and_raw(open_sim):
     sim, port = open_sim(echo=False)
     sim.send_line("+CMTI: \"SM\",3")
     sim.send_raw(b"\r\r\n+CRING: VOICE\r\r\n")
-    assert port.read(4096) == b'\r\n+CMTI: "SM",3\r\n\r\r\n+CRING: VOICE\r\r\n'
+    # Two writes may reach the host as two reads (a loaded box): read until nothing is left.
+    assert drain(sim, port) == b'\r\n+CMTI: "SM",3\r\n\r\r\n+CRING: VOICE\r\r\n'
 
 
 def test_unplug_fails_the_host_read(open_sim):
